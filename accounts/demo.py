@@ -1,0 +1,39 @@
+"""Demo staff: two teams (a supervisor and three collectors each), a manager, a compliance officer and an
+administrator. Passwords are random unless one is given; they are printed once by seed_demo."""
+
+import secrets
+
+from django.contrib.auth.models import Group
+
+from . import roles
+from .models import Team, User
+
+DEMO_TEAMS = [("华东催收一组 East team", "east"), ("华北催收二组 North team", "north")]
+
+
+def demo_staff_create(password: str | None = None) -> list[tuple[str, str, str]]:
+    """Create the demo staff if missing. Returns (username, role, password) for each account created."""
+    created = []
+
+    def user(username, role, first_name, last_name, **extra):
+        existing = User.objects.filter(username=username).first()
+        if existing:
+            return existing
+        secret = password or secrets.token_urlsafe(12)
+        account = User.objects.create_user(
+            username=username, password=secret, first_name=first_name, last_name=last_name,
+            email=f"{username}@creditops.example", is_staff=True, **extra,
+        )  # fmt: skip
+        account.groups.add(Group.objects.get(name=role))
+        created.append((username, role, secret))
+        return account
+
+    user("admin", roles.ADMINISTRATOR, "Ada", "Admin", is_superuser=True, preferred_language="en")
+    user("manager", roles.MANAGER, "敏", "王")
+    user("compliance", roles.COMPLIANCE, "静", "李")
+    for team_name, slug in DEMO_TEAMS:
+        supervisor = user(f"sup_{slug}", roles.SUPERVISOR, "Supervisor", slug.title())
+        team, _ = Team.objects.get_or_create(name=team_name, defaults={"supervisor": supervisor})
+        for number in range(1, 4):
+            team.members.add(user(f"col_{slug}_{number}", roles.COLLECTOR, f"Collector {number}", slug.title()))
+    return created

@@ -1,0 +1,84 @@
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from creditops.core.errors import DomainError
+
+
+class User(AbstractUser):
+    """A member of staff. Roles are auth groups (see accounts/roles.py)."""
+
+    preferred_language = models.CharField(
+        _("preferred language"), max_length=10, choices=settings.LANGUAGES, default="zh-hans"
+    )
+
+    class Meta(AbstractUser.Meta):
+        verbose_name = _("staff user")
+        verbose_name_plural = _("staff users")
+        swappable = "AUTH_USER_MODEL"
+
+
+class Team(models.Model):
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    supervisor = models.ForeignKey(
+        User, verbose_name=_("supervisor"), on_delete=models.PROTECT, related_name="supervised_teams"
+    )
+    members = models.ManyToManyField(User, verbose_name=_("members"), related_name="teams", blank=True)
+
+    class Meta:
+        verbose_name = _("team")
+        verbose_name_plural = _("teams")
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise DomainError("The audit trail is append-only.", code="audit.append_only")
+
+    def delete(self):
+        raise DomainError("The audit trail is append-only.", code="audit.append_only")
+
+
+class AuditEvent(models.Model):
+    """Who did what to which record. Append-only: the model, its queryset, the admin and (on PostgreSQL)
+    a database trigger all refuse updates and deletes."""
+
+    actor = models.ForeignKey(
+        User, verbose_name=_("actor"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    event = models.CharField(_("event"), max_length=64)
+    subject_type = models.CharField(_("subject type"), max_length=64, blank=True)
+    subject_id = models.CharField(_("subject id"), max_length=64, blank=True)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["subject_type", "subject_id"], name="audit_subject_idx"),
+            models.Index(fields=["event", "-created_at"], name="audit_event_time_idx"),
+            models.Index(fields=["actor", "-created_at"], name="audit_actor_time_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.event} {self.subject_type}:{self.subject_id}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise DomainError("The audit trail is append-only.", code="audit.append_only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise DomainError("The audit trail is append-only.", code="audit.append_only")
+
+    @property
+    def actor_label(self):
+        return self.actor.get_username() if self.actor_id else _("system")

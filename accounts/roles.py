@@ -1,0 +1,71 @@
+"""The five staff roles and the model permissions each needs. Groups are created by a data migration;
+`sync_role_permissions` (run after every migrate) keeps their permissions equal to this table, so a new
+app's models get their permissions without another hand-written migration."""
+
+from django.apps import apps as global_apps
+from django.contrib.auth.management import create_permissions
+
+COLLECTOR = "Collector"
+SUPERVISOR = "Supervisor"
+MANAGER = "Manager"
+COMPLIANCE = "Compliance"
+ADMINISTRATOR = "Administrator"
+ROLES = [COLLECTOR, SUPERVISOR, MANAGER, COMPLIANCE, ADMINISTRATOR]
+
+_READ_LEDGER = [
+    "lending.view_borrower",
+    "lending.view_borrowercontact",
+    "lending.view_product",
+    "lending.view_loan",
+    "lending.view_installment",
+    "lending.view_payment",
+    "lending.view_paymentallocation",
+]
+
+ROLE_PERMISSIONS = {
+    # Collectors work cases: they read the ledger and keep contact details current.
+    COLLECTOR: _READ_LEDGER + ["lending.add_borrowercontact", "lending.change_borrowercontact"],
+    # Supervisors also post and reverse payments and manage their team's contacts.
+    SUPERVISOR: _READ_LEDGER
+    + [
+        "lending.add_borrowercontact",
+        "lending.change_borrowercontact",
+        "lending.add_payment",
+        "lending.change_payment",
+        "accounts.view_team",
+        "accounts.view_user",
+    ],
+    # Managers read everything for dashboards; Compliance reads everything plus the audit trail.
+    MANAGER: _READ_LEDGER + ["accounts.view_team", "accounts.view_user"],
+    COMPLIANCE: _READ_LEDGER + ["accounts.view_team", "accounts.view_user", "accounts.view_auditevent"],
+    # Administrators run the book: products, borrowers, loans, payments, staff and teams.
+    ADMINISTRATOR: _READ_LEDGER
+    + [
+        f"lending.{action}_{model}"
+        for model in ["borrower", "borrowercontact", "product", "loan", "payment"]
+        for action in ["add", "change"]
+    ]
+    + [f"accounts.{action}_{model}" for model in ["user", "team"] for action in ["add", "change", "view"]]
+    + ["accounts.view_auditevent", "core.view_referencecounter"],
+}
+
+
+def sync_role_permissions(sender=None, apps=global_apps, using="default", **kwargs):
+    """Give each role group exactly the permissions in ROLE_PERMISSIONS (idempotent). Connected to
+    post_migrate: permissions of apps later in INSTALLED_APPS are created here first, not left for later."""
+    try:
+        Group = apps.get_model("auth", "Group")
+        Permission = apps.get_model("auth", "Permission")
+    except LookupError:
+        return
+    for app_config in global_apps.get_app_configs():
+        create_permissions(app_config, verbosity=0, using=using, apps=apps)
+    for role, codes in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.using(using).get_or_create(name=role)
+        wanted = [_permission(Permission, code, using) for code in codes]
+        group.permissions.set([permission for permission in wanted if permission is not None])
+
+
+def _permission(permission_model, code, using):
+    app_label, codename = code.split(".")
+    return permission_model.objects.using(using).filter(content_type__app_label=app_label, codename=codename).first()

@@ -1,0 +1,18 @@
+"""Writes for accounts; `audit_record` is the one helper every other service uses to leave a trace."""
+
+from django.db import models
+
+from .models import AuditEvent, User
+
+
+def audit_record(*, actor: User | None, event: str, subject: models.Model | None = None, detail: dict | None = None):
+    """Append one audit event. `actor` None means the system (nightly run, import, seed)."""
+    subject_type = subject._meta.label_lower if subject is not None else ""
+    subject_id = str(subject.pk) if subject is not None else ""
+    return AuditEvent.objects.create(
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        event=event,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        detail=detail or {},
+    )

@@ -1,0 +1,21 @@
+"""Money is Decimal, rounded to cents ROUND_HALF_UP in exactly one place: here."""
+
+from decimal import ROUND_HALF_UP, Decimal
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+
+def to_money(value) -> Decimal:
+    """Round any number (Decimal, int or numeric string) to cents, half up. Floats are refused."""
+    if isinstance(value, float):
+        raise TypeError("money must not be a float; pass a Decimal or a string")
+    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def format_money(amount, currency: str = "") -> str:
+    """'1,234.50 CNY' — for lists and admin columns."""
+    if amount is None:
+        return "—"
+    text = f"{to_money(amount):,.2f}"
+    return f"{text} {currency}".strip()

@@ -1,0 +1,25 @@
+from django.db import DatabaseError, connection
+from django.http import JsonResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    """Liveness and readiness for load balancers: 200 when the database answers, 503 when it does not."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        database = "ok"
+    except DatabaseError:
+        database = "unavailable"
+    status = 200 if database == "ok" else 503
+    payload = {
+        "database": database,
+        "status": "ok" if status == 200 else "degraded",
+        "time": timezone.now().isoformat(),
+    }
+    return JsonResponse(payload, status=status)

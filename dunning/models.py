@@ -1,0 +1,1 @@
+"""Collections (dunning) models arrive with the dunning engine issue."""

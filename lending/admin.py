@@ -1,0 +1,348 @@
+from django import forms
+from django.contrib import admin, messages
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from creditops.core.admin import BigTableAdmin
+from creditops.core.errors import DomainError
+from creditops.core.money import format_money
+
+from . import selectors, services
+from .models import Borrower, BorrowerContact, Installment, Loan, Payment, PaymentAllocation, Product
+
+
+def money_column(field_name, description):
+    """A list column showing a money field as '1,234.50 CNY', sortable by the field."""
+
+    @admin.display(description=description, ordering=field_name)
+    def column(self, obj):
+        currency = getattr(obj, "currency", "") or getattr(getattr(obj, "loan", None), "currency", "")
+        return format_money(getattr(obj, field_name), currency)
+
+    column.__name__ = f"{field_name}_display"
+    return column
+
+
+class LedgerRowAdmin(BigTableAdmin):
+    """Ledger rows are written only by services; nobody edits or deletes them here."""
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = [
+        "code", "name", "kind", "repayment_method", "currency", "annual_interest_rate", "monthly_fee_rate",
+        "penalty_daily_rate", "grace_days", "is_active",
+    ]  # fmt: skip
+    list_filter = ["kind", "repayment_method", "is_active"]
+    search_fields = ["code", "name"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class BorrowerContactInline(admin.TabularInline):
+    model = BorrowerContact
+    extra = 0
+    fields = ["relation", "name", "phone", "consent_to_contact"]
+
+
+@admin.register(Borrower)
+class BorrowerAdmin(BigTableAdmin):
+    list_display = [
+        "name", "kind", "masked_id", "masked_phone_display", "province", "city", "risk_grade", "on_hold",
+    ]  # fmt: skip
+    list_filter = ["kind", "risk_grade", "has_open_dispute", "is_bankrupt"]
+    search_fields = ["name"]  # the real search is borrowers_matching(); Django needs a non-empty list
+    search_help_text = _("Exact ID number or phone, or the beginning of the name.")
+    inlines = [BorrowerContactInline]
+    fieldsets = [
+        (None, {"fields": ["kind", "name", "name_latin", "legal_representative", "id_type", "id_number"]}),
+        (
+            _("Contact"),
+            {"fields": ["phone", "email", "address", "province", "city", "preferred_language", "time_zone"]},
+        ),
+        (_("Credit"), {"fields": ["risk_grade", "credit_limit_amount"]}),
+        (
+            _("Holds on collection"),
+            {"fields": ["has_open_dispute", "is_bankrupt", "is_deceased", "cease_communication", "do_not_contact"]},
+        ),
+    ]
+
+    def get_search_results(self, request, queryset, search_term):
+        if not search_term.strip():
+            return queryset, False
+        return queryset.filter(pk__in=selectors.borrowers_matching(search_term).values("pk")), False
+
+    @admin.display(description=_("ID number"))
+    def masked_id(self, borrower):
+        return borrower.masked_id_number
+
+    @admin.display(description=_("phone"))
+    def masked_phone_display(self, borrower):
+        return borrower.masked_phone
+
+    @admin.display(description=_("on hold"), boolean=True)
+    def on_hold(self, borrower):
+        return borrower.is_on_hold
+
+    def save_model(self, request, obj, form, change):
+        services.borrower_save(borrower=obj, actor=request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class InstallmentInline(admin.TabularInline):
+    model = Installment
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = [
+        "sequence", "due_date", "principal_amount", "interest_amount", "fee_amount", "penalty_amount",
+        "paid_display", "outstanding_amount",
+    ]  # fmt: skip
+
+    @admin.display(description=_("paid"))
+    def paid_display(self, installment):
+        return installment.paid_amount
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class PaymentInline(admin.TabularInline):
+    model = Payment
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = readonly_fields = [
+        "received_on", "amount", "unallocated_amount", "channel", "source", "external_ref", "status",
+    ]  # fmt: skip
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class ServiceBackedForm(forms.ModelForm):
+    """An admin add form whose object is created by a ledger service inside clean(), so a refused rule
+    shows as a form error with the user's input kept. The admin wraps the whole view in a transaction."""
+
+    actor = None
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors:
+            try:
+                self.created_object = self.create(cleaned)
+            except DomainError as error:
+                raise forms.ValidationError(str(error), code=error.code) from error
+        return cleaned
+
+    def create(self, cleaned):
+        raise NotImplementedError
+
+    def _post_clean(self):
+        pass  # the service built and saved the object; the form's own instance is never saved
+
+
+class LoanCreateForm(ServiceBackedForm):
+    """Only what an officer types to book a loan; the schedule and terms come from the product."""
+
+    class Meta:
+        model = Loan
+        fields = ["borrower", "product", "principal_amount", "term_months", "disbursed_on", "first_due_date"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["first_due_date"].required = False
+        self.fields["first_due_date"].help_text = _("Leave empty for one month after disbursement.")
+
+    def create(self, cleaned):
+        return services.loan_create(
+            borrower=cleaned["borrower"],
+            product=cleaned["product"],
+            principal_amount=cleaned["principal_amount"],
+            term_months=cleaned["term_months"],
+            disbursed_on=cleaned["disbursed_on"],
+            first_due_date=cleaned.get("first_due_date"),
+            actor=self.actor,
+        )
+
+
+def _adopt(obj, created):
+    """Point the admin's unsaved instance at the row a service created, so it redirects to that row."""
+    obj.pk = created.pk
+    obj._state.adding = False
+
+
+@admin.register(Loan)
+class LoanAdmin(BigTableAdmin):
+    list_display = [
+        "reference", "borrower", "product_code", "principal_display", "status", "days_past_due", "aging_bucket",
+        "overdue_display", "disbursed_on",
+    ]  # fmt: skip
+    list_filter = ["status", "aging_bucket", "product"]
+    list_select_related = ["borrower", "product"]
+    search_fields = ["reference"]  # the real search is loans_matching()
+    search_help_text = _("Loan reference (LN-2026-000123), borrower's ID number or phone, or name prefix.")
+    autocomplete_fields = ["borrower", "product"]
+    principal_display = money_column("principal_amount", _("principal"))
+    overdue_display = money_column("overdue_amount", _("overdue amount"))
+    readonly_fields = [
+        "reference", "borrower", "product", "currency", "principal_amount", "annual_interest_rate",
+        "monthly_fee_rate", "penalty_daily_rate", "term_months", "disbursed_on", "first_due_date",
+        "maturity_date", "status", "settled_on", "credit_balance_amount", "days_past_due", "aging_bucket",
+        "overdue_amount", "oldest_overdue_due_date", "created_at",
+    ]  # fmt: skip
+
+    @admin.display(description=_("product"), ordering="product__code")
+    def product_code(self, loan):
+        return loan.product.code
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj else []
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = LoanCreateForm
+            form_class = super().get_form(request, obj, **kwargs)
+            form_class.actor = request.user
+            return form_class
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        return LoanCreateForm.Meta.fields if obj is None else self.readonly_fields
+
+    def get_inlines(self, request, obj):
+        return [InstallmentInline, PaymentInline] if obj else []
+
+    def get_search_results(self, request, queryset, search_term):
+        return selectors.loans_matching(queryset, search_term), False
+
+    def save_model(self, request, obj, form, change):
+        _adopt(obj, form.created_object)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Installment)
+class InstallmentAdmin(LedgerRowAdmin):
+    list_display = [
+        "loan", "sequence", "due_date", "principal_amount", "interest_amount", "fee_amount", "penalty_amount",
+        "outstanding_amount",
+    ]  # fmt: skip
+    list_select_related = ["loan"]
+    search_fields = ["loan__reference__exact"]
+    raw_id_fields = ["loan"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+class PaymentPostForm(ServiceBackedForm):
+    loan_reference = forms.CharField(label=_("loan reference"), max_length=20)
+
+    class Meta:
+        model = Payment
+        fields = ["loan_reference", "source", "external_ref", "amount", "received_on", "channel"]
+
+    def clean_loan_reference(self):
+        reference = self.cleaned_data["loan_reference"].strip().upper()
+        self.loan = Loan.objects.filter(reference=reference).first()
+        if self.loan is None:
+            raise forms.ValidationError(_("No loan has this reference."))
+        return reference
+
+    def create(self, cleaned):
+        payment, self.was_new = services.payment_post(
+            loan=self.loan,
+            source=cleaned["source"],
+            external_ref=cleaned["external_ref"],
+            amount=cleaned["amount"],
+            received_on=cleaned["received_on"],
+            channel=cleaned["channel"],
+            actor=self.actor,
+        )
+        return payment
+
+
+class ReversalForm(forms.Form):
+    reason = forms.CharField(label=_("reason"), max_length=200)
+
+
+@admin.register(Payment)
+class PaymentAdmin(LedgerRowAdmin):
+    list_display = [
+        "external_ref", "source", "loan", "amount_display", "unallocated_display", "received_on", "channel",
+        "status",
+    ]  # fmt: skip
+    list_filter = ["status", "channel"]
+    list_select_related = ["loan"]
+    search_fields = ["external_ref"]  # the real search is payments_matching()
+    search_help_text = _("Exact external reference, or a loan reference.")
+    raw_id_fields = ["loan"]
+    actions = ["reverse_payments"]
+    amount_display = money_column("amount", _("amount"))
+    unallocated_display = money_column("unallocated_amount", _("to credit balance"))
+
+    def get_search_results(self, request, queryset, search_term):
+        return selectors.payments_matching(queryset, search_term), False
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = PaymentPostForm
+            form_class = super().get_form(request, obj, **kwargs)
+            form_class.actor = request.user
+            return form_class
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        return PaymentPostForm.Meta.fields if obj is None else super().get_fields(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super(BigTableAdmin, self).has_change_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        _adopt(obj, form.created_object)
+        if not form.was_new:
+            self.message_user(request, _("This payment was already posted; nothing changed."), messages.WARNING)
+
+    @admin.action(description=_("Reverse selected payments"), permissions=["add"])
+    def reverse_payments(self, request, queryset):
+        form = ReversalForm(request.POST if "reason" in request.POST else None)
+        if not form.is_valid():
+            context = {**self.admin_site.each_context(request), "payments": queryset, "form": form, "opts": self.opts}
+            return render(request, "admin/lending/payment/reverse.html", context)
+        reversed_count = 0
+        for payment in queryset:
+            try:
+                services.payment_reverse(
+                    payment=payment, reason=form.cleaned_data["reason"], reversed_on=timezone.localdate(),
+                    actor=request.user,
+                )
+                reversed_count += 1
+            except DomainError as error:
+                self.message_user(request, f"{payment}: {error}", messages.ERROR)
+        self.message_user(request, _("%(count)d payment(s) reversed.") % {"count": reversed_count}, messages.SUCCESS)
+        return None
+
+
+@admin.register(PaymentAllocation)
+class PaymentAllocationAdmin(LedgerRowAdmin):
+    list_display = [
+        "payment", "installment", "principal_amount", "interest_amount", "fee_amount", "penalty_amount",
+        "is_reversal",
+    ]  # fmt: skip
+    list_select_related = ["payment", "installment"]
+    raw_id_fields = ["payment", "installment"]
+    search_fields = ["payment__external_ref__exact"]
+
+    def has_add_permission(self, request):
+        return False

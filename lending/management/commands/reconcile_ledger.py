@@ -1,0 +1,25 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from lending.selectors import ledger_mismatches
+
+
+class Command(BaseCommand):
+    help = (
+        "Prove the stored balances agree with the ledger: installment paid amounts = their allocations, "
+        "payment allocations = payment amount, credit balances = unallocated payments, schedule principal = "
+        "loan principal. Exits non-zero and lists offending ids when any check fails."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--limit", type=int, default=20, help="ids to list per failed check")
+
+    def handle(self, *args, limit, **options):
+        failures = 0
+        for check, ids in ledger_mismatches(limit).items():
+            if ids:
+                failures += 1
+                self.stdout.write(self.style.ERROR(f"FAIL {check}: ids {', '.join(map(str, ids))}"))
+            else:
+                self.stdout.write(self.style.SUCCESS(f"ok   {check}"))
+        if failures:
+            raise CommandError(f"{failures} ledger check(s) failed")

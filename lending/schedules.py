@@ -1,0 +1,99 @@
+"""Repayment schedules, pure functions: Decimal in, Decimal out, no database.
+
+Every method rounds each period to cents and lets the last installment absorb the rounding, so the
+principal parts always add up to the loan principal exactly.
+"""
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+
+from creditops.core.dates import add_months
+from creditops.core.money import ZERO, to_money
+
+MONTHS_PER_YEAR = Decimal(12)
+
+
+@dataclass(frozen=True)
+class PlannedInstallment:
+    sequence: int
+    due_date: datetime.date
+    principal_amount: Decimal
+    interest_amount: Decimal
+    fee_amount: Decimal
+
+    @property
+    def total_amount(self) -> Decimal:
+        return self.principal_amount + self.interest_amount + self.fee_amount
+
+
+def build_schedule(
+    *,
+    method: str,
+    principal: Decimal,
+    term_months: int,
+    annual_interest_rate: Decimal,
+    monthly_fee_rate: Decimal,
+    first_due_date: datetime.date,
+) -> list[PlannedInstallment]:
+    """The installments of a loan under one of the RepaymentMethod values (see lending.models)."""
+    if principal <= 0 or term_months < 1:
+        raise ValueError("principal must be positive and the term at least one month")
+    monthly_rate = Decimal(annual_interest_rate) / MONTHS_PER_YEAR
+    splits = _PRINCIPAL_AND_INTEREST[method](principal, term_months, monthly_rate)
+    fee = to_money(principal * monthly_fee_rate)
+    return [
+        PlannedInstallment(
+            sequence=number,
+            due_date=add_months(first_due_date, number - 1),
+            principal_amount=principal_part,
+            interest_amount=interest_part,
+            fee_amount=fee,
+        )
+        for number, (principal_part, interest_part) in enumerate(splits, start=1)
+    ]
+
+
+def _equal_installment(principal, term, rate):
+    """等额本息: the same total each month (annuity); interest on the balance, the rest is principal."""
+    if rate == 0:
+        return _equal_principal(principal, term, rate)
+    level_payment = to_money(principal * rate / (1 - (1 + rate) ** -term))
+    balance, splits = principal, []
+    for number in range(1, term + 1):
+        interest = to_money(balance * rate)
+        principal_part = balance if number == term else min(level_payment - interest, balance)
+        splits.append((principal_part, interest))
+        balance -= principal_part
+    return splits
+
+
+def _equal_principal(principal, term, rate):
+    """等额本金: the same principal each month; interest falls as the balance does."""
+    share = to_money(principal / term)
+    balance, splits = principal, []
+    for number in range(1, term + 1):
+        interest = to_money(balance * rate)
+        principal_part = balance if number == term else min(share, balance)
+        splits.append((principal_part, interest))
+        balance -= principal_part
+    return splits
+
+
+def _interest_only_bullet(principal, term, rate):
+    """先息后本: interest every month, all principal with the last installment."""
+    interest = to_money(principal * rate)
+    return [(principal if number == term else ZERO, interest) for number in range(1, term + 1)]
+
+
+def _flat_fee(principal, term, rate):
+    """Consumer installment plan (e.g. 白条分期): equal principal, no interest; the cost is the monthly fee."""
+    return [(part, ZERO) for part, _interest in _equal_principal(principal, term, Decimal(0))]
+
+
+_PRINCIPAL_AND_INTEREST = {
+    "equal_installment": _equal_installment,
+    "equal_principal": _equal_principal,
+    "interest_only": _interest_only_bullet,
+    "flat_fee": _flat_fee,
+}

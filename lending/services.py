@@ -1,0 +1,295 @@
+"""Writes to the ledger. Every change of state goes through one of these functions."""
+
+import datetime
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import Case, Exists, F, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models.functions import Coalesce
+
+from accounts.services import audit_record
+from creditops.core.dates import add_months
+from creditops.core.db import DaysBetween
+from creditops.core.errors import DomainError
+from creditops.core.money import ZERO, to_money
+from creditops.core.references import format_reference, reference_allocate_block
+
+from .allocation import COMPONENTS, AllocationLine, OpenInstallment, allocate
+from .delinquency import BUCKET_UPPER_BOUNDS
+from .models import Borrower, Installment, Loan, Payment, PaymentAllocation, Product
+from .schedules import build_schedule
+
+LOAN_REFERENCE_PREFIX = "LN"
+MAX_TERM_MONTHS = 360
+
+
+def borrower_save(*, borrower: Borrower, actor) -> Borrower:
+    """Validate and save a new or edited borrower (ID numbers checked for real), with an audit event."""
+    creating = borrower.pk is None
+    borrower.full_clean()
+    borrower.save()
+    audit_record(actor=actor, event="borrower.created" if creating else "borrower.changed", subject=borrower)
+    return borrower
+
+
+@transaction.atomic
+def loan_create(
+    *,
+    borrower: Borrower,
+    product: Product,
+    principal_amount: Decimal,
+    term_months: int,
+    disbursed_on: datetime.date,
+    first_due_date: datetime.date | None = None,
+    actor=None,
+) -> Loan:
+    """Book a loan and its whole repayment schedule under the product's method and today's terms."""
+    principal_amount = _validated_principal(principal_amount)
+    if not product.is_active:
+        raise DomainError(f"Product {product.code} is not active.", code="loan.product_inactive")
+    if not 1 <= term_months <= MAX_TERM_MONTHS:
+        raise DomainError(f"The term must be 1 to {MAX_TERM_MONTHS} months.", code="loan.term_invalid")
+    first_due_date = first_due_date or add_months(disbursed_on, 1)
+    if first_due_date <= disbursed_on:
+        raise DomainError("The first due date must come after disbursement.", code="loan.first_due_invalid")
+    plan = build_schedule(
+        method=product.repayment_method,
+        principal=principal_amount,
+        term_months=term_months,
+        annual_interest_rate=product.annual_interest_rate,
+        monthly_fee_rate=product.monthly_fee_rate,
+        first_due_date=first_due_date,
+    )
+    number = reference_allocate_block(prefix=LOAN_REFERENCE_PREFIX, year=disbursed_on.year)
+    loan = Loan.objects.create(
+        reference=format_reference(LOAN_REFERENCE_PREFIX, disbursed_on.year, number),
+        borrower=borrower,
+        product=product,
+        currency=product.currency,
+        principal_amount=principal_amount,
+        annual_interest_rate=product.annual_interest_rate,
+        monthly_fee_rate=product.monthly_fee_rate,
+        penalty_daily_rate=product.penalty_daily_rate,
+        term_months=term_months,
+        disbursed_on=disbursed_on,
+        first_due_date=first_due_date,
+        maturity_date=plan[-1].due_date,
+    )
+    Installment.objects.bulk_create(
+        Installment(
+            loan=loan,
+            sequence=item.sequence,
+            due_date=item.due_date,
+            principal_amount=item.principal_amount,
+            interest_amount=item.interest_amount,
+            fee_amount=item.fee_amount,
+        )
+        for item in plan
+    )
+    audit_record(
+        actor=actor,
+        event="loan.created",
+        subject=loan,
+        detail={"principal": str(principal_amount), "term_months": term_months, "product": product.code},
+    )
+    return loan
+
+
+def _validated_principal(amount) -> Decimal:
+    amount = Decimal(amount)
+    if amount <= 0 or to_money(amount) != amount:
+        raise DomainError("The principal must be a positive amount in whole cents.", code="loan.principal_invalid")
+    return amount
+
+
+def payment_post(
+    *,
+    loan: Loan,
+    source: str,
+    external_ref: str,
+    amount: Decimal,
+    received_on: datetime.date,
+    channel: str,
+    actor=None,
+) -> tuple[Payment, bool]:
+    """Post a payment and allocate it by the product's waterfall, oldest installment first; anything
+    beyond all that is owed becomes credit balance. Idempotent by (source, external_ref): posting the
+    same payment again returns the first one and changes nothing. Returns (payment, created)."""
+    amount = Decimal(amount)
+    if amount <= 0 or to_money(amount) != amount:
+        raise DomainError("A payment must be a positive amount in whole cents.", code="payment.amount_invalid")
+    if channel not in Payment.Channel.values:
+        raise DomainError(f"Unknown payment channel {channel!r}.", code="payment.channel_invalid")
+    if not source or not external_ref:
+        raise DomainError("A payment needs its source and external reference.", code="payment.reference_missing")
+    try:
+        with transaction.atomic():
+            return _post_locked(loan.pk, source, external_ref, amount, received_on, channel, actor)
+    except IntegrityError:
+        # A concurrent post of the same (source, external_ref) on another loan won the race.
+        existing = Payment.objects.filter(source=source, external_ref=external_ref).first()
+        if existing is None:
+            raise
+        return _replayed(existing, loan.pk, amount, received_on), False
+
+
+def _post_locked(loan_id, source, external_ref, amount, received_on, channel, actor):
+    # The loan row lock serialises every writer of this loan's installments.
+    loan = Loan.objects.select_for_update().select_related("product").get(pk=loan_id)
+    existing = Payment.objects.filter(source=source, external_ref=external_ref).first()
+    if existing is not None:
+        return _replayed(existing, loan.pk, amount, received_on), False
+    installments = list(loan.installments.filter(outstanding_amount__gt=0).order_by("due_date", "sequence"))
+    open_items = [OpenInstallment(key=item, outstanding=_outstanding_parts(item)) for item in installments]
+    lines, excess = allocate(amount, open_items, loan.product.waterfall)
+    payment = Payment.objects.create(
+        loan=loan,
+        source=source,
+        external_ref=external_ref,
+        amount=amount,
+        received_on=received_on,
+        channel=channel,
+        unallocated_amount=excess,
+        posted_by=actor if actor is not None and actor.is_authenticated else None,
+    )
+    _apply_allocation_lines(payment, lines, sign=1)
+    loan.credit_balance_amount += excess
+    _refresh_settlement(loan, received_on)
+    loan.save(update_fields=["credit_balance_amount", "status", "settled_on"])
+    audit_record(
+        actor=actor,
+        event="payment.posted",
+        subject=payment,
+        detail={"loan": loan.reference, "amount": str(amount), "to_credit": str(excess)},
+    )
+    return payment, True
+
+
+def _replayed(existing: Payment, loan_id, amount, received_on) -> Payment:
+    """The same (source, external_ref) again: a no-op if it is the same payment, an error if it is not."""
+    if (existing.loan_id, existing.amount, existing.received_on) != (loan_id, amount, received_on):
+        raise DomainError(
+            f"Reference {existing.source}:{existing.external_ref} was already posted with other details.",
+            code="payment.duplicate_conflict",
+            detail={"payment_id": existing.pk},
+        )
+    return existing
+
+
+def _outstanding_parts(installment: Installment) -> dict[str, Decimal]:
+    return {
+        part: getattr(installment, f"{part}_amount") - getattr(installment, f"{part}_paid_amount")
+        for part in COMPONENTS
+    }
+
+
+def _apply_allocation_lines(payment, lines, *, sign: int, is_reversal: bool = False):
+    """Record allocation rows and move the installments' paid amounts by the same figures."""
+    rows, changed = [], []
+    for line in lines:
+        installment = line.key
+        rows.append(
+            PaymentAllocation(
+                payment=payment,
+                installment=installment,
+                is_reversal=is_reversal,
+                **{f"{part}_amount": sign * line.amounts[part] for part in COMPONENTS},
+            )
+        )
+        for part in COMPONENTS:
+            field = f"{part}_paid_amount"
+            setattr(installment, field, getattr(installment, field) + sign * line.amounts[part])
+        changed.append(installment)
+    PaymentAllocation.objects.bulk_create(rows)
+    Installment.objects.bulk_update(changed, [f"{part}_paid_amount" for part in COMPONENTS])
+
+
+def _refresh_settlement(loan: Loan, on: datetime.date):
+    if loan.status == Loan.Status.WRITTEN_OFF:
+        return
+    owes_anything = loan.installments.filter(outstanding_amount__gt=0).exists()
+    if owes_anything:
+        loan.status, loan.settled_on = Loan.Status.ACTIVE, None
+    elif loan.status != Loan.Status.SETTLED:
+        loan.status, loan.settled_on = Loan.Status.SETTLED, on
+
+
+@transaction.atomic
+def payment_reverse(*, payment: Payment, reason: str, reversed_on: datetime.date, actor=None) -> Payment:
+    """Undo a posted payment by appending opposite allocation rows; balances return to exactly what they
+    were before it. The payment row keeps its amount and is marked reversed."""
+    if not reason.strip():
+        raise DomainError("Say why the payment is reversed.", code="payment.reason_missing")
+    loan = Loan.objects.select_for_update().get(pk=payment.loan_id)
+    payment = Payment.objects.select_for_update().get(pk=payment.pk)
+    if payment.status == Payment.Status.REVERSED:
+        raise DomainError("This payment is already reversed.", code="payment.already_reversed")
+    if loan.credit_balance_amount < payment.unallocated_amount:
+        raise DomainError(
+            "The credit balance this payment created has been used; reverse what used it first.",
+            code="payment.credit_used",
+        )
+    originals = list(payment.allocations.filter(is_reversal=False).select_related("installment"))
+    lines = [
+        AllocationLine(
+            key=allocation.installment,
+            amounts={part: getattr(allocation, f"{part}_amount") for part in COMPONENTS},
+        )
+        for allocation in originals
+    ]
+    _apply_allocation_lines(payment, lines, sign=-1, is_reversal=True)
+    loan.credit_balance_amount -= payment.unallocated_amount
+    _refresh_settlement(loan, reversed_on)
+    loan.save(update_fields=["credit_balance_amount", "status", "settled_on"])
+    payment.status = Payment.Status.REVERSED
+    payment.reversed_on = reversed_on
+    payment.reversal_reason = reason.strip()
+    payment.save(update_fields=["status", "reversed_on", "reversal_reason"])
+    audit_record(
+        actor=actor, event="payment.reversed", subject=payment, detail={"loan": loan.reference, "reason": reason}
+    )
+    return payment
+
+
+@transaction.atomic
+def delinquency_refresh(*, as_of: datetime.date) -> int:
+    """Recompute oldest unpaid due date, overdue amount, DPD and bucket for every active loan as of a
+    business date, set-based (a few UPDATE statements, no Python loop over loans). Only loans that are
+    overdue now or were marked overdue before are written. Returns how many loans were rewritten."""
+    overdue_items = Installment.objects.filter(loan=OuterRef("pk"), due_date__lte=as_of, outstanding_amount__gt=0)
+    touched = Loan.objects.filter(status=Loan.Status.ACTIVE).filter(
+        Exists(overdue_items) | Q(oldest_overdue_due_date__isnull=False) | Q(days_past_due__gt=0)
+    )
+    rewritten = touched.update(
+        oldest_overdue_due_date=Subquery(overdue_items.order_by("due_date").values("due_date")[:1]),
+        overdue_amount=Coalesce(
+            Subquery(overdue_items.values("loan").annotate(total=Sum("outstanding_amount")).values("total")),
+            Value(ZERO),
+        ),
+    )
+    # Grace days differ per product, and UPDATE cannot join; products are few, so one statement each.
+    for product_id, grace_days in Product.objects.values_list("pk", "grace_days"):
+        Loan.objects.filter(product_id=product_id, status=Loan.Status.ACTIVE).filter(
+            Q(oldest_overdue_due_date__isnull=False) | Q(days_past_due__gt=0)
+        ).update(**_dpd_and_bucket(as_of, grace_days))
+    # Loans no longer active (settled, written off) keep no delinquency.
+    Loan.objects.exclude(status=Loan.Status.ACTIVE).filter(oldest_overdue_due_date__isnull=False).update(
+        oldest_overdue_due_date=None, overdue_amount=ZERO, days_past_due=0, aging_bucket=Loan.Bucket.CURRENT
+    )
+    return rewritten
+
+
+def _dpd_and_bucket(as_of: datetime.date, grace_days: int) -> dict:
+    """UPDATE expressions for DPD and bucket. Bucket limits become due-date thresholds: DPD > n exactly
+    when the oldest unpaid due date is before as_of - n days."""
+    within_grace = Q(oldest_overdue_due_date__isnull=True) | Q(
+        oldest_overdue_due_date__gte=as_of - datetime.timedelta(days=grace_days)
+    )
+    dpd = Case(When(within_grace, then=Value(0)), default=DaysBetween(Value(as_of), F("oldest_overdue_due_date")))
+    bucket_rules = [When(within_grace, then=Value(Loan.Bucket.CURRENT))]
+    for bucket, upper in BUCKET_UPPER_BOUNDS[1:-1]:
+        bucket_rules.append(
+            When(oldest_overdue_due_date__gte=as_of - datetime.timedelta(days=upper), then=Value(bucket))
+        )
+    bucket = Case(*bucket_rules, default=Value(BUCKET_UPPER_BOUNDS[-1][0]))
+    return {"days_past_due": dpd, "aging_bucket": bucket}

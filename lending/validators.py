@@ -1,0 +1,70 @@
+"""Real validation of Chinese identity numbers and phone numbers.
+
+- PRC resident identity card number (GB 11643-1999): 17 digits + check character from ISO 7064 MOD 11-2,
+  with a valid birth date in positions 7-14.
+- Unified Social Credit Code (GB 32100-2015): 18 characters from a 31-symbol alphabet, the last a
+  check character computed MOD 31.
+- Phone numbers in E.164 form (+ country code, up to 15 digits).
+"""
+
+import datetime
+import re
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+RESIDENT_ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+RESIDENT_ID_CHECK = "10X98765432"  # indexed by (weighted sum mod 11)
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # no I, O, S, V, Z
+USCC_WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28]
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+PROVINCE_CODES = {
+    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37", "41", "42",
+    "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65", "71", "81", "82",
+}  # fmt: skip
+
+
+def resident_id_check_char(first17: str) -> str:
+    total = sum(int(digit) * weight for digit, weight in zip(first17, RESIDENT_ID_WEIGHTS, strict=True))
+    return RESIDENT_ID_CHECK[total % 11]
+
+
+def validate_resident_id(value: str) -> None:
+    if not re.fullmatch(r"\d{17}[\dX]", value or ""):
+        raise ValidationError(_("A resident ID number has 17 digits followed by a digit or X."), code="format")
+    if value[:2] not in PROVINCE_CODES:
+        raise ValidationError(_("The first two digits are not a province code."), code="region")
+    try:
+        birth = datetime.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+    except ValueError as error:
+        message = _("The birth date in the resident ID number is not a real date.")
+        raise ValidationError(message, code="birth") from error
+    if not datetime.date(1900, 1, 1) <= birth <= datetime.date.today():
+        raise ValidationError(_("The birth date in the resident ID number is out of range."), code="birth")
+    if resident_id_check_char(value[:17]) != value[17]:
+        raise ValidationError(_("The resident ID number's check digit is wrong."), code="checksum")
+
+
+def uscc_check_char(first17: str) -> str:
+    total = sum(USCC_ALPHABET.index(char) * weight for char, weight in zip(first17, USCC_WEIGHTS, strict=True))
+    return USCC_ALPHABET[(31 - total % 31) % 31]
+
+
+def validate_uscc(value: str) -> None:
+    if len(value or "") != 18 or any(char not in USCC_ALPHABET for char in value):
+        raise ValidationError(
+            _("A unified social credit code has 18 characters (digits and capitals except I, O, S, V, Z)."),
+            code="format",
+        )
+    if uscc_check_char(value[:17]) != value[17]:
+        raise ValidationError(_("The unified social credit code's check character is wrong."), code="checksum")
+
+
+def validate_passport(value: str) -> None:
+    if not re.fullmatch(r"[A-Z0-9]{5,20}", value or ""):
+        raise ValidationError(_("A passport number has 5 to 20 capital letters or digits."), code="format")
+
+
+def validate_e164(value: str) -> None:
+    if not E164.match(value or ""):
+        raise ValidationError(_("Enter the phone number in international form, e.g. +8613800138000."), code="e164")

@@ -1,0 +1,49 @@
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from lending.services import loan_create
+from tests.factories import BorrowerFactory, ProductFactory, UserFactory
+
+
+@pytest.fixture
+def on_postgres():
+    """Skip (visibly) where a test needs PostgreSQL features; CI runs the suite on PostgreSQL."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (set DATABASE_URL)")
+
+
+@pytest.fixture
+def product(db):
+    return ProductFactory(code="TERM12")
+
+
+@pytest.fixture
+def borrower(db):
+    return BorrowerFactory()
+
+
+@pytest.fixture
+def staff_user(db):
+    return UserFactory(username="officer")
+
+
+@pytest.fixture
+def make_loan(db, product, borrower):
+    """Book a loan through the real service: 12,000.00 over 12 months at 12% by default."""
+
+    def make(**overrides):
+        arguments = {
+            "borrower": borrower,
+            "product": product,
+            "principal_amount": Decimal("12000.00"),
+            "term_months": 12,
+            "disbursed_on": datetime.date(2026, 1, 15),
+            "actor": None,
+        }
+        arguments.update(overrides)
+        return loan_create(**arguments)
+
+    return make

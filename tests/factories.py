@@ -1,0 +1,66 @@
+"""factory_boy factories for the ledger. Valid Chinese IDs are built with the real check characters."""
+
+import datetime
+from decimal import Decimal
+
+import factory
+
+from accounts.models import User
+from lending.models import Borrower, Product
+from lending.validators import resident_id_check_char, uscc_check_char
+
+
+def resident_id(n: int) -> str:
+    first17 = f"110105{datetime.date(1980, 1, 1) + datetime.timedelta(days=n % 9000):%Y%m%d}{n % 1000:03d}"
+    return first17 + resident_id_check_char(first17)
+
+
+def uscc(n: int) -> str:
+    first17 = f"91110105{n:09d}"
+    return first17 + uscc_check_char(first17)
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        django_get_or_create = ["username"]
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
+    is_staff = True
+    password = factory.PostGenerationMethodCall("set_password", "correct-horse-battery")
+
+
+class ProductFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Product
+        django_get_or_create = ["code"]
+
+    code = factory.Sequence(lambda n: f"P{n:03d}")
+    name = factory.LazyAttribute(lambda product: f"Product {product.code}")
+    kind = Product.Kind.TERM_LOAN
+    repayment_method = Product.RepaymentMethod.EQUAL_INSTALLMENT
+    annual_interest_rate = Decimal("0.12")
+    monthly_fee_rate = Decimal("0")
+    penalty_daily_rate = Decimal("0.0005")
+    grace_days = 0
+
+
+class BorrowerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Borrower
+
+    kind = Borrower.Kind.INDIVIDUAL
+    name = factory.Sequence(lambda n: f"张{n}")
+    id_type = Borrower.IdType.RESIDENT_ID
+    id_number = factory.Sequence(resident_id)
+    phone = factory.Sequence(lambda n: f"+86138{n:08d}")
+    credit_limit_amount = Decimal("100000.00")
+
+
+class EnterpriseFactory(BorrowerFactory):
+    kind = Borrower.Kind.ENTERPRISE
+    name = factory.Sequence(lambda n: f"测试科技有限公司{n}")
+    id_type = Borrower.IdType.USCC
+    id_number = factory.Sequence(uscc)
+    legal_representative = "王五"
