@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
 from creditops.core.admin import BigTableAdmin
@@ -29,9 +30,12 @@ class TeamAdmin(admin.ModelAdmin):
     filter_horizontal = ["members"]
     list_select_related = ["supervisor"]
 
-    @admin.display(description=_("members"))
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(member_total=Count("members"))
+
+    @admin.display(description=_("members"), ordering="member_total")
     def member_count(self, team):
-        return team.members.count()
+        return team.member_total
 
 
 @admin.register(AuditEvent)

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from creditops.core.errors import DomainError
@@ -37,10 +38,10 @@ class Team(models.Model):
 
 class AuditEventQuerySet(models.QuerySet):
     def update(self, **kwargs):
-        raise DomainError("The audit trail is append-only.", code="audit.append_only")
+        raise DomainError(gettext("The audit trail is append-only."), code="audit.append_only")
 
     def delete(self):
-        raise DomainError("The audit trail is append-only.", code="audit.append_only")
+        raise DomainError(gettext("The audit trail is append-only."), code="audit.append_only")
 
 
 class AuditEvent(models.Model):
@@ -61,7 +62,7 @@ class AuditEvent(models.Model):
     class Meta:
         verbose_name = _("audit event")
         verbose_name_plural = _("audit events")
-        ordering = ["-created_at", "-id"]
+        ordering = ["-id"]  # ids grow with time, and the primary key index serves this order
         indexes = [
             models.Index(fields=["subject_type", "subject_id"], name="audit_subject_idx"),
             models.Index(fields=["event", "-created_at"], name="audit_event_time_idx"),
@@ -73,11 +74,11 @@ class AuditEvent(models.Model):
 
     def save(self, *args, **kwargs):
         if self.pk is not None:
-            raise DomainError("The audit trail is append-only.", code="audit.append_only")
+            raise DomainError(gettext("The audit trail is append-only."), code="audit.append_only")
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
-        raise DomainError("The audit trail is append-only.", code="audit.append_only")
+        raise DomainError(gettext("The audit trail is append-only."), code="audit.append_only")
 
     @property
     def actor_label(self):

@@ -23,11 +23,12 @@ _READ_LEDGER = [
 ]
 
 ROLE_PERMISSIONS = {
-    # Collectors work cases: they read the ledger and keep contact details current.
-    COLLECTOR: _READ_LEDGER + ["lending.add_borrowercontact", "lending.change_borrowercontact"],
-    # Supervisors also post and reverse payments and manage their team's contacts.
+    # Collectors read the ledger here; they work their cases in the collections workspace.
+    COLLECTOR: _READ_LEDGER,
+    # Supervisors also post and reverse payments and keep borrowers' contact details current.
     SUPERVISOR: _READ_LEDGER
     + [
+        "lending.change_borrower",
         "lending.add_borrowercontact",
         "lending.change_borrowercontact",
         "lending.add_payment",

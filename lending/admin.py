@@ -3,7 +3,9 @@ from django.contrib import admin, messages
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
+from accounts.services import audit_record
 from creditops.core.admin import BigTableAdmin
 from creditops.core.errors import DomainError
 from creditops.core.money import format_money
@@ -95,6 +97,13 @@ class BorrowerAdmin(BigTableAdmin):
     def save_model(self, request, obj, form, change):
         services.borrower_save(borrower=obj, actor=request.user)
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # The form shows the full ID number and phone: opening it is a reveal of personal data.
+        borrower = self.get_object(request, object_id)
+        if borrower is not None and request.method == "GET":
+            audit_record(actor=request.user, event="personal_data.viewed", subject=borrower, detail={"via": "admin"})
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def has_delete_permission(self, request, obj=None):
         return False
 
@@ -176,8 +185,10 @@ class LoanCreateForm(ServiceBackedForm):
 
 
 def _adopt(obj, created):
-    """Point the admin's unsaved instance at the row a service created, so it redirects to that row."""
-    obj.pk = created.pk
+    """Make the admin's unsaved instance the row a service created, so the admin's message, history
+    entry and redirect all name that row."""
+    for field in created._meta.concrete_fields:
+        setattr(obj, field.attname, getattr(created, field.attname))
     obj._state.adding = False
 
 
@@ -330,7 +341,8 @@ class PaymentAdmin(LedgerRowAdmin):
                 reversed_count += 1
             except DomainError as error:
                 self.message_user(request, f"{payment}: {error}", messages.ERROR)
-        self.message_user(request, _("%(count)d payment(s) reversed.") % {"count": reversed_count}, messages.SUCCESS)
+        message = ngettext("%(count)d payment reversed.", "%(count)d payments reversed.", reversed_count)
+        self.message_user(request, message % {"count": reversed_count}, messages.SUCCESS)
         return None
 
 

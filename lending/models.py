@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Round
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from creditops.core.masking import mask_id_number, mask_phone
 
@@ -44,7 +45,11 @@ class Borrower(models.Model):
         E = "E", _("E (highest risk)")
 
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.INDIVIDUAL)
-    name = models.CharField(_("name"), max_length=200, help_text=_("Legal name, or the registered company name."))
+    name = models.CharField(
+        pgettext_lazy("person or company", "name"),
+        max_length=200,
+        help_text=_("Legal name, or the registered company name."),
+    )
     name_latin = models.CharField(_("name in Latin letters"), max_length=200, blank=True)
     legal_representative = models.CharField(
         _("legal representative"), max_length=100, blank=True, help_text=_("Enterprises only.")
@@ -141,7 +146,7 @@ class BorrowerContact(models.Model):
         Borrower, verbose_name=_("borrower"), on_delete=models.CASCADE, related_name="contacts"
     )
     relation = models.CharField(_("relation"), max_length=16, choices=Relation.choices)
-    name = models.CharField(_("name"), max_length=200)
+    name = models.CharField(pgettext_lazy("person", "name"), max_length=200)
     phone = models.CharField(_("phone"), max_length=16, validators=[validate_e164])
     consent_to_contact = models.BooleanField(
         _("consented to be contacted"), default=False, help_text=_("Third parties may only be called with consent.")
@@ -175,7 +180,7 @@ class Product(models.Model):
     kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
     currency = models.CharField(_("currency"), max_length=3, default="CNY")
     repayment_method = models.CharField(_("repayment method"), max_length=32, choices=RepaymentMethod.choices)
-    annual_interest_rate = RateField(_("annual interest rate"), help_text=_("0.18 means 18% a year."))
+    annual_interest_rate = RateField(_("annual interest rate"), help_text=_("0.18 means 18 percent a year."))
     monthly_fee_rate = RateField(_("monthly fee rate"), help_text=_("Fee per period as a share of principal."))
     penalty_daily_rate = RateField(_("penalty rate per day"), help_text=_("Late charge per day on overdue principal."))
     grace_days = models.PositiveSmallIntegerField(

@@ -3,13 +3,14 @@
 import re
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from .models import Borrower, Loan
 
 LOAN_REFERENCE = re.compile(r"^LN-\d{4}-\d{6}$", re.IGNORECASE)
-PHONE = re.compile(r"^\+?\d{7,15}$")
-ID_NUMBER = re.compile(r"^[0-9A-Z]{15,18}$", re.IGNORECASE)
+DIGITS = re.compile(r"^\d{5,20}$")
+# Resident ID, unified social credit code or passport: letters and digits, at least one digit.
+ID_NUMBER = re.compile(r"^(?=.*\d)[0-9A-Z]{5,20}$", re.IGNORECASE)
 
 
 def normalise_phone(term: str, default_country_code: str = "86") -> str:
@@ -27,8 +28,10 @@ def borrowers_matching(term: str) -> QuerySet:
     term = term.strip()
     if not term:
         return Borrower.objects.all()
-    if PHONE.match(term) and not ID_NUMBER.match(term):
+    if term.startswith("+") and DIGITS.match(term[1:]):
         return Borrower.objects.filter(phone=normalise_phone(term))
+    if DIGITS.match(term):  # a phone number typed without +, or an all-digit passport number
+        return Borrower.objects.filter(Q(phone=normalise_phone(term)) | Q(id_number=term))
     if ID_NUMBER.match(term):
         return Borrower.objects.filter(id_number=term.upper())
     return Borrower.objects.filter(name__startswith=term)

@@ -6,6 +6,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Exists, F, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
 
 from accounts.services import audit_record
 from creditops.core.dates import add_months
@@ -46,12 +47,13 @@ def loan_create(
     """Book a loan and its whole repayment schedule under the product's method and today's terms."""
     principal_amount = _validated_principal(principal_amount)
     if not product.is_active:
-        raise DomainError(f"Product {product.code} is not active.", code="loan.product_inactive")
+        raise DomainError(_("Product %(code)s is not active.") % {"code": product.code}, code="loan.product_inactive")
     if not 1 <= term_months <= MAX_TERM_MONTHS:
-        raise DomainError(f"The term must be 1 to {MAX_TERM_MONTHS} months.", code="loan.term_invalid")
+        message = _("The term must be 1 to %(max)d months.") % {"max": MAX_TERM_MONTHS}
+        raise DomainError(message, code="loan.term_invalid")
     first_due_date = first_due_date or add_months(disbursed_on, 1)
     if first_due_date <= disbursed_on:
-        raise DomainError("The first due date must come after disbursement.", code="loan.first_due_invalid")
+        raise DomainError(_("The first due date must come after disbursement."), code="loan.first_due_invalid")
     plan = build_schedule(
         method=product.repayment_method,
         principal=principal_amount,
@@ -98,7 +100,7 @@ def loan_create(
 def _validated_principal(amount) -> Decimal:
     amount = Decimal(amount)
     if amount <= 0 or to_money(amount) != amount:
-        raise DomainError("The principal must be a positive amount in whole cents.", code="loan.principal_invalid")
+        raise DomainError(_("The principal must be a positive amount in whole cents."), code="loan.principal_invalid")
     return amount
 
 
@@ -117,11 +119,12 @@ def payment_post(
     same payment again returns the first one and changes nothing. Returns (payment, created)."""
     amount = Decimal(amount)
     if amount <= 0 or to_money(amount) != amount:
-        raise DomainError("A payment must be a positive amount in whole cents.", code="payment.amount_invalid")
+        raise DomainError(_("A payment must be a positive amount in whole cents."), code="payment.amount_invalid")
     if channel not in Payment.Channel.values:
-        raise DomainError(f"Unknown payment channel {channel!r}.", code="payment.channel_invalid")
+        message = _("Unknown payment channel %(channel)r.") % {"channel": channel}
+        raise DomainError(message, code="payment.channel_invalid")
     if not source or not external_ref:
-        raise DomainError("A payment needs its source and external reference.", code="payment.reference_missing")
+        raise DomainError(_("A payment needs its source and external reference."), code="payment.reference_missing")
     try:
         with transaction.atomic():
             return _post_locked(loan.pk, source, external_ref, amount, received_on, channel, actor)
@@ -169,7 +172,8 @@ def _replayed(existing: Payment, loan_id, amount, received_on) -> Payment:
     """The same (source, external_ref) again: a no-op if it is the same payment, an error if it is not."""
     if (existing.loan_id, existing.amount, existing.received_on) != (loan_id, amount, received_on):
         raise DomainError(
-            f"Reference {existing.source}:{existing.external_ref} was already posted with other details.",
+            _("Reference %(reference)s was already posted with other details.")
+            % {"reference": f"{existing.source}:{existing.external_ref}"},
             code="payment.duplicate_conflict",
             detail={"payment_id": existing.pk},
         )
@@ -219,14 +223,14 @@ def payment_reverse(*, payment: Payment, reason: str, reversed_on: datetime.date
     """Undo a posted payment by appending opposite allocation rows; balances return to exactly what they
     were before it. The payment row keeps its amount and is marked reversed."""
     if not reason.strip():
-        raise DomainError("Say why the payment is reversed.", code="payment.reason_missing")
+        raise DomainError(_("Say why the payment is reversed."), code="payment.reason_missing")
     loan = Loan.objects.select_for_update().get(pk=payment.loan_id)
     payment = Payment.objects.select_for_update().get(pk=payment.pk)
     if payment.status == Payment.Status.REVERSED:
-        raise DomainError("This payment is already reversed.", code="payment.already_reversed")
+        raise DomainError(_("This payment is already reversed."), code="payment.already_reversed")
     if loan.credit_balance_amount < payment.unallocated_amount:
         raise DomainError(
-            "The credit balance this payment created has been used; reverse what used it first.",
+            _("The credit balance this payment created has been used; reverse what used it first."),
             code="payment.credit_used",
         )
     originals = list(payment.allocations.filter(is_reversal=False).select_related("installment"))

@@ -73,7 +73,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name': 'audit event',
                 'verbose_name_plural': 'audit events',
-                'ordering': ['-created_at', '-id'],
+                'ordering': ['-id'],
                 'indexes': [models.Index(fields=['subject_type', 'subject_id'], name='audit_subject_idx'), models.Index(fields=['event', '-created_at'], name='audit_event_time_idx'), models.Index(fields=['actor', '-created_at'], name='audit_actor_time_idx')],
             },
         ),

@@ -10,7 +10,8 @@ def to_money(value) -> Decimal:
     """Round any number (Decimal, int or numeric string) to cents, half up. Floats are refused."""
     if isinstance(value, float):
         raise TypeError("money must not be a float; pass a Decimal or a string")
-    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+    rounded = Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+    return rounded.copy_abs() if rounded.is_zero() else rounded  # never "-0.00"
 
 
 def format_money(amount, currency: str = "") -> str:

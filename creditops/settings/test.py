@@ -12,5 +12,5 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-Q_CLUSTER = {"name": "creditops-test", "orm": "default", "sync": True}
+Q_CLUSTER = {"name": "creditops-test", "orm": "default", "sync": True, "timeout": 60, "retry": 120}
 LANGUAGE_CODE = "en"

@@ -1,0 +1,52 @@
+# CreditOps — two commands on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# fonts-noto-cjk: Chinese text in PDF notices; libharfbuzz-subset0: WeasyPrint font subsetting;
+# gettext: compiling translations.
+SYSTEM_PACKAGES := fonts-noto-cjk libharfbuzz-subset0 gettext
+
+.PHONY: run test setup system-packages lint messages
+
+## run: set everything up (venv, packages, database, demo data) and serve http://127.0.0.1:8000
+run: setup
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo --if-empty --credentials-file .demo-credentials
+	@if [ -f .demo-credentials ]; then echo "Demo logins (also in .demo-credentials):"; cat .demo-credentials; fi
+	@trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	$(PY) manage.py qcluster & worker=$$!; \
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+## test: the whole suite (PostgreSQL when DATABASE_URL is set, SQLite otherwise)
+test: setup
+	$(VENV)/bin/pytest
+
+setup: system-packages $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+system-packages:
+	@missing=$$(for package in $(SYSTEM_PACKAGES); do dpkg -s $$package >/dev/null 2>&1 || echo $$package; done); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian packages: $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then \
+		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else \
+		echo "NOTE: please install these Debian packages (PDF fonts, translations): sudo apt-get install $$missing"; \
+	fi
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(PY) manage.py makemigrations --check --dry-run
+
+## messages: refresh and compile the zh_Hans catalogue after changing visible text
+messages: setup
+	$(PY) manage.py makemessages -l zh_Hans --ignore=.venv --ignore=tests --ignore=bench --ignore=staticfiles
+	$(PY) manage.py compilemessages -l zh_Hans --ignore=.venv
