@@ -6,7 +6,7 @@ principal parts always add up to the loan principal exactly.
 
 import datetime
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from creditops.core.dates import add_months
 from creditops.core.money import ZERO, to_money
@@ -58,11 +58,17 @@ def _equal_installment(principal, term, rate):
     """等额本息: the same total each month (annuity); interest on the balance, the rest is principal."""
     if rate == 0:
         return _equal_principal(principal, term, rate)
-    level_payment = to_money(principal * rate / (1 - (1 + rate) ** -term))
+    exact_payment = principal * rate / (1 - (1 + rate) ** -term)
+    return _with_level_rounding(exact_payment, lambda level: _annuity_splits(principal, term, rate, level))
+
+
+def _annuity_splits(principal, term, rate, level_payment):
     balance, splits = principal, []
     for number in range(1, term + 1):
         interest = to_money(balance * rate)
-        principal_part = balance if number == term else min(level_payment - interest, balance)
+        principal_part = balance if number == term else level_payment - interest
+        if principal_part > balance or principal_part < 0:
+            return None  # this rounding of the level payment does not fit; see _with_level_rounding
         splits.append((principal_part, interest))
         balance -= principal_part
     return splits
@@ -70,14 +76,25 @@ def _equal_installment(principal, term, rate):
 
 def _equal_principal(principal, term, rate):
     """等额本金: the same principal each month; interest falls as the balance does."""
-    share = to_money(principal / term)
+    return _with_level_rounding(principal / term, lambda share: _equal_principal_splits(principal, term, rate, share))
+
+
+def _equal_principal_splits(principal, term, rate, share):
+    if share * (term - 1) > principal:
+        return None
     balance, splits = principal, []
     for number in range(1, term + 1):
         interest = to_money(balance * rate)
-        principal_part = balance if number == term else min(share, balance)
+        principal_part = balance if number == term else share
         splits.append((principal_part, interest))
         balance -= principal_part
     return splits
+
+
+def _with_level_rounding(exact_level, build):
+    """Round the level amount half up, as borrowers expect; if that would use the principal up before
+    the last installment (tiny principals over long terms), round it down so the last one absorbs it."""
+    return build(to_money(exact_level)) or build(to_money(exact_level, ROUND_DOWN))
 
 
 def _interest_only_bullet(principal, term, rate):

@@ -138,7 +138,8 @@ def payment_post(
 
 def _post_locked(loan_id, source, external_ref, amount, received_on, channel, actor):
     # The loan row lock serialises every writer of this loan's installments.
-    loan = Loan.objects.select_for_update().select_related("product").get(pk=loan_id)
+    # of=("self",): lock the loan row only, not the joined product (that would serialise a whole product).
+    loan = Loan.objects.select_for_update(of=("self",)).select_related("product").get(pk=loan_id)
     existing = Payment.objects.filter(source=source, external_ref=external_ref).first()
     if existing is not None:
         return _replayed(existing, loan.pk, amount, received_on), False
@@ -222,7 +223,8 @@ def _refresh_settlement(loan: Loan, on: datetime.date):
 def payment_reverse(*, payment: Payment, reason: str, reversed_on: datetime.date, actor=None) -> Payment:
     """Undo a posted payment by appending opposite allocation rows; balances return to exactly what they
     were before it. The payment row keeps its amount and is marked reversed."""
-    if not reason.strip():
+    reason = reason.strip()
+    if not reason:
         raise DomainError(_("Say why the payment is reversed."), code="payment.reason_missing")
     loan = Loan.objects.select_for_update().get(pk=payment.loan_id)
     payment = Payment.objects.select_for_update().get(pk=payment.pk)
@@ -247,7 +249,7 @@ def payment_reverse(*, payment: Payment, reason: str, reversed_on: datetime.date
     loan.save(update_fields=["credit_balance_amount", "status", "settled_on"])
     payment.status = Payment.Status.REVERSED
     payment.reversed_on = reversed_on
-    payment.reversal_reason = reason.strip()
+    payment.reversal_reason = reason
     payment.save(update_fields=["status", "reversed_on", "reversal_reason"])
     audit_record(
         actor=actor, event="payment.reversed", subject=payment, detail={"loan": loan.reference, "reason": reason}

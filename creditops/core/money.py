@@ -6,11 +6,12 @@ CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 
 
-def to_money(value) -> Decimal:
-    """Round any number (Decimal, int or numeric string) to cents, half up. Floats are refused."""
+def to_money(value, rounding: str = ROUND_HALF_UP) -> Decimal:
+    """Round any number (Decimal, int or numeric string) to cents, half up unless told otherwise.
+    Floats are refused."""
     if isinstance(value, float):
         raise TypeError("money must not be a float; pass a Decimal or a string")
-    rounded = Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+    rounded = Decimal(value).quantize(CENT, rounding=rounding)
     return rounded.copy_abs() if rounded.is_zero() else rounded  # never "-0.00"
 
 

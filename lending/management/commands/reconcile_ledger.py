@@ -14,12 +14,12 @@ class Command(BaseCommand):
         parser.add_argument("--limit", type=int, default=20, help="ids to list per failed check")
 
     def handle(self, *args, limit, **options):
-        failures = 0
+        failures = []
         for check, ids in ledger_mismatches(limit).items():
             if ids:
-                failures += 1
+                failures.append(check)
                 self.stdout.write(self.style.ERROR(f"FAIL {check}: ids {', '.join(map(str, ids))}"))
             else:
                 self.stdout.write(self.style.SUCCESS(f"ok   {check}"))
         if failures:
-            raise CommandError(f"{failures} ledger check(s) failed")
+            raise CommandError(f"ledger checks failed: {', '.join(failures)}")
