@@ -4,6 +4,8 @@
 
 Each page is requested --repeat times after one warm-up; the median is reported, with the ratio to the
 median of /healthz (a one-query request) timed in the same run, so figures from noisy machines compare.
+Each page is then timed again with the admin's count estimates switched off (plain COUNT(*), Django's
+default), and the ratio of the two medians shows what the estimates save.
 """
 
 import argparse
@@ -25,6 +27,7 @@ from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
 
+import creditops.core.admin as core_admin  # noqa: E402
 from accounts.models import User  # noqa: E402
 from lending.models import Borrower, Loan  # noqa: E402
 
@@ -70,13 +73,27 @@ def main():
     client.force_login(User.objects.filter(is_superuser=True).first())
     print(f"database: {connection.vendor}; loans: ~{Loan.objects.order_by().count():,}")
     baseline = timed(client, "/healthz", args.repeat)
-    print(f"{'page':<34}{'median ms':>10}{'× healthz':>11}{'queries':>9}")
+    print(f"{'page':<34}{'median ms':>10}{'× healthz':>11}{'queries':>9}{'COUNT(*) ms':>13}{'speed-up':>10}")
     print(f"{'/healthz (baseline)':<34}{baseline * 1000:>10.1f}{1:>11.1f}{1:>9}")
     for label, url in pages():
         median = timed(client, url, args.repeat)
         with CaptureQueriesContext(connection) as queries:
             client.get(url)
-        print(f"{label:<34}{median * 1000:>10.1f}{median / baseline:>11.1f}{len(queries):>9}")
+        query_count = len(queries)  # read now: the next request's request_started resets the query log
+        exact = timed_with_exact_counts(client, url, args.repeat)
+        print(
+            f"{label:<34}{median * 1000:>10.1f}{median / baseline:>11.1f}{query_count:>9}"
+            f"{exact * 1000:>13.1f}{exact / median:>9.1f}×"
+        )
+
+
+def timed_with_exact_counts(client, url, repeat):
+    saved = core_admin.EXACT_COUNT_THRESHOLD, core_admin.FILTERED_COUNT_CAP
+    core_admin.EXACT_COUNT_THRESHOLD = core_admin.FILTERED_COUNT_CAP = 10**15
+    try:
+        return timed(client, url, repeat)
+    finally:
+        core_admin.EXACT_COUNT_THRESHOLD, core_admin.FILTERED_COUNT_CAP = saved
 
 
 if __name__ == "__main__":

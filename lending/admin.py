@@ -184,16 +184,32 @@ class LoanCreateForm(ServiceBackedForm):
         )
 
 
-def _adopt(obj, created):
-    """Make the admin's unsaved instance the row a service created, so the admin's message, history
-    entry and redirect all name that row."""
-    for field in created._meta.concrete_fields:
-        setattr(obj, field.attname, getattr(created, field.attname))
-    obj._state.adding = False
+class ServiceBackedAddMixin:
+    """Admin whose add view uses `add_form` (a ServiceBackedForm): the service creates the row."""
+
+    add_form = None
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is not None:
+            return super().get_form(request, obj, **kwargs)
+        form_class = super().get_form(request, obj, form=self.add_form, **kwargs)
+        form_class.actor = request.user  # a fresh class per request, so this never leaks between users
+        return form_class
+
+    def get_fields(self, request, obj=None):
+        return self.add_form.Meta.fields if obj is None else super().get_fields(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        # Make the admin's unsaved instance the row the service created, so the admin's message,
+        # history entry and redirect all name that row.
+        for field in obj._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(form.created_object, field.attname))
+        obj._state.adding = False
 
 
 @admin.register(Loan)
-class LoanAdmin(BigTableAdmin):
+class LoanAdmin(ServiceBackedAddMixin, BigTableAdmin):
+    add_form = LoanCreateForm
     list_display = [
         "reference", "borrower", "product_code", "principal_display", "status", "days_past_due", "aging_bucket",
         "overdue_display", "disbursed_on",
@@ -219,25 +235,14 @@ class LoanAdmin(BigTableAdmin):
     def get_readonly_fields(self, request, obj=None):
         return self.readonly_fields if obj else []
 
-    def get_form(self, request, obj=None, **kwargs):
-        if obj is None:
-            kwargs["form"] = LoanCreateForm
-            form_class = super().get_form(request, obj, **kwargs)
-            form_class.actor = request.user
-            return form_class
-        return super().get_form(request, obj, **kwargs)
-
     def get_fields(self, request, obj=None):
-        return LoanCreateForm.Meta.fields if obj is None else self.readonly_fields
+        return super().get_fields(request, obj) if obj is None else self.readonly_fields
 
     def get_inlines(self, request, obj):
         return [InstallmentInline, PaymentInline] if obj else []
 
     def get_search_results(self, request, queryset, search_term):
         return selectors.loans_matching(queryset, search_term), False
-
-    def save_model(self, request, obj, form, change):
-        _adopt(obj, form.created_object)
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -289,7 +294,8 @@ class ReversalForm(forms.Form):
 
 
 @admin.register(Payment)
-class PaymentAdmin(LedgerRowAdmin):
+class PaymentAdmin(ServiceBackedAddMixin, LedgerRowAdmin):
+    add_form = PaymentPostForm
     list_display = [
         "external_ref", "source", "loan", "amount_display", "unallocated_display", "received_on", "channel",
         "status",
@@ -306,22 +312,8 @@ class PaymentAdmin(LedgerRowAdmin):
     def get_search_results(self, request, queryset, search_term):
         return selectors.payments_matching(queryset, search_term), False
 
-    def get_form(self, request, obj=None, **kwargs):
-        if obj is None:
-            kwargs["form"] = PaymentPostForm
-            form_class = super().get_form(request, obj, **kwargs)
-            form_class.actor = request.user
-            return form_class
-        return super().get_form(request, obj, **kwargs)
-
-    def get_fields(self, request, obj=None):
-        return PaymentPostForm.Meta.fields if obj is None else super().get_fields(request, obj)
-
-    def has_change_permission(self, request, obj=None):
-        return obj is None and super(BigTableAdmin, self).has_change_permission(request, obj)
-
     def save_model(self, request, obj, form, change):
-        _adopt(obj, form.created_object)
+        super().save_model(request, obj, form, change)
         if not form.was_new:
             self.message_user(request, _("This payment was already posted; nothing changed."), messages.WARNING)
 

@@ -12,7 +12,7 @@ from django.utils.translation import pgettext_lazy
 from creditops.core.masking import mask_id_number, mask_phone
 
 from .allocation import DEFAULT_WATERFALL, parse_waterfall
-from .validators import validate_e164, validate_passport, validate_resident_id, validate_uscc
+from .validators import validate_e164, validate_passport, validate_resident_id, validate_time_zone, validate_uscc
 
 
 def MoneyField(verbose_name, **kwargs):  # noqa: N802 - reads like a field class
@@ -64,7 +64,9 @@ class Borrower(models.Model):
     preferred_language = models.CharField(
         _("preferred language"), max_length=10, choices=settings.LANGUAGES, default="zh-hans"
     )
-    time_zone = models.CharField(_("time zone"), max_length=64, default="Asia/Shanghai")
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, default="Asia/Shanghai", validators=[validate_time_zone]
+    )
     risk_grade = models.CharField(_("risk grade"), max_length=1, choices=RiskGrade.choices, default=RiskGrade.C)
     credit_limit_amount = MoneyField(_("credit limit"))
     # Flags that stop collection contact (the dunning guardrails read them).

@@ -9,6 +9,7 @@
 
 import datetime
 import re
+import zoneinfo
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -63,6 +64,11 @@ def validate_uscc(value: str) -> None:
 def validate_passport(value: str) -> None:
     if not re.fullmatch(r"[A-Z0-9]{5,20}", value or ""):
         raise ValidationError(_("A passport number has 5 to 20 capital letters or digits."), code="format")
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(_("Enter an IANA time zone such as Asia/Shanghai."), code="time_zone")
 
 
 def validate_e164(value: str) -> None:

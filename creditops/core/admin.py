@@ -2,16 +2,21 @@ from django.contrib import admin
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
 
-from .db import estimated_row_count
+from .db import estimated_row_count, planner_row_estimate
 from .models import ReferenceCounter
 
 # Below this many rows an exact COUNT(*) is cheap, so the estimate is not worth its imprecision.
 EXACT_COUNT_THRESHOLD = 100_000
+# A filtered list counts exactly up to this many rows; beyond it the planner's estimate is shown.
+FILTERED_COUNT_CAP = 10_000
 
 
 class EstimatedCountPaginator(Paginator):
-    """Paginator for huge tables: an unfiltered list takes its total from pg_class.reltuples instead of a
-    full COUNT(*) scan. Filtered lists (which use an index) still count exactly."""
+    """Paginator for huge tables, so no list ever waits for a COUNT(*) over millions of rows:
+    - unfiltered: the table's size from pg_class.reltuples;
+    - filtered: an exact count up to FILTERED_COUNT_CAP (a LIMITed subquery), and past it the planner's
+      estimate for the filter (EXPLAIN; nothing is counted).
+    Elsewhere than PostgreSQL, and for small tables, it counts exactly."""
 
     @cached_property
     def count(self):
@@ -20,7 +25,12 @@ class EstimatedCountPaginator(Paginator):
             estimate = estimated_row_count(queryset.model, using=queryset.db)
             if estimate is not None and estimate > EXACT_COUNT_THRESHOLD:
                 return estimate
-        return super().count
+            return super().count
+        capped = queryset[: FILTERED_COUNT_CAP + 1].count()
+        if capped <= FILTERED_COUNT_CAP:
+            return capped
+        estimate = planner_row_estimate(queryset)
+        return max(estimate, capped) if estimate is not None else queryset.count()
 
 
 class BigTableAdmin(admin.ModelAdmin):

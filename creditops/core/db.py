@@ -1,5 +1,7 @@
 """Small database helpers that keep set-based SQL portable between PostgreSQL and SQLite."""
 
+import json
+
 from django.db import connections, models
 
 
@@ -17,6 +19,14 @@ class DaysBetween(models.Func):
     def as_sqlite(self, compiler, connection, **extra):
         template = "CAST(julianday(%(expressions)s) AS INTEGER)"
         return self.as_sql(compiler, connection, template=template, arg_joiner=") - julianday(", **extra)
+
+
+def planner_row_estimate(queryset) -> int | None:
+    """PostgreSQL's planner estimate of how many rows a queryset returns (EXPLAIN, nothing executed)."""
+    if connections[queryset.db].vendor != "postgresql":
+        return None
+    plan = json.loads(queryset.explain(format="json"))
+    return int(plan[0]["Plan"]["Plan Rows"])
 
 
 def estimated_row_count(model, using="default") -> int | None:

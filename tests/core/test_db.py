@@ -126,3 +126,20 @@ def test_never_analysed_table_counts_exactly(on_postgres, monkeypatch):
     AuditEvent.objects.create(event="x")
     assert estimated_row_count(AuditEvent) is None
     assert EstimatedCountPaginator(AuditEvent.objects.all(), 10).count == 1
+
+
+@pytest.mark.django_db
+def test_filtered_list_counts_exactly_up_to_the_cap_then_asks_the_planner(on_postgres, monkeypatch):
+    monkeypatch.setattr(core_admin, "FILTERED_COUNT_CAP", 3)
+    BorrowerFactory.create_batch(3)
+    filtered = Borrower.objects.filter(kind="individual").order_by("-id")
+    assert EstimatedCountPaginator(filtered, 2).count == 3  # at the cap: still exact
+
+    BorrowerFactory.create_batch(5)
+    with CaptureQueriesContext(connection) as queries:
+        count = EstimatedCountPaginator(filtered, 2).count
+    sqls = [query["sql"].upper() for query in queries.captured_queries]
+    assert any("LIMIT 4" in sql and "COUNT(" in sql for sql in sqls), sqls  # the capped count stops at cap + 1
+    assert any(sql.startswith("EXPLAIN") for sql in sqls), sqls
+    assert not [sql for sql in sqls if "COUNT(" in sql and "LIMIT" not in sql]  # never an unbounded count
+    assert count >= 4  # the planner's estimate, never less than what the capped count already saw

@@ -6,7 +6,13 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from lending.models import Borrower
-from lending.validators import validate_e164, validate_passport, validate_resident_id, validate_uscc
+from lending.validators import (
+    validate_e164,
+    validate_passport,
+    validate_resident_id,
+    validate_time_zone,
+    validate_uscc,
+)
 
 RESIDENT_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -219,3 +225,11 @@ def test_same_id_number_twice_is_refused():
     individual().save()
     errors = errors_of(individual(name="李四", phone="+8613900139000"))
     assert "__all__" in errors
+
+
+def test_time_zone_must_be_a_real_iana_zone():
+    validate_time_zone("Asia/Shanghai")
+    validate_time_zone("America/New_York")
+    with pytest.raises(ValidationError) as raised:
+        validate_time_zone("Asia/Beijing")  # not an IANA zone: China uses Asia/Shanghai
+    assert raised.value.code == "time_zone"
