@@ -29,7 +29,7 @@ def demo_staff_create(password: str | None = None) -> list[tuple[str, str, str]]
         return account
 
     user("admin", roles.ADMINISTRATOR, "Ada", "Admin", is_superuser=True, preferred_language="en")
-    user("manager", roles.MANAGER, "敏", "王")
+    user("manager", roles.MANAGER, "敏", "王", preferred_language="zh-hans")
     user("compliance", roles.COMPLIANCE, "静", "李")
     for team_name, slug in DEMO_TEAMS:
         supervisor = user(f"sup_{slug}", roles.SUPERVISOR, "Supervisor", slug.title())

@@ -11,7 +11,11 @@ class User(AbstractUser):
     """A member of staff. Roles are auth groups (see accounts/roles.py)."""
 
     preferred_language = models.CharField(
-        _("preferred language"), max_length=10, choices=settings.LANGUAGES, default="zh-hans"
+        _("preferred language"),
+        max_length=10,
+        choices=settings.LANGUAGES,
+        blank=True,
+        help_text=_("Leave empty to follow the browser's language."),
     )
 
     class Meta(AbstractUser.Meta):

@@ -141,7 +141,7 @@ def test_team_names_are_unique():
 
 
 @pytest.mark.django_db
-def test_staff_user_prefers_chinese_by_default():
+def test_new_staff_user_follows_the_browser_language_until_they_choose():
     user = UserFactory(username="newcomer")
-    assert user.preferred_language == "zh-hans"
+    assert user.preferred_language == ""
     assert user.check_password("correct-horse-battery")
