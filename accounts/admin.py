@@ -17,6 +17,19 @@ class UserAdmin(DjangoUserAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("groups")
 
+    def get_readonly_fields(self, request, obj=None):
+        # Only a superuser may make superusers or grant permissions one by one; roles go through groups.
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            readonly += ["is_superuser", "user_permissions"]
+        return readonly
+
+    def has_change_permission(self, request, obj=None):
+        # Nobody below superuser edits a superuser, their password included (the password view asks this).
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
     @admin.display(description=_("roles"))
     def role_names(self, user):
         return ", ".join(sorted(group.name for group in user.groups.all()))

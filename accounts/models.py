@@ -68,7 +68,8 @@ class AuditEvent(models.Model):
         verbose_name_plural = _("audit events")
         ordering = ["-id"]  # ids grow with time, and the primary key index serves this order
         indexes = [
-            models.Index(fields=["subject_type", "subject_id"], name="audit_subject_idx"),
+            # subject_id first: Compliance searches "everything about record 123" by id alone.
+            models.Index(fields=["subject_id", "subject_type"], name="audit_subject_idx"),
             models.Index(fields=["event", "-created_at"], name="audit_event_time_idx"),
             models.Index(fields=["actor", "-created_at"], name="audit_actor_time_idx"),
         ]

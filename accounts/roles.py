@@ -32,7 +32,6 @@ ROLE_PERMISSIONS = {
         "lending.add_borrowercontact",
         "lending.change_borrowercontact",
         "lending.add_payment",
-        "lending.change_payment",
         "accounts.view_team",
         "accounts.view_user",
     ],

@@ -8,6 +8,7 @@ from django.utils.translation import ngettext
 from accounts.services import audit_record
 from creditops.core.admin import BigTableAdmin
 from creditops.core.errors import DomainError
+from creditops.core.masking import mask_phone
 from creditops.core.money import format_money
 
 from . import selectors, services
@@ -98,11 +99,12 @@ class BorrowerAdmin(BigTableAdmin):
         services.borrower_save(borrower=obj, actor=request.user)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        # The form shows the full ID number and phone: opening it is a reveal of personal data.
-        borrower = self.get_object(request, object_id)
-        if borrower is not None and request.method == "GET":
+        response = super().change_view(request, object_id, form_url, extra_context)
+        # The form shows the full ID number and phone: showing it is a reveal of personal data.
+        if request.method == "GET" and response.status_code == 200:
+            borrower = self.get_object(request, object_id)
             audit_record(actor=request.user, event="personal_data.viewed", subject=borrower, detail={"via": "admin"})
-        return super().change_view(request, object_id, form_url, extra_context)
+        return response
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -119,7 +121,7 @@ class InstallmentInline(admin.TabularInline):
 
     @admin.display(description=_("paid"))
     def paid_display(self, installment):
-        return installment.paid_amount
+        return format_money(installment.paid_amount)
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -228,9 +230,14 @@ class LoanAdmin(ServiceBackedAddMixin, BigTableAdmin):
         "overdue_amount", "oldest_overdue_due_date", "created_at",
     ]  # fmt: skip
 
+    sortable_by = ["reference"]
+
     @admin.display(description=_("product"), ordering="product__code")
     def product_code(self, loan):
         return loan.product.code
+
+    def has_change_permission(self, request, obj=None):
+        return False  # a booked loan's terms never change here; its ledger moves through services
 
     def get_readonly_fields(self, request, obj=None):
         return self.readonly_fields if obj else []
@@ -248,12 +255,37 @@ class LoanAdmin(ServiceBackedAddMixin, BigTableAdmin):
         return False
 
 
+@admin.register(BorrowerContact)
+class BorrowerContactAdmin(BigTableAdmin):
+    list_display = ["name", "relation", "masked_phone_display", "borrower", "consent_to_contact"]
+    list_select_related = ["borrower"]
+    list_filter = ["relation", "consent_to_contact"]
+    search_fields = ["phone"]  # the real search is contacts_matching()
+    search_help_text = _("Exact phone number of the contact.")
+    autocomplete_fields = ["borrower"]
+
+    def get_search_results(self, request, queryset, search_term):
+        return selectors.contacts_matching(queryset, search_term), False
+
+    @admin.display(description=_("phone"))
+    def masked_phone_display(self, contact):
+        return mask_phone(contact.phone)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Installment)
 class InstallmentAdmin(LedgerRowAdmin):
     list_display = [
-        "loan", "sequence", "due_date", "principal_amount", "interest_amount", "fee_amount", "penalty_amount",
-        "outstanding_amount",
+        "loan", "sequence", "due_date", "principal_display", "interest_display", "fee_display", "penalty_display",
+        "outstanding_display",
     ]  # fmt: skip
+    principal_display = money_column("principal_amount", _("principal due"))
+    interest_display = money_column("interest_amount", _("interest due"))
+    fee_display = money_column("fee_amount", _("fees due"))
+    penalty_display = money_column("penalty_amount", _("penalty due"))
+    outstanding_display = money_column("outstanding_amount", _("outstanding"))
     list_select_related = ["loan"]
     search_fields = ["loan__reference__exact"]
     raw_id_fields = ["loan"]
@@ -302,6 +334,7 @@ class PaymentAdmin(ServiceBackedAddMixin, LedgerRowAdmin):
     ]  # fmt: skip
     list_filter = ["status", "channel"]
     list_select_related = ["loan"]
+    sortable_by = ["received_on"]
     search_fields = ["external_ref"]  # the real search is payments_matching()
     search_help_text = _("Exact external reference, or a loan reference.")
     raw_id_fields = ["loan"]
@@ -341,9 +374,13 @@ class PaymentAdmin(ServiceBackedAddMixin, LedgerRowAdmin):
 @admin.register(PaymentAllocation)
 class PaymentAllocationAdmin(LedgerRowAdmin):
     list_display = [
-        "payment", "installment", "principal_amount", "interest_amount", "fee_amount", "penalty_amount",
+        "payment", "installment", "principal_display", "interest_display", "fee_display", "penalty_display",
         "is_reversal",
     ]  # fmt: skip
+    principal_display = money_column("principal_amount", _("principal"))
+    interest_display = money_column("interest_amount", _("interest"))
+    fee_display = money_column("fee_amount", _("fees"))
+    penalty_display = money_column("penalty_amount", _("penalty"))
     list_select_related = ["payment", "installment"]
     raw_id_fields = ["payment", "installment"]
     search_fields = ["payment__external_ref__exact"]

@@ -1,7 +1,13 @@
 """Days past due and aging buckets: one rule, used both for a single loan and set-based for the book.
 
-DPD counts from the oldest unpaid due date. Within the product's grace days a late installment does not
-make the loan delinquent; once grace has passed, DPD is the full number of days since that due date.
+DPD counts from the oldest unpaid due date. An installment is overdue from the day after its due date
+(it can be paid all day long). Within the product's grace days a late installment does not make the loan
+delinquent (DPD 0, though it shows as overdue); once grace has passed, DPD is the full number of days
+since that due date.
+
+Payments count as the ledger stands when the figures are computed, whatever their received date. That
+is right for the business date being processed; replaying an old date after later payments were posted
+counts those payments too (the nightly run processes each date in order, so it does not do that).
 """
 
 import datetime
@@ -37,7 +43,7 @@ def days_past_due(oldest_unpaid_due_date: datetime.date | None, as_of: datetime.
 
 def loan_delinquency(loan: Loan, as_of: datetime.date) -> dict:
     """DPD, bucket and overdue amount of one loan computed from its installments (no stored fields)."""
-    overdue = list(loan.installments.filter(due_date__lte=as_of, outstanding_amount__gt=0).order_by("due_date"))
+    overdue = list(loan.installments.filter(due_date__lt=as_of, outstanding_amount__gt=0).order_by("due_date"))
     oldest = overdue[0].due_date if overdue else None
     dpd = days_past_due(oldest, as_of, loan.product.grace_days)
     return {

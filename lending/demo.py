@@ -373,8 +373,9 @@ def _name_pools(seed: int) -> dict[str, list[str]]:
 
 
 def _reserve_ids(model, count: int) -> int:
-    """First of `count` consecutive primary keys nobody else will be given. The seeder runs alone
-    (seed_demo holds a lock), so taking them straight from the sequence is safe."""
+    """First of `count` consecutive primary keys, taken straight from the table's sequence. nextval and
+    setval are two steps, so this is only safe while nothing else inserts into these tables: seed_demo
+    holds a lock against other seeders, and is meant for a database the application is not writing to."""
     table = model._meta.db_table
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":

@@ -9,10 +9,15 @@ from django.db.models.functions import Round
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from creditops.core.db import UpperPrefixIndex
 from creditops.core.masking import mask_id_number, mask_phone
 
 from .allocation import DEFAULT_WATERFALL, parse_waterfall
 from .validators import validate_e164, validate_passport, validate_resident_id, validate_time_zone, validate_uscc
+
+
+def default_currency():
+    return settings.CREDITOPS["DEFAULT_CURRENCY"]
 
 
 def MoneyField(verbose_name, **kwargs):  # noqa: N802 - reads like a field class
@@ -86,8 +91,9 @@ class Borrower(models.Model):
         ]
         indexes = [
             models.Index(fields=["phone"], name="borrower_phone_idx"),
-            # varchar_pattern_ops lets PostgreSQL answer LIKE 'prefix%' (name search) from the index.
-            models.Index(fields=["name"], name="borrower_name_prefix_idx", opclasses=["varchar_pattern_ops"]),
+            # Name search: UPPER(name) LIKE 'PREFIX%' answered from an index (see UpperPrefixIndex).
+            UpperPrefixIndex("name", name="borrower_name_prefix_idx"),
+            UpperPrefixIndex("name_latin", name="borrower_latin_prefix_idx"),
             models.Index(fields=["id_number"], name="borrower_id_number_idx"),
             # One per changelist filter, so a filtered list in default order reads one index range.
             models.Index(fields=["kind", "-id"], name="borrower_kind_idx"),
@@ -180,7 +186,7 @@ class Product(models.Model):
     code = models.CharField(_("code"), max_length=32, unique=True)
     name = models.CharField(_("name"), max_length=100)
     kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
-    currency = models.CharField(_("currency"), max_length=3, default="CNY")
+    currency = models.CharField(_("currency"), max_length=3, default=default_currency)
     repayment_method = models.CharField(_("repayment method"), max_length=32, choices=RepaymentMethod.choices)
     annual_interest_rate = RateField(_("annual interest rate"), help_text=_("0.18 means 18 percent a year."))
     monthly_fee_rate = RateField(_("monthly fee rate"), help_text=_("Fee per period as a share of principal."))
@@ -323,6 +329,8 @@ class Installment(models.Model):
             models.Index(
                 fields=["loan", "due_date"], name="installment_unpaid_idx", condition=Q(outstanding_amount__gt=0)
             ),
+            # The delinquency refresh starts from here: unpaid installments by due date.
+            models.Index(fields=["due_date"], name="installment_due_unpaid_idx", condition=Q(outstanding_amount__gt=0)),
         ]
 
     def __str__(self):

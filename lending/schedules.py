@@ -59,7 +59,10 @@ def _equal_installment(principal, term, rate):
     if rate == 0:
         return _equal_principal(principal, term, rate)
     exact_payment = principal * rate / (1 - (1 + rate) ** -term)
-    return _with_level_rounding(exact_payment, lambda level: _annuity_splits(principal, term, rate, level))
+    splits = _with_level_rounding(exact_payment, lambda level: _annuity_splits(principal, term, rate, level))
+    # Tiny principals over long terms at high rates, where a cent of rounding is more than a month's
+    # principal, have no level payment that fits: they repay equal principal instead.
+    return splits or _equal_principal(principal, term, rate)
 
 
 def _annuity_splits(principal, term, rate, level_payment):
@@ -67,8 +70,8 @@ def _annuity_splits(principal, term, rate, level_payment):
     for number in range(1, term + 1):
         interest = to_money(balance * rate)
         principal_part = balance if number == term else level_payment - interest
-        if principal_part > balance or principal_part < 0:
-            return None  # this rounding of the level payment does not fit; see _with_level_rounding
+        if principal_part < 0 or (number < term and principal_part >= balance):
+            return None  # this rounding does not fit: the principal would be used up before the last
         splits.append((principal_part, interest))
         balance -= principal_part
     return splits
@@ -80,8 +83,8 @@ def _equal_principal(principal, term, rate):
 
 
 def _equal_principal_splits(principal, term, rate, share):
-    if share * (term - 1) > principal:
-        return None
+    if term > 1 and share * (term - 1) >= principal:
+        return None  # the principal would be used up before the last installment
     balance, splits = principal, []
     for number in range(1, term + 1):
         interest = to_money(balance * rate)
@@ -93,7 +96,8 @@ def _equal_principal_splits(principal, term, rate, share):
 
 def _with_level_rounding(exact_level, build):
     """Round the level amount half up, as borrowers expect; if that would use the principal up before
-    the last installment (tiny principals over long terms), round it down so the last one absorbs it."""
+    the last installment (tiny principals over long terms), round it down so the last one absorbs it.
+    None when neither fits."""
     return build(to_money(exact_level)) or build(to_money(exact_level, ROUND_DOWN))
 
 

@@ -4,10 +4,11 @@ import re
 
 from django.db import connection
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Upper
 
-from .models import Borrower, Loan
+from .models import Borrower
 
-LOAN_REFERENCE = re.compile(r"^LN-\d{4}-\d{6}$", re.IGNORECASE)
+LOAN_REFERENCE = re.compile(r"^LN-\d{4}-\d{6,}$", re.IGNORECASE)
 DIGITS = re.compile(r"^\d{5,20}$")
 # Resident ID, unified social credit code or passport: letters and digits, at least one digit.
 ID_NUMBER = re.compile(r"^(?=.*\d)[0-9A-Z]{5,20}$", re.IGNORECASE)
@@ -34,7 +35,11 @@ def borrowers_matching(term: str) -> QuerySet:
         return Borrower.objects.filter(Q(phone=normalise_phone(term)) | Q(id_number=term))
     if ID_NUMBER.match(term):
         return Borrower.objects.filter(id_number=term.upper())
-    return Borrower.objects.filter(name__startswith=term)
+    # Case-insensitive on every database, through the upper(name) and upper(name_latin) indexes.
+    prefix = term.upper()
+    return Borrower.objects.annotate(name_upper=Upper("name"), latin_upper=Upper("name_latin")).filter(
+        Q(name_upper__startswith=prefix) | Q(latin_upper__startswith=prefix)
+    )
 
 
 def loans_matching(queryset: QuerySet, term: str) -> QuerySet:
@@ -48,6 +53,11 @@ def loans_matching(queryset: QuerySet, term: str) -> QuerySet:
     return queryset.filter(borrower_id__in=borrowers_matching(term).values("pk"))
 
 
+def contacts_matching(queryset: QuerySet, term: str) -> QuerySet:
+    term = term.strip()
+    return queryset.filter(phone=normalise_phone(term)) if term else queryset
+
+
 def payments_matching(queryset: QuerySet, term: str) -> QuerySet:
     term = term.strip()
     if not term:
@@ -55,10 +65,6 @@ def payments_matching(queryset: QuerySet, term: str) -> QuerySet:
     if LOAN_REFERENCE.match(term):
         return queryset.filter(loan__reference=term.upper())
     return queryset.filter(external_ref=term)
-
-
-def borrower_other_loans(borrower: Borrower) -> QuerySet:
-    return Loan.objects.filter(borrower=borrower).select_related("product")
 
 
 RECONCILE_CHECKS = {

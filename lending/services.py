@@ -4,7 +4,7 @@ import datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Case, Exists, F, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models import Case, F, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
@@ -22,6 +22,9 @@ from .schedules import build_schedule
 
 LOAN_REFERENCE_PREFIX = "LN"
 MAX_TERM_MONTHS = 360
+SOURCE_MAX_LENGTH = Payment._meta.get_field("source").max_length
+EXTERNAL_REF_MAX_LENGTH = Payment._meta.get_field("external_ref").max_length
+REVERSAL_REASON_MAX_LENGTH = Payment._meta.get_field("reversal_reason").max_length
 
 
 def borrower_save(*, borrower: Borrower, actor) -> Borrower:
@@ -97,9 +100,13 @@ def loan_create(
     return loan
 
 
+def _is_whole_cents(amount: Decimal) -> bool:
+    return amount.is_finite() and amount > 0 and to_money(amount) == amount
+
+
 def _validated_principal(amount) -> Decimal:
     amount = Decimal(amount)
-    if amount <= 0 or to_money(amount) != amount:
+    if not _is_whole_cents(amount):
         raise DomainError(_("The principal must be a positive amount in whole cents."), code="loan.principal_invalid")
     return amount
 
@@ -118,13 +125,17 @@ def payment_post(
     beyond all that is owed becomes credit balance. Idempotent by (source, external_ref): posting the
     same payment again returns the first one and changes nothing. Returns (payment, created)."""
     amount = Decimal(amount)
-    if amount <= 0 or to_money(amount) != amount:
+    if not _is_whole_cents(amount):
         raise DomainError(_("A payment must be a positive amount in whole cents."), code="payment.amount_invalid")
     if channel not in Payment.Channel.values:
         message = _("Unknown payment channel %(channel)r.") % {"channel": channel}
         raise DomainError(message, code="payment.channel_invalid")
     if not source or not external_ref:
         raise DomainError(_("A payment needs its source and external reference."), code="payment.reference_missing")
+    if len(source) > SOURCE_MAX_LENGTH or len(external_ref) > EXTERNAL_REF_MAX_LENGTH:
+        message = _("The source may have at most %(source)d characters and the reference %(reference)d.")
+        detail = {"source": SOURCE_MAX_LENGTH, "reference": EXTERNAL_REF_MAX_LENGTH}
+        raise DomainError(message % detail, code="payment.reference_too_long", detail=detail)
     try:
         with transaction.atomic():
             return _post_locked(loan.pk, source, external_ref, amount, received_on, channel, actor)
@@ -209,6 +220,25 @@ def _apply_allocation_lines(payment, lines, *, sign: int, is_reversal: bool = Fa
     Installment.objects.bulk_update(changed, [f"{part}_paid_amount" for part in COMPONENTS])
 
 
+def _apply_credit_balance(loan: Loan) -> None:
+    """Spend the loan's credit balance on what it owes again (a reversal can reopen installments while an
+    overpayment still sits as credit). The credit belongs to the payments that left it unallocated, so
+    their allocations grow and their unallocated parts shrink by the same amounts, oldest payment first."""
+    if loan.credit_balance_amount <= 0:
+        return
+    holders = loan.payments.filter(status=Payment.Status.POSTED, unallocated_amount__gt=0).order_by("received_on", "id")
+    for payment in holders:
+        installments = list(loan.installments.filter(outstanding_amount__gt=0).order_by("due_date", "sequence"))
+        if not installments:
+            return
+        open_items = [OpenInstallment(key=item, outstanding=_outstanding_parts(item)) for item in installments]
+        lines, left = allocate(payment.unallocated_amount, open_items, loan.product.waterfall)
+        _apply_allocation_lines(payment, lines, sign=1)
+        loan.credit_balance_amount -= payment.unallocated_amount - left
+        payment.unallocated_amount = left
+        payment.save(update_fields=["unallocated_amount"])
+
+
 def _refresh_settlement(loan: Loan, on: datetime.date):
     if loan.status == Loan.Status.WRITTEN_OFF:
         return
@@ -226,7 +256,10 @@ def payment_reverse(*, payment: Payment, reason: str, reversed_on: datetime.date
     reason = reason.strip()
     if not reason:
         raise DomainError(_("Say why the payment is reversed."), code="payment.reason_missing")
-    loan = Loan.objects.select_for_update().get(pk=payment.loan_id)
+    if len(reason) > REVERSAL_REASON_MAX_LENGTH:
+        message = _("The reason may have at most %(max)d characters.") % {"max": REVERSAL_REASON_MAX_LENGTH}
+        raise DomainError(message, code="payment.reason_too_long")
+    loan = Loan.objects.select_for_update(of=("self",)).select_related("product").get(pk=payment.loan_id)
     payment = Payment.objects.select_for_update().get(pk=payment.pk)
     if payment.status == Payment.Status.REVERSED:
         raise DomainError(_("This payment is already reversed."), code="payment.already_reversed")
@@ -245,12 +278,13 @@ def payment_reverse(*, payment: Payment, reason: str, reversed_on: datetime.date
     ]
     _apply_allocation_lines(payment, lines, sign=-1, is_reversal=True)
     loan.credit_balance_amount -= payment.unallocated_amount
-    _refresh_settlement(loan, reversed_on)
-    loan.save(update_fields=["credit_balance_amount", "status", "settled_on"])
     payment.status = Payment.Status.REVERSED
     payment.reversed_on = reversed_on
     payment.reversal_reason = reason
     payment.save(update_fields=["status", "reversed_on", "reversal_reason"])
+    _apply_credit_balance(loan)
+    _refresh_settlement(loan, reversed_on)
+    loan.save(update_fields=["credit_balance_amount", "status", "settled_on"])
     audit_record(
         actor=actor, event="payment.reversed", subject=payment, detail={"loan": loan.reference, "reason": reason}
     )
@@ -259,25 +293,35 @@ def payment_reverse(*, payment: Payment, reason: str, reversed_on: datetime.date
 
 @transaction.atomic
 def delinquency_refresh(*, as_of: datetime.date) -> int:
-    """Recompute oldest unpaid due date, overdue amount, DPD and bucket for every active loan as of a
+    """Recompute oldest overdue due date, overdue amount, DPD and bucket for every active loan as of a
     business date, set-based (a few UPDATE statements, no Python loop over loans). Only loans that are
-    overdue now or were marked overdue before are written. Returns how many loans were rewritten."""
-    overdue_items = Installment.objects.filter(loan=OuterRef("pk"), due_date__lte=as_of, outstanding_amount__gt=0)
-    touched = Loan.objects.filter(status=Loan.Status.ACTIVE).filter(
-        Exists(overdue_items) | Q(oldest_overdue_due_date__isnull=False) | Q(days_past_due__gt=0)
-    )
-    rewritten = touched.update(
-        oldest_overdue_due_date=Subquery(overdue_items.order_by("due_date").values("due_date")[:1]),
-        overdue_amount=Coalesce(
+    overdue now or were marked overdue before are written; each statement is driven by an index on those
+    few rows, never by a scan of the book. Returns how many loans were rewritten (see
+    lending/delinquency.py for the rule)."""
+    overdue_items = Installment.objects.filter(loan=OuterRef("pk"), due_date__lt=as_of, outstanding_amount__gt=0)
+    overdue_figures = {
+        "oldest_overdue_due_date": Subquery(overdue_items.order_by("due_date").values("due_date")[:1]),
+        "overdue_amount": Coalesce(
             Subquery(overdue_items.values("loan").annotate(total=Sum("outstanding_amount")).values("total")),
             Value(ZERO),
         ),
+    }
+    active = Loan.objects.filter(status=Loan.Status.ACTIVE)
+    # Two statements rather than one with OR: an OR around the IN (subquery) defeats the semi-join.
+    rewritten = active.filter(oldest_overdue_due_date__isnull=False).update(**overdue_figures)
+    overdue_loan_ids = Installment.objects.filter(due_date__lt=as_of, outstanding_amount__gt=0).values("loan_id")
+    rewritten += active.filter(oldest_overdue_due_date__isnull=True, pk__in=overdue_loan_ids).update(
+        **overdue_figures
+    )
+    delinquent_buckets = [bucket for bucket, _upper in BUCKET_UPPER_BOUNDS[1:]]
+    active.filter(oldest_overdue_due_date__isnull=True, aging_bucket__in=delinquent_buckets).update(
+        days_past_due=0, aging_bucket=Loan.Bucket.CURRENT
     )
     # Grace days differ per product, and UPDATE cannot join; products are few, so one statement each.
     for product_id, grace_days in Product.objects.values_list("pk", "grace_days"):
-        Loan.objects.filter(product_id=product_id, status=Loan.Status.ACTIVE).filter(
-            Q(oldest_overdue_due_date__isnull=False) | Q(days_past_due__gt=0)
-        ).update(**_dpd_and_bucket(as_of, grace_days))
+        active.filter(product_id=product_id, oldest_overdue_due_date__isnull=False).update(
+            **_dpd_and_bucket(as_of, grace_days)
+        )
     # Loans no longer active (settled, written off) keep no delinquency.
     Loan.objects.exclude(status=Loan.Status.ACTIVE).filter(oldest_overdue_due_date__isnull=False).update(
         oldest_overdue_due_date=None, overdue_amount=ZERO, days_past_due=0, aging_bucket=Loan.Bucket.CURRENT

@@ -74,7 +74,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'audit event',
                 'verbose_name_plural': 'audit events',
                 'ordering': ['-id'],
-                'indexes': [models.Index(fields=['subject_type', 'subject_id'], name='audit_subject_idx'), models.Index(fields=['event', '-created_at'], name='audit_event_time_idx'), models.Index(fields=['actor', '-created_at'], name='audit_actor_time_idx')],
+                'indexes': [models.Index(fields=['subject_id', 'subject_type'], name='audit_subject_idx'), models.Index(fields=['event', '-created_at'], name='audit_event_time_idx'), models.Index(fields=['actor', '-created_at'], name='audit_actor_time_idx')],
             },
         ),
     ]

@@ -40,3 +40,25 @@ def estimated_row_count(model, using="default") -> int | None:
     if not row or row[0] is None or row[0] < 0:
         return None  # never analysed yet
     return row[0]
+
+
+class UpperPrefixIndex(models.Index):
+    """An index on UPPER(field) for case-insensitive prefix search (`Upper(field)__startswith`).
+    On PostgreSQL it uses the text_pattern_ops operator class, without which LIKE 'PREFIX%' cannot use a
+    b-tree under a non-C collation; other databases get the plain expression index."""
+
+    def __init__(self, field_name: str, *, name: str):
+        super().__init__(models.functions.Upper(field_name), name=name)
+        self.field_name = field_name
+
+    def deconstruct(self):
+        path, _args, kwargs = super().deconstruct()
+        return path, (self.field_name,), {"name": kwargs["name"]}
+
+    def create_sql(self, model, schema_editor, using="", **kwargs):
+        if schema_editor.connection.vendor == "postgresql":
+            from django.contrib.postgres.indexes import OpClass
+
+            pattern_index = models.Index(OpClass(*self.expressions, name="text_pattern_ops"), name=self.name)
+            return pattern_index.create_sql(model, schema_editor, using, **kwargs)
+        return super().create_sql(model, schema_editor, using, **kwargs)

@@ -11,8 +11,10 @@ def format_reference(prefix: str, year: int, number: int) -> str:
 
 @transaction.atomic
 def reference_allocate_block(*, prefix: str, year: int, count: int = 1) -> int:
-    """Reserve `count` consecutive numbers and return the first. Callers in one transaction see no gaps:
-    the counter row stays locked until their transaction commits or rolls back (and then nothing is used)."""
+    """Reserve `count` consecutive numbers and return the first. Called inside the transaction that uses
+    the numbers, there are no gaps: the counter row stays locked until that transaction commits, and a
+    rollback returns the numbers. (The demo seeder reserves blocks ahead of writing, so a failed seed can
+    leave a gap in loan references; notices must allocate inside their own transaction.)"""
     counter = _locked_counter(prefix, year)
     first = counter.last_value + 1
     counter.last_value += count

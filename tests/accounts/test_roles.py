@@ -63,7 +63,7 @@ def test_collector_reads_the_ledger_but_posts_nothing():
 def test_supervisor_posts_and_reverses_payments():
     user = _user_in(SUPERVISOR)
     assert user.has_perm("lending.add_payment")
-    assert user.has_perm("lending.change_payment")
+    assert not user.has_perm("lending.change_payment")  # payments are reversed, never edited
     assert user.has_perm("accounts.view_team")
     assert not user.has_perm("lending.add_loan")
     assert not user.has_perm("lending.delete_payment")

@@ -85,6 +85,7 @@ def test_the_admin_registers_the_ledger_and_accounts_models():
         "accounts.User",
         "core.ReferenceCounter",
         "lending.Borrower",
+        "lending.BorrowerContact",
         "lending.Installment",
         "lending.Loan",
         "lending.Payment",
@@ -97,12 +98,14 @@ def test_the_admin_registers_the_ledger_and_accounts_models():
 def test_every_changelist_and_change_page_answers_200_for_a_superuser(admin_client, superuser, loan):
     payment = _post_payment(loan)
     Team.objects.create(name="East", supervisor=superuser).members.add(superuser)
+    contact = loan.borrower.contacts.create(relation="spouse", name="李四", phone="+8613900000001")
     instances = {
         "accounts.AuditEvent": AuditEvent.objects.first(),
         "accounts.Team": Team.objects.get(),
         "accounts.User": superuser,
         "core.ReferenceCounter": ReferenceCounter.objects.get(prefix="LN", year=2026),
         "lending.Borrower": loan.borrower,
+        "lending.BorrowerContact": contact,
         "lending.Installment": loan.installments.first(),
         "lending.Loan": loan,
         "lending.Payment": payment,
@@ -741,3 +744,68 @@ def test_opening_a_borrower_form_is_an_audited_reveal_of_personal_data(admin_cli
     event = AuditEvent.objects.get(event="personal_data.viewed")
     assert (event.actor, event.subject_type, event.subject_id) == (superuser, "lending.borrower", str(borrower.pk))
     assert event.detail == {"via": "admin"}
+
+
+def test_a_booked_loan_is_read_only_and_posting_its_form_is_refused(admin_client, loan):
+    url = reverse("admin:lending_loan_change", args=[loan.pk])
+    page = admin_client.get(url)
+    assert page.status_code == 200
+    assert 'name="_save"' not in page.content.decode()
+    assert admin_client.post(url, {"term_months": 24}).status_code == 403
+    assert Loan.objects.get(pk=loan.pk).term_months == 12
+
+
+def test_name_search_ignores_case_and_covers_latin_names(admin_client, make_loan):
+    english = make_loan(borrower=BorrowerFactory(name="John Smith"))
+    romanised = make_loan(borrower=BorrowerFactory(name="王小明", name_latin="Wang Xiaoming"))
+    assert _loan_search(admin_client, "john") == [english.reference]
+    assert _loan_search(admin_client, "JOHN SM") == [english.reference]
+    assert _loan_search(admin_client, "wang x") == [romanised.reference]
+    assert _loan_search(admin_client, "王小") == [romanised.reference]
+
+
+def test_references_past_999999_are_still_found(admin_client, make_loan):
+    loan = make_loan()
+    Loan.objects.filter(pk=loan.pk).update(reference="LN-2026-1000001")
+    assert _loan_search(admin_client, "ln-2026-1000001") == ["LN-2026-1000001"]
+
+
+def test_a_refused_borrower_page_reveals_nothing_and_records_no_reveal(client, borrower):
+    outsider = UserFactory(username="outsider")  # staff, but no permission on borrowers
+    client.force_login(outsider)
+    assert client.get(reverse("admin:lending_borrower_change", args=[borrower.pk])).status_code == 403
+    assert not AuditEvent.objects.filter(event="personal_data.viewed").exists()
+
+
+def test_money_columns_show_currency_in_the_installment_list(admin_client, loan):
+    page = admin_client.get(reverse("admin:lending_installment_changelist")).content.decode()
+    assert "1,066.19 CNY" in page
+
+
+def test_sorting_a_big_list_by_an_unindexed_column_is_ignored(admin_client, make_loan):
+    make_loan(principal_amount=Decimal("5000.00"))
+    make_loan(principal_amount=Decimal("9000.00"))
+    url = reverse("admin:lending_loan_changelist")
+    column = admin_client.get(url).context["cl"].list_display.index("principal_display")
+    changelist = admin_client.get(url, {"o": str(column)}).context["cl"]
+    assert changelist.get_ordering_field_columns() == {}
+    assert [loan.principal_amount for loan in changelist.result_list] == [Decimal("9000.00"), Decimal("5000.00")]
+
+
+def test_contacts_are_listed_masked_and_found_by_exact_phone(admin_client, borrower):
+    borrower.contacts.create(relation="spouse", name="李四", phone="+8613900000001")
+    borrower.contacts.create(relation="employer", name="某公司", phone="+8613900000002")
+    url = reverse("admin:lending_borrowercontact_changelist")
+    page = admin_client.get(url, {"q": "13900000001"})
+    assert [contact.name for contact in page.context["cl"].result_list] == ["李四"]
+    assert "+8613900000001" not in page.content.decode()
+    assert "+86*******0001" in page.content.decode()
+
+
+def test_sorting_by_the_indexed_reference_is_allowed(admin_client, make_loan):
+    first, second = make_loan(), make_loan()
+    url = reverse("admin:lending_loan_changelist")
+    column = admin_client.get(url).context["cl"].list_display.index("reference")
+    changelist = admin_client.get(url, {"o": str(column)}).context["cl"]
+    assert changelist.get_ordering_field_columns() == {column: "asc"}
+    assert [loan.reference for loan in changelist.result_list] == [first.reference, second.reference]

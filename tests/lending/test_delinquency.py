@@ -90,7 +90,8 @@ def test_grace_days_then_full_count(late_by, dpd):
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("dpd", "bucket", "installments_due"),
-    [(dpd, bucket, due) for (dpd, bucket), due in zip(BOUNDARIES, [1, 1, 2, 2, 3, 3, 4, 4, 6, 7], strict=True)],
+    # Overdue installments at each boundary; one due on as_of itself is not overdue yet (day 181 = Aug 15).
+    [(dpd, bucket, due) for (dpd, bucket), due in zip(BOUNDARIES[1:], [1, 2, 2, 3, 3, 4, 4, 6, 6], strict=True)],
 )
 def test_refresh_at_each_bucket_boundary(make_loan, dpd, bucket, installments_due):
     loan = make_loan()
@@ -104,6 +105,16 @@ def test_refresh_at_each_bucket_boundary(make_loan, dpd, bucket, installments_du
     }
     assert stored(loan) == expected
     assert loan_delinquency(Loan.objects.get(pk=loan.pk), as_of) == expected
+
+
+@pytest.mark.django_db
+def test_an_installment_due_today_is_not_overdue_yet(make_loan):
+    loan = make_loan()
+    assert delinquency_refresh(as_of=FIRST_DUE) == 0
+    assert stored(loan) == current()
+    assert loan_delinquency(Loan.objects.get(pk=loan.pk), FIRST_DUE) == current()
+    assert delinquency_refresh(as_of=FIRST_DUE + datetime.timedelta(days=1)) == 1
+    assert stored(loan)["overdue_amount"] == LEVEL
 
 
 @pytest.mark.django_db

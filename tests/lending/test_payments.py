@@ -387,3 +387,52 @@ def test_refused_operations_leave_no_audit_event(loan, post):
     with pytest.raises(DomainError):
         payment_reverse(payment=payment, reason=" ", reversed_on=datetime.date(2026, 2, 20))
     assert AuditEvent.objects.count() == count
+
+
+@pytest.mark.django_db
+def test_a_reversal_that_reopens_installments_spends_the_credit_balance_first(loan, post):
+    first, _ = post(loan, "1066.19", received_on=datetime.date(2026, 2, 10))
+    rest = total_owed(loan) - Decimal("1066.19")
+    overpayment, _ = post(loan, str(rest + Decimal("100.00")), received_on=datetime.date(2026, 3, 1))
+    loan.refresh_from_db()
+    assert (loan.status, loan.credit_balance_amount) == (Loan.Status.SETTLED, Decimal("100.00"))
+
+    payment_reverse(payment=first, reason="bounced", reversed_on=datetime.date(2026, 3, 2))
+
+    loan.refresh_from_db()
+    overpayment.refresh_from_db()
+    # The 100.00 credit now pays towards installment 1 instead of sitting beside an overdue balance.
+    assert loan.credit_balance_amount == Decimal("0.00")
+    assert overpayment.unallocated_amount == Decimal("0.00")
+    assert total_owed(loan) - sum(i.paid_amount for i in loan.installments.all()) == Decimal("966.19")
+    assert loan.status == Loan.Status.ACTIVE
+    assert ledger_mismatches() == {name: [] for name in ledger_mismatches()}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("overrides", "code"),
+    [
+        ({"amount": Decimal("NaN")}, "payment.amount_invalid"),
+        ({"amount": Decimal("Infinity")}, "payment.amount_invalid"),
+        ({"source": "s" * 33}, "payment.reference_too_long"),
+        ({"ref": "r" * 65}, "payment.reference_too_long"),
+    ],
+)
+def test_unusable_input_is_a_domain_error_and_changes_nothing(loan, post, overrides, code):
+    before = ledger_state(loan)
+    amount = overrides.pop("amount", Decimal("100.00"))
+    with pytest.raises(DomainError) as refused:
+        post(loan, amount, **overrides)
+    assert refused.value.code == code
+    assert ledger_state(loan) == before
+
+
+@pytest.mark.django_db
+def test_an_overlong_reversal_reason_is_refused(loan, post):
+    payment, _ = post(loan, "100.00")
+    with pytest.raises(DomainError) as refused:
+        payment_reverse(payment=payment, reason="x" * 201, reversed_on=datetime.date(2026, 2, 11))
+    assert refused.value.code == "payment.reason_too_long"
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.POSTED

@@ -213,3 +213,30 @@ def test_every_installment_but_the_last_is_level_and_the_last_absorbs_the_roundi
     ]
     assert len(set(level[:-1])) == 1, sorted(set(level))
     assert plan[-1].principal_amount > 0
+
+
+@pytest.mark.parametrize(
+    ("principal", "term", "rate"),
+    [("231.15", 240, "0.36"), ("897.89", 276, "0.374"), ("0.10", 12, "0.36"), ("1.00", 360, "0.24")],
+)
+def test_tiny_principals_at_high_rates_still_get_a_valid_schedule(principal, term, rate):
+    """A cent of rounding can exceed a month's principal here; the schedule must still be built, with
+    no negative part, every principal part within the balance, and the principal summing exactly."""
+    plan = schedule("equal_installment", principal=principal, term=term, rate=rate)
+    assert len(plan) == term
+    assert sum(item.principal_amount for item in plan) == D(principal)
+    assert all(item.principal_amount >= 0 and item.interest_amount >= 0 for item in plan)
+    assert plan[-1].principal_amount > 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    principal=st.integers(min_value=10, max_value=100_000).map(lambda cents: D(cents) / 100),
+    term=st.integers(min_value=120, max_value=360),
+    rate=st.integers(min_value=100, max_value=400).map(lambda per_mille: D(per_mille) / 1000),
+)
+def test_small_loans_over_long_terms_at_high_rates_always_build(principal, term, rate):
+    for method in ("equal_installment", "equal_principal"):
+        plan = schedule(method, principal=str(principal), term=term, rate=str(rate))
+        assert sum(item.principal_amount for item in plan) == principal
+        assert all(item.principal_amount >= 0 for item in plan)

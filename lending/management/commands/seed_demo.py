@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from accounts.demo import demo_staff_create
+from accounts.services import audit_record
 from creditops.core.dates import business_today
 from lending.demo import LedgerSeeder
 from lending.models import Loan
@@ -58,13 +59,20 @@ class Command(BaseCommand):
         seeder = LedgerSeeder(seed=options["seed"], as_of=as_of, progress=self._progress)
         result = seeder.run(borrowers=borrowers, loans=loans, bulk_load=options["bulk_load"])
         written = time.monotonic() - started
-        delinquent = delinquency_refresh(as_of=as_of)
+        delinquency_refresh(as_of=as_of)
         total = time.monotonic() - started
+        past_due = Loan.objects.filter(days_past_due__gt=0).count()
+        audit_record(
+            actor=None,
+            event="demo.seeded",
+            detail={"seed": options["seed"], "as_of": as_of.isoformat(), "borrowers": result.borrowers,
+                    "loans": result.loans, "payments": result.payments},
+        )  # fmt: skip
         self.stdout.write(
             self.style.SUCCESS(
                 f"Seeded {result.borrowers:,} borrowers, {result.loans:,} loans, {result.installments:,} "
                 f"installments, {result.payments:,} payments as of {as_of} in {total:.1f} s "
-                f"(rows {written:.1f} s, delinquency refresh {total - written:.1f} s; {delinquent:,} loans overdue)."
+                f"(rows {written:.1f} s, delinquency refresh {total - written:.1f} s; {past_due:,} loans past due)."
             )
         )
         self._print_credentials(staff, options["credentials_file"])
