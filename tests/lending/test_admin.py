@@ -809,3 +809,12 @@ def test_sorting_by_the_indexed_reference_is_allowed(admin_client, make_loan):
     changelist = admin_client.get(url, {"o": str(column)}).context["cl"]
     assert changelist.get_ordering_field_columns() == {column: "asc"}
     assert [loan.reference for loan in changelist.result_list] == [first.reference, second.reference]
+
+
+def test_refusals_and_missing_pages_are_explained_in_the_users_language(collector_client):
+    refused = collector_client.get(reverse("admin:lending_payment_add"), HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert refused.status_code == 403
+    assert "无权访问" in refused.content.decode()
+    missing = collector_client.get("/no-such-page/", HTTP_ACCEPT_LANGUAGE="en")
+    assert missing.status_code == 404
+    assert "There is no such page or record" in missing.content.decode()
