@@ -1,7 +1,7 @@
 """Writes to the ledger. Every change of state goes through one of these functions."""
 
 import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
 from django.db.models import Case, F, OuterRef, Q, Subquery, Sum, Value, When
@@ -48,7 +48,11 @@ def loan_create(
     actor=None,
 ) -> Loan:
     """Book a loan and its whole repayment schedule under the product's method and today's terms."""
-    principal_amount = _validated_principal(principal_amount)
+    principal_amount = _positive_whole_cents(
+        principal_amount,
+        code="loan.principal_invalid",
+        message=_("The principal must be a positive amount in whole cents."),
+    )
     if not product.is_active:
         raise DomainError(_("Product %(code)s is not active.") % {"code": product.code}, code="loan.product_inactive")
     if not 1 <= term_months <= MAX_TERM_MONTHS:
@@ -100,14 +104,15 @@ def loan_create(
     return loan
 
 
-def _is_whole_cents(amount: Decimal) -> bool:
-    return amount.is_finite() and amount > 0 and to_money(amount) == amount
-
-
-def _validated_principal(amount) -> Decimal:
-    amount = Decimal(amount)
-    if not _is_whole_cents(amount):
-        raise DomainError(_("The principal must be a positive amount in whole cents."), code="loan.principal_invalid")
+def _positive_whole_cents(value, *, code: str, message: str) -> Decimal:
+    """The value as a Decimal if it is a positive amount in whole cents; a DomainError otherwise
+    (text that is not a number, NaN and Infinity included)."""
+    try:
+        amount = Decimal(value)
+    except (InvalidOperation, TypeError, ValueError):
+        raise DomainError(message, code=code) from None
+    if not (amount.is_finite() and amount > 0 and to_money(amount) == amount):
+        raise DomainError(message, code=code)
     return amount
 
 
@@ -124,9 +129,9 @@ def payment_post(
     """Post a payment and allocate it by the product's waterfall, oldest installment first; anything
     beyond all that is owed becomes credit balance. Idempotent by (source, external_ref): posting the
     same payment again returns the first one and changes nothing. Returns (payment, created)."""
-    amount = Decimal(amount)
-    if not _is_whole_cents(amount):
-        raise DomainError(_("A payment must be a positive amount in whole cents."), code="payment.amount_invalid")
+    amount = _positive_whole_cents(
+        amount, code="payment.amount_invalid", message=_("A payment must be a positive amount in whole cents.")
+    )
     if channel not in Payment.Channel.values:
         message = _("Unknown payment channel %(channel)r.") % {"channel": channel}
         raise DomainError(message, code="payment.channel_invalid")

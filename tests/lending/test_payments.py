@@ -14,7 +14,7 @@ from accounts.models import AuditEvent
 from creditops.core.errors import DomainError
 from lending.models import Installment, Loan, Payment, PaymentAllocation
 from lending.selectors import ledger_mismatches
-from lending.services import payment_reverse
+from lending.services import payment_post, payment_reverse
 from tests.factories import ProductFactory
 
 from .conftest import ledger_state, next_ref, paid_by_installment, total_owed
@@ -436,3 +436,15 @@ def test_an_overlong_reversal_reason_is_refused(loan, post):
     assert refused.value.code == "payment.reason_too_long"
     payment.refresh_from_db()
     assert payment.status == Payment.Status.POSTED
+
+
+@pytest.mark.django_db
+def test_an_amount_that_is_not_a_number_is_a_domain_error(loan):
+    before = ledger_state(loan)
+    with pytest.raises(DomainError) as refused:
+        payment_post(
+            loan=loan, source="bank-file", external_ref=next_ref(), amount="12,00",
+            received_on=datetime.date(2026, 2, 10), channel=Payment.Channel.CARD,
+        )  # fmt: skip
+    assert refused.value.code == "payment.amount_invalid"
+    assert ledger_state(loan) == before
