@@ -1,1 +1,780 @@
-"""Collections (dunning) models arrive with the dunning engine issue."""
+"""Collections: the dunning ladder (policies and stages), the nightly run, collection cases and the work on
+them (contact attempts, promises, disputes, payment plans, approvals), and the compliance guardrail
+profiles every contact passes through."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from accounts.roles import ADMINISTRATOR, COLLECTOR, COMPLIANCE, MANAGER, SUPERVISOR
+from creditops.core.errors import DomainError
+from lending.models import Borrower, BorrowerContact, Loan, MoneyField, Product
+
+User = settings.AUTH_USER_MODEL
+
+
+class ActionKind(models.TextChoices):
+    SMS_REMINDER = "sms_reminder", _("SMS reminder")
+    EMAIL_REMINDER = "email_reminder", _("E-mail reminder")
+    COLLECTOR_CALL = "collector_call", _("Collector call")
+    COLLECTION_NOTICE = "collection_notice", _("Formal collection notice letter")
+    FINAL_DEMAND = "final_demand", _("Final demand letter")
+    SUPERVISOR_REVIEW = "supervisor_review", _("Supervisor review")
+    FIELD_VISIT = "field_visit", _("Field visit")
+    AGENCY_REFERRAL = "agency_referral", _("Agency referral")
+    LEGAL_REFERRAL = "legal_referral", _("Legal referral")
+    CREDIT_BUREAU_REPORT = "credit_bureau_report", _("Credit-bureau report")
+    CHARGE_OFF_PROPOSAL = "charge_off_proposal", _("Charge-off proposal")
+
+
+class NoticeKind(models.TextChoices):
+    """The collection notices a stage can issue (rendered by the notices service)."""
+
+    PAYMENT_REMINDER = "payment_reminder", _("Payment reminder")
+    COLLECTION_NOTICE = "collection_notice", _("Formal collection notice (催缴单)")
+    FINAL_DEMAND = "final_demand", _("Final demand")
+    LEGAL_REFERRAL = "legal_referral", _("Legal-referral notice")
+    CREDIT_REPORTING = "credit_reporting", _("Credit-reporting pre-notice")
+    PLAN_CONFIRMATION = "plan_confirmation", _("Payment-plan confirmation")
+
+
+class OwnerRole(models.TextChoices):
+    SYSTEM = "system", _("System (automatic)")
+    COLLECTOR = COLLECTOR, _("Collector")
+    SUPERVISOR = SUPERVISOR, _("Supervisor")
+    MANAGER = MANAGER, _("Manager")
+    COMPLIANCE = COMPLIANCE, _("Compliance")
+    ADMINISTRATOR = ADMINISTRATOR, _("Administrator")
+
+
+class Channel(models.TextChoices):
+    CALL = "call", _("Call")
+    SMS = "sms", _("SMS")
+    EMAIL = "email", _("E-mail")
+    LETTER = "letter", _("Letter")
+    VISIT = "visit", _("Visit")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Policies
+
+
+class DunningPolicy(models.Model):
+    """A dunning ladder. It applies to the products it names; the default policy applies to every product
+    no other active policy names."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    products = models.ManyToManyField(Product, verbose_name=_("products"), related_name="dunning_policies", blank=True)
+    is_default = models.BooleanField(_("default policy"), default=False, help_text=_("For products no policy names."))
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("dunning policy")
+        verbose_name_plural = _("dunning policies")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=Q(is_default=True, is_active=True), name="policy_one_default"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class DunningStage(models.Model):
+    """One step of a ladder: it starts when a loan is `start_dpd` days past due (negative: days before the
+    due date, a pre-due reminder) and fires its actions once per case."""
+
+    policy = models.ForeignKey(DunningPolicy, verbose_name=_("policy"), on_delete=models.PROTECT, related_name="stages")
+    name = models.CharField(_("name"), max_length=100)
+    start_dpd = models.SmallIntegerField(
+        _("starts at DPD"), help_text=_("Days past due at which the stage starts; -3 means three days before due.")
+    )
+    owner_role = models.CharField(_("owner role"), max_length=16, choices=OwnerRole.choices, default=OwnerRole.SYSTEM)
+    is_active = models.BooleanField(_("active"), default=True, help_text=_("Retire a stage instead of deleting it."))
+
+    class Meta:
+        verbose_name = _("dunning stage")
+        verbose_name_plural = _("dunning stages")
+        ordering = ["policy", "start_dpd"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["policy", "start_dpd"], condition=Q(is_active=True), name="stage_policy_dpd_uniq"
+            ),
+        ]
+
+    def __str__(self):
+        return f"D{self.start_dpd:+d} {self.name}"
+
+
+class StageAction(models.Model):
+    """What a stage does: one row per action (a stage may, say, issue a notice and ask for a review)."""
+
+    stage = models.ForeignKey(DunningStage, verbose_name=_("stage"), on_delete=models.CASCADE, related_name="actions")
+    kind = models.CharField(_("action"), max_length=32, choices=ActionKind.choices)
+    notice_kind = models.CharField(_("notice to issue"), max_length=32, choices=NoticeKind.choices, blank=True)
+    needs_approval = models.BooleanField(_("needs approval"), default=False)
+
+    class Meta:
+        verbose_name = _("stage action")
+        verbose_name_plural = _("stage actions")
+        ordering = ["stage", "id"]
+        constraints = [models.UniqueConstraint(fields=["stage", "kind"], name="stage_action_kind_uniq")]
+
+    def __str__(self):
+        return self.get_kind_display()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Guardrails
+
+
+class GuardrailProfile(models.Model):
+    """A named, versioned set of contact rules. A product names its profile by code; the version in force
+    on a date is the latest one whose effective date has come."""
+
+    code = models.CharField(_("code"), max_length=16)
+    version = models.PositiveSmallIntegerField(_("version"))
+    name = models.CharField(_("name"), max_length=200)
+    effective_from = models.DateField(_("effective from"))
+
+    class Meta:
+        verbose_name = _("guardrail profile")
+        verbose_name_plural = _("guardrail profiles")
+        ordering = ["code", "-effective_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["code", "version"], name="guardrail_profile_version_uniq"),
+            models.UniqueConstraint(fields=["code", "effective_from"], name="guardrail_profile_date_uniq"),
+        ]
+
+    def __str__(self):
+        return f"{self.code} v{self.version} ({self.effective_from})"
+
+
+class GuardrailRule(models.Model):
+    class Kind(models.TextChoices):
+        CONTACT_HOURS = "contact_hours", _("Contact hours in the borrower's local time")
+        CONNECTED_CALLS_PER_DAY = "connected_calls_per_day", _("Connected calls per borrower per day")
+        CALL_ATTEMPTS_PER_WINDOW = "call_attempts_per_window", _("Call attempts per loan in a rolling window")
+        CALL_AFTER_CONVERSATION = "call_after_conversation", _("No call within days after a conversation")
+        THIRD_PARTY = "third_party", _("Third parties: only if unreachable, only with consent")
+        OPT_OUT = "opt_out", _("Opt-out line in every e-mail and SMS")
+
+    profile = models.ForeignKey(
+        GuardrailProfile, verbose_name=_("profile"), on_delete=models.CASCADE, related_name="rules"
+    )
+    kind = models.CharField(_("rule"), max_length=32, choices=Kind.choices)
+    channels = models.JSONField(_("channels"), default=list, blank=True, help_text=_("Empty means every channel."))
+    parameters = models.JSONField(_("parameters"), default=dict, blank=True)
+    source = models.CharField(_("source"), max_length=300, help_text=_("The regulation or guideline it comes from."))
+
+    class Meta:
+        verbose_name = _("guardrail rule")
+        verbose_name_plural = _("guardrail rules")
+        ordering = ["profile", "id"]
+        constraints = [models.UniqueConstraint(fields=["profile", "kind"], name="guardrail_rule_kind_uniq")]
+
+    def __str__(self):
+        return self.get_kind_display()
+
+    def applies_to(self, channel: str) -> bool:
+        return not self.channels or channel in self.channels
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The nightly run
+
+
+class DunningRun(models.Model):
+    class Status(models.TextChoices):
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+
+    as_of = models.DateField(_("business date"), unique=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField(_("started"))
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=1)
+    counts = models.JSONField(_("counts per step"), default=dict, blank=True)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        verbose_name = _("dunning run")
+        verbose_name_plural = _("dunning runs")
+        ordering = ["-as_of"]
+
+    def __str__(self):
+        return f"{self.as_of} {self.get_status_display()}"
+
+
+class RunLock(models.Model):
+    """A single row the nightly run locks for its whole transaction: one run at a time."""
+
+    name = models.CharField(max_length=32, unique=True)
+    holder = models.CharField(max_length=100, blank=True)
+    acquired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("run lock")
+        verbose_name_plural = _("run locks")
+
+    def __str__(self):
+        return self.name
+
+
+class PortfolioSnapshot(models.Model):
+    """The book at the end of one run: active loans counted and summed per product, bucket, stage and team
+    (stage and team empty for loans without an open case)."""
+
+    as_of = models.DateField(_("business date"))
+    product = models.ForeignKey(Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="+")
+    aging_bucket = models.CharField(_("aging bucket"), max_length=8, choices=Loan.Bucket.choices)
+    stage = models.ForeignKey(
+        DunningStage, verbose_name=_("stage"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    team = models.ForeignKey(
+        "accounts.Team", verbose_name=_("team"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    loan_count = models.PositiveIntegerField(_("loans"))
+    outstanding_amount = MoneyField(_("outstanding"))
+    overdue_amount = MoneyField(_("overdue"))
+
+    class Meta:
+        verbose_name = _("portfolio snapshot row")
+        verbose_name_plural = _("portfolio snapshot")
+        ordering = ["-as_of", "product", "aging_bucket"]
+        indexes = [models.Index(fields=["as_of", "product"], name="snapshot_date_product_idx")]
+
+    def __str__(self):
+        return f"{self.as_of} {self.product_id} {self.aging_bucket}"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Cases
+
+
+class AssignmentRule(models.Model):
+    """Routes cases to a team. The first matching active rule (lowest position) wins; an empty criterion
+    matches anything. Within the team the case goes to the collector with the fewest open cases."""
+
+    position = models.PositiveSmallIntegerField(_("position"), default=100)
+    team = models.ForeignKey("accounts.Team", verbose_name=_("team"), on_delete=models.PROTECT, related_name="+")
+    buckets = models.JSONField(_("aging buckets"), default=list, blank=True, help_text=_("Empty means any bucket."))
+    products = models.ManyToManyField(Product, verbose_name=_("products"), blank=True, related_name="+")
+    language = models.CharField(_("borrower language"), max_length=10, choices=settings.LANGUAGES, blank=True)
+    provinces = models.JSONField(_("provinces"), default=list, blank=True, help_text=_("Empty means any region."))
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("assignment rule")
+        verbose_name_plural = _("assignment rules")
+        ordering = ["position", "id"]
+
+    def __str__(self):
+        return f"#{self.position} → {self.team}"
+
+
+class CaseStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    PROMISED = "promised", _("Promised")
+    DISPUTED = "disputed", _("Disputed")
+    HARDSHIP = "hardship", _("Hardship plan")
+    LEGAL = "legal", _("Legal")
+    CURED = "cured", _("Cured")
+    CLOSED = "closed", _("Closed")
+    WRITTEN_OFF = "written_off", _("Written off")
+
+
+OPEN_STATUSES = [CaseStatus.OPEN, CaseStatus.PROMISED, CaseStatus.DISPUTED, CaseStatus.HARDSHIP, CaseStatus.LEGAL]
+# The ladder does not move for these: a dispute or a performing plan pauses it.
+PAUSED_STATUSES = [CaseStatus.DISPUTED, CaseStatus.HARDSHIP]
+
+
+class CloseReason(models.TextChoices):
+    CURED = "cured", _("Cured: nothing overdue")
+    SETTLED = "settled", _("Loan settled")
+    WRITTEN_OFF = "written_off", _("Written off")
+
+
+class CollectionCase(models.Model):
+    loan = models.ForeignKey(Loan, verbose_name=_("loan"), on_delete=models.PROTECT, related_name="cases")
+    borrower = models.ForeignKey(Borrower, verbose_name=_("borrower"), on_delete=models.PROTECT, related_name="cases")
+    policy = models.ForeignKey(DunningPolicy, verbose_name=_("policy"), on_delete=models.PROTECT, related_name="+")
+    stage = models.ForeignKey(
+        DunningStage, verbose_name=_("stage"), null=True, blank=True, on_delete=models.PROTECT, related_name="cases"
+    )
+    status = models.CharField(_("status"), max_length=16, choices=CaseStatus.choices, default=CaseStatus.OPEN)
+    is_open = models.BooleanField(_("open"), default=True)
+    assigned_to = models.ForeignKey(
+        User,
+        verbose_name=_("assigned collector"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="assigned_cases",
+    )
+    team = models.ForeignKey(
+        "accounts.Team", verbose_name=_("team"), null=True, blank=True, on_delete=models.PROTECT, related_name="cases"
+    )
+    priority_score = models.PositiveIntegerField(_("priority"), default=0)
+    days_past_due = models.PositiveIntegerField(_("days past due"), default=0)
+    aging_bucket = models.CharField(_("aging bucket"), max_length=8, choices=Loan.Bucket.choices)
+    opened_overdue_amount = MoneyField(_("overdue at opening"))
+    overdue_amount = MoneyField(_("overdue now"))
+    broken_promises = models.PositiveSmallIntegerField(_("broken promises"), default=0)
+    legal_hold = models.BooleanField(_("legal hold"), default=False)
+    opened_on = models.DateField(_("opened on"))
+    closed_on = models.DateField(_("closed on"), null=True, blank=True)
+    close_reason = models.CharField(_("close reason"), max_length=16, choices=CloseReason.choices, blank=True)
+    last_contact_at = models.DateTimeField(_("last contact"), null=True, blank=True)
+    settlement_amount = MoneyField(_("agreed settlement"), null=True, blank=True, default=None)
+
+    class Meta:
+        verbose_name = _("collection case")
+        verbose_name_plural = _("collection cases")
+        ordering = ["-priority_score", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["loan"], condition=Q(is_open=True), name="case_one_open_per_loan"),
+            models.CheckConstraint(
+                condition=Q(is_open=True, closed_on__isnull=True, status__in=OPEN_STATUSES)
+                | Q(
+                    is_open=False,
+                    closed_on__isnull=False,
+                    status__in=[CaseStatus.CURED, CaseStatus.CLOSED, CaseStatus.WRITTEN_OFF],
+                ),
+                name="case_open_matches_status",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["assigned_to", "-priority_score"], name="case_worklist_idx", condition=Q(is_open=True)
+            ),
+            models.Index(fields=["team", "-priority_score"], name="case_team_idx", condition=Q(is_open=True)),
+            models.Index(fields=["stage"], name="case_stage_idx", condition=Q(is_open=True)),
+            models.Index(fields=["-priority_score", "id"], name="case_priority_idx", condition=Q(is_open=True)),
+            models.Index(fields=["borrower"], name="case_borrower_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.loan_id} #{self.pk}"
+
+    @property
+    def is_paused(self) -> bool:
+        return self.status in PAUSED_STATUSES
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise DomainError(gettext("The case timeline is append-only."), code="timeline.append_only")
+
+    def delete(self):
+        raise DomainError(gettext("The case timeline is append-only."), code="timeline.append_only")
+
+
+class CaseEvent(models.Model):
+    """The case timeline: one row per thing that happened, never changed or deleted."""
+
+    class Kind(models.TextChoices):
+        OPENED = "opened", _("Case opened")
+        STAGE_CHANGED = "stage_changed", _("Stage changed")
+        ACTION_CREATED = "action_created", _("Action created")
+        ACTION_DONE = "action_done", _("Action done")
+        ASSIGNED = "assigned", _("Assigned")
+        CONTACT = "contact", _("Contact attempt")
+        CONTACT_BLOCKED = "contact_blocked", _("Contact blocked")
+        NOTE = "note", _("Note")
+        PROMISE = "promise", _("Promise to pay")
+        PROMISE_KEPT = "promise_kept", _("Promise kept")
+        PROMISE_PARTIAL = "promise_partial", _("Promise partially kept")
+        PROMISE_BROKEN = "promise_broken", _("Promise broken")
+        DISPUTE_RAISED = "dispute_raised", _("Dispute raised")
+        DISPUTE_RESOLVED = "dispute_resolved", _("Dispute resolved")
+        PLAN_REQUESTED = "plan_requested", _("Payment plan requested")
+        PLAN_STARTED = "plan_started", _("Payment plan started")
+        PLAN_BROKEN = "plan_broken", _("Payment plan broken")
+        PLAN_COMPLETED = "plan_completed", _("Payment plan completed")
+        APPROVAL_REQUESTED = "approval_requested", _("Approval requested")
+        APPROVAL_DECIDED = "approval_decided", _("Approval decided")
+        NOTICE = "notice", _("Notice")
+        PAYMENT = "payment", _("Payment")
+        CLOSED = "closed", _("Case closed")
+
+    case = models.ForeignKey(CollectionCase, verbose_name=_("case"), on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(_("event"), max_length=24, choices=Kind.choices)
+    as_of = models.DateField(_("business date"))
+    occurred_at = models.DateTimeField(_("time"))
+    actor = models.ForeignKey(
+        User, verbose_name=_("by"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("case event")
+        verbose_name_plural = _("case timeline")
+        ordering = ["case", "id"]
+        indexes = [models.Index(fields=["case", "id"], name="case_event_case_idx")]
+
+    def __str__(self):
+        return f"{self.case_id} {self.kind}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise DomainError(gettext("The case timeline is append-only."), code="timeline.append_only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise DomainError(gettext("The case timeline is append-only."), code="timeline.append_only")
+
+
+class StageTransition(models.Model):
+    """Why a case is where it is: each move between stages with the DPD and the rule that caused it. The
+    stage's name and start are copied, so editing the stage later does not rewrite history."""
+
+    case = models.ForeignKey(
+        CollectionCase, verbose_name=_("case"), on_delete=models.PROTECT, related_name="transitions"
+    )
+    run = models.ForeignKey(DunningRun, verbose_name=_("run"), null=True, on_delete=models.PROTECT, related_name="+")
+    as_of = models.DateField(_("business date"))
+    from_stage = models.ForeignKey(
+        DunningStage, verbose_name=_("from stage"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    to_stage = models.ForeignKey(DunningStage, verbose_name=_("to stage"), on_delete=models.PROTECT, related_name="+")
+    to_stage_name = models.CharField(_("stage name then"), max_length=100)
+    to_stage_start_dpd = models.SmallIntegerField(_("stage start then"))
+    days_past_due = models.PositiveIntegerField(_("days past due"))
+
+    class Meta:
+        verbose_name = _("stage transition")
+        verbose_name_plural = _("stage transitions")
+        ordering = ["case", "id"]
+        indexes = [models.Index(fields=["case", "id"], name="transition_case_idx")]
+
+    def __str__(self):
+        return f"{self.case_id}: {self.from_stage_id} → {self.to_stage_id}"
+
+    @property
+    def rule(self) -> str:
+        return gettext("DPD %(dpd)d ≥ D+%(start)d: stage “%(stage)s” of the policy") % {
+            "dpd": self.days_past_due,
+            "start": self.to_stage_start_dpd,
+            "stage": self.to_stage_name,
+        }
+
+
+class DunningAction(models.Model):
+    """One stage action for one case (or, for a pre-due stage, one loan and due date). Keyed so the run
+    creates it once; a stage the case jumped over gets its actions recorded as skipped."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        AWAITING_APPROVAL = "awaiting_approval", _("Awaiting approval")
+        DONE = "done", _("Done")
+        SKIPPED = "skipped", _("Skipped (stage jumped over)")
+        BLOCKED = "blocked", _("Blocked by a guardrail")
+        REJECTED = "rejected", _("Rejected")
+        CANCELLED = "cancelled", _("Cancelled (case closed)")
+
+    case = models.ForeignKey(
+        CollectionCase, verbose_name=_("case"), null=True, blank=True, on_delete=models.PROTECT, related_name="actions"
+    )
+    loan = models.ForeignKey(Loan, verbose_name=_("loan"), on_delete=models.PROTECT, related_name="+")
+    stage = models.ForeignKey(DunningStage, verbose_name=_("stage"), on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(_("action"), max_length=32, choices=ActionKind.choices)
+    notice_kind = models.CharField(_("notice to issue"), max_length=32, choices=NoticeKind.choices, blank=True)
+    owner_role = models.CharField(_("owner role"), max_length=16, choices=OwnerRole.choices)
+    needs_approval = models.BooleanField(_("needs approval"), default=False)
+    due_date = models.DateField(_("installment due date"), null=True, blank=True, help_text=_("Pre-due reminders."))
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices)
+    created_on = models.DateField(_("created on"))
+    completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
+    result = models.CharField(_("result"), max_length=200, blank=True)
+    run = models.ForeignKey(DunningRun, verbose_name=_("run"), null=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = _("dunning action")
+        verbose_name_plural = _("dunning actions")
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "stage", "kind"], condition=Q(case__isnull=False), name="action_case_stage_uniq"
+            ),
+            models.UniqueConstraint(
+                fields=["loan", "stage", "kind", "due_date"],
+                condition=Q(case__isnull=True),
+                name="action_predue_uniq",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["kind", "created_on"], name="action_pending_idx", condition=Q(status="pending")),
+            models.Index(fields=["case", "stage"], name="action_case_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} ({self.get_status_display()})"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Work on a case
+
+
+class ContactAttempt(models.Model):
+    class Outcome(models.TextChoices):
+        REACHED = "reached", _("Reached the borrower")
+        NO_ANSWER = "no_answer", _("No answer")
+        WRONG_NUMBER = "wrong_number", _("Wrong number")
+        PROMISE_TO_PAY = "promise_to_pay", _("Promise to pay")
+        REFUSED = "refused", _("Refused to pay")
+        DISPUTE_RAISED = "dispute_raised", _("Dispute raised")
+        CALL_BACK = "call_back", _("Asked to call back")
+        THIRD_PARTY_REACHED = "third_party_reached", _("Third party reached")
+        SENT = "sent", _("Sent")
+
+    class Decision(models.TextChoices):
+        ALLOWED = "allowed", _("Allowed")
+        BLOCKED = "blocked", _("Blocked")
+
+    case = models.ForeignKey(CollectionCase, verbose_name=_("case"), on_delete=models.PROTECT, related_name="contacts")
+    borrower = models.ForeignKey(Borrower, verbose_name=_("borrower"), on_delete=models.PROTECT, related_name="+")
+    loan = models.ForeignKey(Loan, verbose_name=_("loan"), on_delete=models.PROTECT, related_name="+")
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    target_contact = models.ForeignKey(
+        BorrowerContact,
+        verbose_name=_("third party"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("Empty: the borrower."),
+    )
+    outcome = models.CharField(_("outcome"), max_length=24, choices=Outcome.choices, blank=True)
+    decision = models.CharField(_("guardrail decision"), max_length=8, choices=Decision.choices)
+    rule = models.CharField(_("rule"), max_length=64, blank=True)
+    profile = models.CharField(_("guardrail profile"), max_length=32, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    is_automatic = models.BooleanField(_("automatic"), default=False)
+    actor = models.ForeignKey(
+        User, verbose_name=_("by"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    attempted_at = models.DateTimeField(_("time"))
+
+    class Meta:
+        verbose_name = _("contact attempt")
+        verbose_name_plural = _("contact attempts")
+        ordering = ["-attempted_at", "-id"]
+        indexes = [
+            models.Index(fields=["borrower", "attempted_at"], name="contact_borrower_time_idx"),
+            models.Index(fields=["loan", "attempted_at"], name="contact_loan_time_idx"),
+            models.Index(fields=["case", "-attempted_at"], name="contact_case_time_idx"),
+            models.Index(fields=["rule", "-attempted_at"], name="contact_blocked_idx", condition=Q(decision="blocked")),
+        ]
+
+    def __str__(self):
+        return f"{self.get_channel_display()} {self.attempted_at:%Y-%m-%d %H:%M} {self.get_decision_display()}"
+
+
+# Outcomes where someone answered the phone (the CN daily cap counts these)...
+CONNECTED_OUTCOMES = [
+    ContactAttempt.Outcome.REACHED,
+    ContactAttempt.Outcome.PROMISE_TO_PAY,
+    ContactAttempt.Outcome.REFUSED,
+    ContactAttempt.Outcome.DISPUTE_RAISED,
+    ContactAttempt.Outcome.CALL_BACK,
+    ContactAttempt.Outcome.THIRD_PARTY_REACHED,
+    ContactAttempt.Outcome.WRONG_NUMBER,
+]
+# ... and where the borrower was spoken to about the loan (the US 7-day rule counts these).
+CONVERSATION_OUTCOMES = [
+    ContactAttempt.Outcome.REACHED,
+    ContactAttempt.Outcome.PROMISE_TO_PAY,
+    ContactAttempt.Outcome.REFUSED,
+    ContactAttempt.Outcome.DISPUTE_RAISED,
+    ContactAttempt.Outcome.CALL_BACK,
+]
+
+
+class PromiseToPay(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        KEPT = "kept", _("Kept")
+        PARTIALLY_KEPT = "partially_kept", _("Partially kept")
+        BROKEN = "broken", _("Broken")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    case = models.ForeignKey(CollectionCase, verbose_name=_("case"), on_delete=models.PROTECT, related_name="promises")
+    amount = MoneyField(_("amount"))
+    promised_for = models.DateField(_("pay by"))
+    made_on = models.DateField(_("made on"))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    paid_amount = MoneyField(_("paid towards it"))
+    evaluated_on = models.DateField(_("evaluated on"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        User, verbose_name=_("taken by"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    contact = models.ForeignKey(
+        ContactAttempt,
+        verbose_name=_("contact attempt"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("promise to pay")
+        verbose_name_plural = _("promises to pay")
+        ordering = ["-promised_for", "-id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="promise_amount_positive")]
+        indexes = [
+            models.Index(fields=["promised_for"], name="promise_pending_idx", condition=Q(status="pending")),
+        ]
+
+    def __str__(self):
+        return f"{self.amount} by {self.promised_for}"
+
+
+class Dispute(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        RESOLVED = "resolved", _("Resolved")
+
+    case = models.ForeignKey(CollectionCase, verbose_name=_("case"), on_delete=models.PROTECT, related_name="disputes")
+    reason = models.TextField(_("reason"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
+    raised_by = models.ForeignKey(
+        User, verbose_name=_("raised by"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    raised_at = models.DateTimeField(_("raised"))
+    resolution = models.TextField(_("resolution"), blank=True)
+    resolved_by = models.ForeignKey(
+        User, verbose_name=_("resolved by"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("dispute")
+        verbose_name_plural = _("disputes")
+        ordering = ["-raised_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["case"], condition=Q(status="open"), name="dispute_one_open_per_case"),
+        ]
+
+    def __str__(self):
+        return f"{self.case_id} {self.get_status_display()}"
+
+
+class PaymentPlan(models.Model):
+    """A hardship plan: the arrears split into instalments. Needs approval; while it performs, the ladder
+    pauses; a missed instalment returns the case to the ladder."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("Requested")
+        REJECTED = "rejected", _("Rejected")
+        ACTIVE = "active", _("Performing")
+        COMPLETED = "completed", _("Completed")
+        BROKEN = "broken", _("Broken")
+
+    case = models.ForeignKey(CollectionCase, verbose_name=_("case"), on_delete=models.PROTECT, related_name="plans")
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.REQUESTED)
+    total_amount = MoneyField(_("arrears covered"))
+    starts_on = models.DateField(_("starts on"))
+    reason = models.TextField(_("hardship reason"))
+    requested_by = models.ForeignKey(
+        User, verbose_name=_("requested by"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    ended_on = models.DateField(_("ended on"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("payment plan")
+        verbose_name_plural = _("payment plans")
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case"], condition=Q(status__in=["requested", "active"]), name="plan_one_live_per_case"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.case_id} {self.get_status_display()}"
+
+
+class PlanInstallment(models.Model):
+    plan = models.ForeignKey(PaymentPlan, verbose_name=_("plan"), on_delete=models.CASCADE, related_name="installments")
+    sequence = models.PositiveSmallIntegerField(_("number"))
+    due_date = models.DateField(_("due date"))
+    amount = MoneyField(_("amount"))
+
+    class Meta:
+        verbose_name = _("plan instalment")
+        verbose_name_plural = _("plan instalments")
+        ordering = ["plan", "sequence"]
+        constraints = [models.UniqueConstraint(fields=["plan", "sequence"], name="plan_installment_uniq")]
+
+    def __str__(self):
+        return f"{self.due_date} {self.amount}"
+
+
+class ApprovalRequest(models.Model):
+    """Maker-checker: whoever requested can never decide. The system run (requested_by empty) requests the
+    approvals its stages need."""
+
+    class Kind(models.TextChoices):
+        WRITE_OFF = "write_off", _("Write-off")
+        SETTLEMENT_DISCOUNT = "settlement_discount", _("Settlement discount")
+        LEGAL_REFERRAL = "legal_referral", _("Legal referral")
+        CREDIT_BUREAU_REPORT = "credit_bureau_report", _("Credit-bureau report")
+        PAYMENT_PLAN = "payment_plan", _("Payment plan")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+
+    case = models.ForeignKey(CollectionCase, verbose_name=_("case"), on_delete=models.PROTECT, related_name="approvals")
+    kind = models.CharField(_("kind"), max_length=24, choices=Kind.choices)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    amount = MoneyField(_("amount"), null=True, blank=True, default=None)
+    request_reason = models.TextField(_("reason for the request"), blank=True)
+    requested_by = models.ForeignKey(
+        User, verbose_name=_("requested by"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(_("requested"))
+    decided_by = models.ForeignKey(
+        User, verbose_name=_("decided by"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    decision_reason = models.TextField(_("reason for the decision"), blank=True)
+    action = models.OneToOneField(
+        DunningAction,
+        verbose_name=_("stage action"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="approval",
+    )
+    plan = models.OneToOneField(
+        PaymentPlan,
+        verbose_name=_("payment plan"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="approval",
+    )
+
+    class Meta:
+        verbose_name = _("approval request")
+        verbose_name_plural = _("approval requests")
+        ordering = ["-requested_at", "-id"]
+        permissions = [("decide_approvalrequest", _("Can approve or reject requests"))]
+        indexes = [
+            models.Index(fields=["kind", "requested_at"], name="approval_pending_idx", condition=Q(status="pending"))
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} · {self.get_status_display()}"

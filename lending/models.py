@@ -200,6 +200,12 @@ class Product(models.Model):
         default=DEFAULT_WATERFALL,
         help_text=_("Order in which a payment settles each installment: penalty, fee, interest, principal."),
     )
+    guardrail_profile = models.CharField(
+        _("guardrail profile"),
+        max_length=16,
+        default="CN",
+        help_text=_("Code of the contact-rules profile (e.g. CN, US); the version in force on the day applies."),
+    )
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:

@@ -19,6 +19,7 @@ from .allocation import COMPONENTS, AllocationLine, OpenInstallment, allocate
 from .delinquency import BUCKET_UPPER_BOUNDS
 from .models import Borrower, Installment, Loan, Payment, PaymentAllocation, Product
 from .schedules import build_schedule
+from .signals import payment_posted, payment_reversed
 
 LOAN_REFERENCE_PREFIX = "LN"
 MAX_TERM_MONTHS = 360
@@ -182,6 +183,7 @@ def _post_locked(loan_id, source, external_ref, amount, received_on, channel, ac
         subject=payment,
         detail={"loan": loan.reference, "amount": str(amount), "to_credit": str(excess)},
     )
+    payment_posted.send(sender=Payment, payment=payment, actor=actor)
     return payment, True
 
 
@@ -293,6 +295,7 @@ def payment_reverse(*, payment: Payment, reason: str, reversed_on: datetime.date
     audit_record(
         actor=actor, event="payment.reversed", subject=payment, detail={"loan": loan.reference, "reason": reason}
     )
+    payment_reversed.send(sender=Payment, payment=payment, actor=actor)
     return payment
 
 
@@ -348,3 +351,16 @@ def _dpd_and_bucket(as_of: datetime.date, grace_days: int) -> dict:
         )
     bucket = Case(*bucket_rules, default=Value(BUCKET_UPPER_BOUNDS[-1][0]))
     return {"days_past_due": dpd, "aging_bucket": bucket}
+
+
+@transaction.atomic
+def loan_write_off(*, loan: Loan, on: datetime.date, actor=None) -> Loan:
+    """Take a loan off the active book (after an approved write-off). The schedule and what is still owed
+    stay as they are, so recoveries can still be posted against it."""
+    loan = Loan.objects.select_for_update(of=("self",)).get(pk=loan.pk)
+    if loan.status == Loan.Status.WRITTEN_OFF:
+        return loan
+    loan.status = Loan.Status.WRITTEN_OFF
+    loan.save(update_fields=["status"])
+    audit_record(actor=actor, event="loan.written_off", subject=loan, detail={"on": on.isoformat()})
+    return loan

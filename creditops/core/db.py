@@ -62,3 +62,15 @@ class UpperPrefixIndex(models.Index):
             pattern_index = models.Index(OpClass(*self.expressions, name="text_pattern_ops"), name=self.name)
             return pattern_index.create_sql(model, schema_editor, using, **kwargs)
         return super().create_sql(model, schema_editor, using, **kwargs)
+
+
+def insert_from_select(model, columns: list[str], queryset) -> int:
+    """INSERT INTO model's table (columns) SELECT … — one statement, rows never pass through Python.
+    `queryset` must be a values_list() whose items line up with `columns`. Returns the rows inserted."""
+    connection = connections[queryset.db]
+    select_sql, params = queryset.query.sql_with_params()
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(model._meta.get_field(column).column) for column in columns)
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {quote(model._meta.db_table)} ({names}) {select_sql}", params)
+        return cursor.rowcount

@@ -96,6 +96,8 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="creditops@localhost")
+# SMS gateway: "console" logs messages; a real gateway is wired here (tests use "locmem").
+SMS_BACKEND = env.str("SMS_BACKEND", default="console")
 
 REDIS_URL = env.str("REDIS_URL", default="")
 

@@ -8,6 +8,7 @@ from django.db import connection
 from accounts.demo import demo_staff_create
 from accounts.services import audit_record
 from creditops.core.dates import business_today
+from dunning.demo import demo_assignment_rules_create
 from lending.demo import LedgerSeeder
 from lending.models import Loan
 from lending.services import delinquency_refresh
@@ -56,6 +57,7 @@ class Command(BaseCommand):
     def _seed(self, borrowers, loans, as_of, options):
         started = time.monotonic()
         staff = demo_staff_create(password=options["password"])
+        demo_assignment_rules_create()
         seeder = LedgerSeeder(seed=options["seed"], as_of=as_of, progress=self._progress)
         result = seeder.run(borrowers=borrowers, loans=loans, bulk_load=options["bulk_load"])
         written = time.monotonic() - started

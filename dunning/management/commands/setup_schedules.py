@@ -1,0 +1,30 @@
+import datetime
+
+from django.core.management.base import BaseCommand
+from django.utils import timezone
+from django_q.models import Schedule
+
+SCHEDULES = [
+    # (name, function, schedule type, minutes, first run at local time)
+    ("Nightly dunning run", "dunning.tasks.nightly_run", Schedule.DAILY, None, datetime.time(1, 30)),
+    ("Send automatic reminders", "dunning.tasks.dispatch_reminders", Schedule.HOURLY, None, datetime.time(9, 5)),
+]
+
+
+class Command(BaseCommand):
+    help = "Create or update the django-q2 schedules (idempotent: run it after every deploy)."
+
+    def handle(self, *args, **options):
+        for name, func, schedule_type, minutes, at in SCHEDULES:
+            _, created = Schedule.objects.update_or_create(
+                name=name,
+                defaults={"func": func, "schedule_type": schedule_type, "minutes": minutes,
+                          "next_run": self._next(at), "repeats": -1},
+            )  # fmt: skip
+            self.stdout.write(f"{'created' if created else 'updated'}: {name} ({func})")
+
+    @staticmethod
+    def _next(at: datetime.time) -> datetime.datetime:
+        now = timezone.localtime()
+        candidate = now.replace(hour=at.hour, minute=at.minute, second=0, microsecond=0)
+        return candidate if candidate > now else candidate + datetime.timedelta(days=1)

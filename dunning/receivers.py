@@ -1,0 +1,17 @@
+"""Ledger events that belong on a case timeline."""
+
+from .models import CaseEvent, CollectionCase
+from .services.timeline import case_event_add
+
+
+def payment_on_timeline(sender, payment, actor=None, **kwargs):
+    """A payment posted or reversed on a loan with an open case appears on that case's timeline. Its effect
+    on the case (cure, lower overdue amount, kept promise) comes with the next nightly run."""
+    case = CollectionCase.objects.filter(loan_id=payment.loan_id, is_open=True).first()
+    if case is None:
+        return
+    detail = {
+        "payment": payment.pk, "amount": str(payment.amount), "received_on": payment.received_on.isoformat(),
+        "reversed": payment.status == payment.Status.REVERSED,
+    }  # fmt: skip
+    case_event_add(case=case, kind=CaseEvent.Kind.PAYMENT, actor=actor, detail=detail)

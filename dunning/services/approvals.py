@@ -1,0 +1,212 @@
+"""Maker-checker approvals (write-off, settlement discount, legal referral, credit-bureau report, payment
+plan) and hardship payment plans. The requester can never decide their own request: enforced here, not
+in a screen."""
+
+import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.services import audit_record
+from creditops.core.dates import business_today
+from creditops.core.errors import DomainError
+from creditops.core.money import ZERO, to_money
+from lending.services import loan_write_off
+
+from ..models import (
+    ApprovalRequest,
+    CaseEvent,
+    CaseStatus,
+    CloseReason,
+    CollectionCase,
+    DunningAction,
+    PaymentPlan,
+    PlanInstallment,
+)
+from ..selectors import case_supervisable_by
+from .cases import _locked, require_open, require_workable
+from .timeline import case_event_add
+
+Event = CaseEvent.Kind
+Kind = ApprovalRequest.Kind
+MAX_PLAN_INSTALLMENTS = 24
+REASON_MAX_LENGTH = 2000
+
+
+def _user_or_none(actor):
+    return actor if actor is not None and actor.is_authenticated else None
+
+
+def _money(value, code):
+    try:
+        amount = to_money(Decimal(str(value)))
+    except (ArithmeticError, ValueError, TypeError):
+        raise DomainError(_("The amount is not a number."), code=code) from None
+    if amount <= 0:
+        raise DomainError(_("The amount must be positive."), code=code)
+    return amount
+
+
+@transaction.atomic
+def approval_request(
+    *, case: CollectionCase, kind: str, actor, reason: str, amount=None, action=None, plan=None
+) -> ApprovalRequest:
+    """Ask for a decision. Write-offs and settlement discounts name an amount."""
+    if kind not in Kind.values:
+        raise DomainError(_("Unknown approval kind %(kind)r.") % {"kind": kind}, code="approval.kind_invalid")
+    require_workable(case, actor)
+    require_open(case)
+    reason = (reason or "").strip()
+    if actor is not None and not reason:
+        raise DomainError(_("Say why you ask for this."), code="approval.reason_missing")
+    if kind in (Kind.SETTLEMENT_DISCOUNT, Kind.WRITE_OFF) and actor is not None:
+        amount = _money(amount, "approval.amount_invalid")
+    if case.approvals.filter(kind=kind, status=ApprovalRequest.Status.PENDING).exists():
+        raise DomainError(_("A request of this kind is already waiting."), code="approval.already_pending")
+    approval = ApprovalRequest.objects.create(
+        case=case, kind=kind, amount=amount, request_reason=reason[:REASON_MAX_LENGTH],
+        requested_by=_user_or_none(actor), requested_at=timezone.now(), action=action, plan=plan,
+    )  # fmt: skip
+    detail = {"approval": approval.pk, "kind": kind, "amount": str(amount) if amount is not None else None}
+    case_event_add(case=case, kind=Event.APPROVAL_REQUESTED, actor=actor, detail=detail)
+    audit_record(actor=actor, event="approval.requested", subject=approval, detail=detail)
+    return approval
+
+
+@transaction.atomic
+def approval_decide(*, approval: ApprovalRequest, approve: bool, reason: str, actor) -> ApprovalRequest:
+    """Approve or reject. The decider must supervise the case and must not be the requester."""
+    approval = ApprovalRequest.objects.select_for_update().select_related("case").get(pk=approval.pk)
+    if actor is None or not actor.is_authenticated:
+        raise DomainError(_("A person must decide."), code="approval.forbidden")
+    if approval.requested_by_id == actor.pk:
+        raise DomainError(_("You cannot decide your own request."), code="approval.own_request")
+    if not (case_supervisable_by(actor, approval.case) and actor.has_perm("dunning.decide_approvalrequest")):
+        raise DomainError(_("You may not decide approvals for this case."), code="approval.forbidden")
+    if approval.status != ApprovalRequest.Status.PENDING:
+        raise DomainError(_("This request has already been decided."), code="approval.decided")
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError(_("Give a reason for the decision."), code="approval.reason_missing")
+    case = _locked(approval.case)
+    approval.status = ApprovalRequest.Status.APPROVED if approve else ApprovalRequest.Status.REJECTED
+    approval.decided_by, approval.decided_at = actor, timezone.now()
+    approval.decision_reason = reason[:REASON_MAX_LENGTH]
+    approval.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+    if approval.action_id:
+        _settle_action(approval.action, approve)
+    if approve:
+        _APPLY[approval.kind](approval, case, actor)
+    elif approval.plan_id:
+        _plan_end(approval.plan, PaymentPlan.Status.REJECTED, business_today())
+    detail = {"approval": approval.pk, "kind": approval.kind, "approved": approve, "reason": reason}
+    case_event_add(case=case, kind=Event.APPROVAL_DECIDED, actor=actor, detail=detail)
+    audit_record(actor=actor, event="approval.decided", subject=approval, detail=detail)
+    return approval
+
+
+def _settle_action(action: DunningAction, approved: bool):
+    action.status = DunningAction.Status.DONE if approved else DunningAction.Status.REJECTED
+    action.completed_at = timezone.now()
+    action.result = "approved" if approved else "rejected"
+    action.save(update_fields=["status", "completed_at", "result"])
+
+
+def _apply_legal_referral(approval, case, actor):
+    if case.is_open:
+        case.status, case.legal_hold = CaseStatus.LEGAL, True
+        case.save(update_fields=["status", "legal_hold"])
+
+
+def _apply_credit_bureau_report(approval, case, actor):
+    """Approval releases the report; the action records it as done (bureau submission file: lending)."""
+
+
+def _apply_settlement(approval, case, actor):
+    case.settlement_amount = approval.amount
+    case.save(update_fields=["settlement_amount"])
+
+
+def _apply_write_off(approval, case, actor):
+    loan_write_off(loan=case.loan, on=business_today(), actor=actor)
+    if case.is_open:
+        case_close(case=case, reason=CloseReason.WRITTEN_OFF, on=business_today(), actor=actor)
+
+
+def _apply_plan(approval, case, actor):
+    plan = PaymentPlan.objects.select_for_update().get(pk=approval.plan_id)
+    plan.status = PaymentPlan.Status.ACTIVE
+    plan.save(update_fields=["status"])
+    if case.is_open:
+        case.status = CaseStatus.HARDSHIP
+        case.save(update_fields=["status"])
+    case_event_add(case=case, kind=Event.PLAN_STARTED, actor=actor, detail={"plan": plan.pk})
+
+
+_APPLY = {
+    Kind.LEGAL_REFERRAL: _apply_legal_referral,
+    Kind.CREDIT_BUREAU_REPORT: _apply_credit_bureau_report,
+    Kind.SETTLEMENT_DISCOUNT: _apply_settlement,
+    Kind.WRITE_OFF: _apply_write_off,
+    Kind.PAYMENT_PLAN: _apply_plan,
+}
+
+
+def case_close(*, case: CollectionCase, reason: str, on: datetime.date, actor=None) -> CollectionCase:
+    """Close a case and cancel what was still waiting on it."""
+    case.is_open, case.closed_on, case.close_reason = False, on, reason
+    case.status = CaseStatus.WRITTEN_OFF if reason == CloseReason.WRITTEN_OFF else CaseStatus.CURED
+    case.save(update_fields=["is_open", "closed_on", "close_reason", "status"])
+    waiting = [DunningAction.Status.PENDING, DunningAction.Status.AWAITING_APPROVAL]
+    case.actions.filter(status__in=waiting).update(status=DunningAction.Status.CANCELLED)
+    case_event_add(case=case, kind=Event.CLOSED, actor=actor, detail={"reason": reason}, as_of=on)
+    return case
+
+
+@transaction.atomic
+def plan_request(
+    *, case: CollectionCase, installments: list[tuple[datetime.date, object]], reason: str, actor
+) -> PaymentPlan:
+    """Split the case's arrears into dated instalments that add up to them exactly; asks for approval."""
+    require_workable(case, actor)
+    case = _locked(case)
+    require_open(case)
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError(_("Say why the borrower needs a plan."), code="plan.reason_missing")
+    if not 1 <= len(installments) <= MAX_PLAN_INSTALLMENTS:
+        raise DomainError(
+            _("A plan has 1 to %(max)d instalments.") % {"max": MAX_PLAN_INSTALLMENTS}, code="plan.installments_invalid"
+        )
+    today = business_today()
+    rows = sorted((due, _money(amount, "plan.amount_invalid")) for due, amount in installments)
+    if rows[0][0] <= today:
+        raise DomainError(_("The first instalment must fall after today."), code="plan.date_invalid")
+    if len({due for due, _amount in rows}) != len(rows):
+        raise DomainError(_("Two instalments fall on the same day."), code="plan.date_invalid")
+    total = sum((amount for _due, amount in rows), ZERO)
+    if total != case.loan.overdue_amount:
+        raise DomainError(
+            _("The instalments add up to %(total)s but the arrears are %(arrears)s.")
+            % {"total": total, "arrears": case.loan.overdue_amount},
+            code="plan.total_mismatch",
+        )
+    if case.plans.filter(status__in=[PaymentPlan.Status.REQUESTED, PaymentPlan.Status.ACTIVE]).exists():
+        raise DomainError(_("This case already has a plan requested or running."), code="plan.already_live")
+    plan = PaymentPlan.objects.create(
+        case=case, total_amount=total, starts_on=today, reason=reason, requested_by=_user_or_none(actor)
+    )
+    PlanInstallment.objects.bulk_create(
+        PlanInstallment(plan=plan, sequence=number, due_date=due, amount=amount)
+        for number, (due, amount) in enumerate(rows, start=1)
+    )
+    case_event_add(case=case, kind=Event.PLAN_REQUESTED, actor=actor, detail={"plan": plan.pk, "total": str(total)})
+    approval_request(case=case, kind=Kind.PAYMENT_PLAN, actor=actor, reason=reason, amount=total, plan=plan)
+    return plan
+
+
+def _plan_end(plan: PaymentPlan, status: str, on: datetime.date):
+    plan.status, plan.ended_on = status, on
+    plan.save(update_fields=["status", "ended_on"])

@@ -1,0 +1,257 @@
+"""The work on a case: assignment, contact attempts (through the guardrail), notes, promises to pay and
+disputes. Each function checks that the actor may act on the case and leaves a timeline entry and an
+audit event."""
+
+import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from accounts.roles import COLLECTOR
+from accounts.services import audit_record
+from creditops.core.dates import business_today
+from creditops.core.errors import DomainError
+from creditops.core.money import to_money
+from lending.models import Borrower
+
+from ..models import (
+    CaseEvent,
+    CaseStatus,
+    Channel,
+    CollectionCase,
+    ContactAttempt,
+    Dispute,
+    DunningAction,
+    PromiseToPay,
+)
+from ..selectors import case_supervisable_by, case_workable_by
+from .guardrails import ContactBlockedError, contact_decide
+from .timeline import case_event_add
+
+Event = CaseEvent.Kind
+NOTE_MAX_LENGTH = 2000
+# A contact attempt through one of these channels completes the matching open stage action.
+ACTIONS_DONE_BY_CHANNEL = {Channel.CALL: ["collector_call"], Channel.VISIT: ["field_visit"]}
+
+
+def require_workable(case: CollectionCase, actor) -> None:
+    if actor is not None and not case_workable_by(actor, case):
+        raise DomainError(_("You may not work this case."), code="case.forbidden")
+
+
+def require_open(case: CollectionCase) -> None:
+    if not case.is_open:
+        raise DomainError(_("This case is closed."), code="case.closed")
+
+
+def _locked(case: CollectionCase) -> CollectionCase:
+    return (
+        CollectionCase.objects.select_for_update(of=("self",))
+        .select_related("loan__product", "borrower")
+        .get(pk=case.pk)
+    )
+
+
+@transaction.atomic
+def case_assign(*, case: CollectionCase, collector: User, actor, reason: str = "") -> CollectionCase:
+    """Give a case to a collector (supervisors of the case's team, or administrators)."""
+    if actor is not None and not case_supervisable_by(actor, case):
+        raise DomainError(_("Only the team's supervisor may reassign this case."), code="case.forbidden")
+    if not collector.is_active or not collector.groups.filter(name=COLLECTOR).exists():
+        raise DomainError(_("%(user)s is not an active collector.") % {"user": collector}, code="case.not_collector")
+    case = _locked(case)
+    require_open(case)
+    teams = list(collector.teams.values_list("pk", flat=True))
+    if not teams:
+        raise DomainError(_("%(user)s is in no team.") % {"user": collector}, code="case.collector_no_team")
+    previous = case.assigned_to_id
+    case.assigned_to = collector
+    case.team_id = case.team_id if case.team_id in teams else teams[0]
+    case.save(update_fields=["assigned_to", "team"])
+    detail = {"from": previous, "to": collector.pk, "team": case.team_id, "reason": reason}
+    case_event_add(case=case, kind=Event.ASSIGNED, actor=actor, detail=detail)
+    audit_record(actor=actor, event="case.assigned", subject=case, detail=detail)
+    return case
+
+
+def cases_reassign(*, case_ids: list[int], collector: User, actor, reason: str = "") -> int:
+    """Bulk reassignment: all or nothing. Returns how many cases moved."""
+    with transaction.atomic():
+        cases = list(CollectionCase.objects.filter(pk__in=case_ids).order_by("pk"))
+        if len(cases) != len(set(case_ids)):
+            raise DomainError(_("Some of the selected cases do not exist."), code="case.not_found")
+        for case in cases:
+            case_assign(case=case, collector=collector, actor=actor, reason=reason)
+    return len(cases)
+
+
+@transaction.atomic
+def case_note_add(*, case: CollectionCase, text: str, actor) -> CaseEvent:
+    require_workable(case, actor)
+    text = (text or "").strip()
+    if not text:
+        raise DomainError(_("The note is empty."), code="note.empty")
+    if len(text) > NOTE_MAX_LENGTH:
+        raise DomainError(
+            _("A note may have at most %(max)d characters.") % {"max": NOTE_MAX_LENGTH}, code="note.too_long"
+        )
+    return case_event_add(case=case, kind=Event.NOTE, actor=actor, detail={"text": text})
+
+
+def contact_attempt_log(
+    *,
+    case: CollectionCase,
+    channel: str,
+    outcome: str,
+    actor,
+    at: datetime.datetime | None = None,
+    target_contact=None,
+    note: str = "",
+    automatic: bool = False,
+) -> ContactAttempt:
+    """Ask the guardrail, then record the attempt. A refused attempt is recorded as blocked (committed) and
+    ContactBlockedError is raised, so callers show the refusal and nothing pretends the contact happened."""
+    if channel not in Channel.values:
+        raise DomainError(_("Unknown channel %(channel)r.") % {"channel": channel}, code="contact.channel_invalid")
+    if outcome and outcome not in ContactAttempt.Outcome.values:
+        raise DomainError(_("Unknown outcome %(outcome)r.") % {"outcome": outcome}, code="contact.outcome_invalid")
+    at = at or timezone.now()
+    with transaction.atomic():
+        require_workable(case, actor)
+        # The borrower row lock serialises contacts with one borrower, so two collectors cannot both take
+        # the last call a daily cap allows.
+        Borrower.objects.select_for_update().filter(pk=case.borrower_id).first()
+        case = _locked(case)
+        require_open(case)
+        decision = contact_decide(case=case, channel=channel, at=at, target_contact=target_contact)
+        attempt = ContactAttempt.objects.create(
+            case=case, borrower_id=case.borrower_id, loan_id=case.loan_id, channel=channel,
+            target_contact=target_contact, outcome=outcome if decision.allowed else "",
+            decision=ContactAttempt.Decision.ALLOWED if decision.allowed else ContactAttempt.Decision.BLOCKED,
+            rule=decision.rule, profile=decision.profile, note=note, is_automatic=automatic,
+            actor=actor if actor is not None and actor.is_authenticated else None, attempted_at=at,
+        )  # fmt: skip
+        detail = {
+            "attempt": attempt.pk, "channel": channel, "outcome": attempt.outcome, "rule": decision.rule,
+            "third_party": target_contact.pk if target_contact else None,
+            "requirements": list(decision.requirements),
+        }  # fmt: skip
+        if decision.allowed:
+            case.last_contact_at = at
+            case.save(update_fields=["last_contact_at"])
+            case_event_add(case=case, kind=Event.CONTACT, actor=actor, detail=detail)
+            _complete_actions_for(case, channel, attempt, actor)
+        else:
+            case_event_add(case=case, kind=Event.CONTACT_BLOCKED, actor=actor, detail=detail)
+            audit_record(actor=actor, event="contact.blocked", subject=attempt, detail=detail)
+    if not decision.allowed:
+        raise ContactBlockedError(decision, attempt)
+    attempt.requirements = decision.requirements  # what the contact must carry (e.g. an opt-out line)
+    return attempt
+
+
+def _complete_actions_for(case, channel, attempt, actor):
+    kinds = ACTIONS_DONE_BY_CHANNEL.get(channel, [])
+    if not kinds:
+        return
+    pending = DunningAction.objects.filter(case=case, kind__in=kinds, status=DunningAction.Status.PENDING)
+    for action in pending:
+        action.status = DunningAction.Status.DONE
+        action.completed_at = attempt.attempted_at
+        action.result = f"contact:{attempt.pk}"
+        action.save(update_fields=["status", "completed_at", "result"])
+        case_event_add(
+            case=case, kind=Event.ACTION_DONE, actor=actor, detail={"action": action.pk, "kind": action.kind}
+        )
+
+
+@transaction.atomic
+def promise_record(
+    *,
+    case: CollectionCase,
+    amount,
+    promised_for: datetime.date,
+    actor,
+    contact: ContactAttempt | None = None,
+    made_on: datetime.date | None = None,
+) -> PromiseToPay:
+    """A promise to pay `amount` by `promised_for`. One pending promise per case: a new one replaces it."""
+    require_workable(case, actor)
+    case = _locked(case)
+    require_open(case)
+    made_on = made_on or business_today()
+    try:
+        amount = to_money(Decimal(str(amount)))
+    except (ArithmeticError, ValueError, TypeError):
+        raise DomainError(_("The promised amount is not a number."), code="promise.amount_invalid") from None
+    if amount <= 0:
+        raise DomainError(_("The promised amount must be positive."), code="promise.amount_invalid")
+    if promised_for < made_on:
+        raise DomainError(_("The promised date cannot be in the past."), code="promise.date_past")
+    if promised_for > made_on + datetime.timedelta(days=30):
+        raise DomainError(_("A promise may be at most 30 days ahead."), code="promise.date_too_far")
+    case.promises.filter(status=PromiseToPay.Status.PENDING).update(
+        status=PromiseToPay.Status.CANCELLED, evaluated_on=made_on
+    )
+    promise = PromiseToPay.objects.create(
+        case=case, amount=amount, promised_for=promised_for, made_on=made_on, contact=contact,
+        created_by=actor if actor is not None and actor.is_authenticated else None,
+    )  # fmt: skip
+    if case.status == CaseStatus.OPEN:
+        case.status = CaseStatus.PROMISED
+        case.save(update_fields=["status"])
+    detail = {"promise": promise.pk, "amount": str(amount), "promised_for": promised_for.isoformat()}
+    case_event_add(case=case, kind=Event.PROMISE, actor=actor, detail=detail, as_of=made_on)
+    audit_record(actor=actor, event="promise.recorded", subject=promise, detail=detail)
+    return promise
+
+
+@transaction.atomic
+def dispute_raise(*, case: CollectionCase, reason: str, actor) -> Dispute:
+    """The borrower disputes the debt: all contact and notices on the case pause until it is resolved."""
+    require_workable(case, actor)
+    case = _locked(case)
+    require_open(case)
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError(_("Say what the borrower disputes."), code="dispute.reason_missing")
+    if case.disputes.filter(status=Dispute.Status.OPEN).exists():
+        raise DomainError(_("This case already has an open dispute."), code="dispute.already_open")
+    dispute = Dispute.objects.create(
+        case=case, reason=reason, raised_at=timezone.now(),
+        raised_by=actor if actor is not None and actor.is_authenticated else None,
+    )  # fmt: skip
+    case.status = CaseStatus.DISPUTED
+    case.save(update_fields=["status"])
+    case_event_add(case=case, kind=Event.DISPUTE_RAISED, actor=actor, detail={"dispute": dispute.pk, "reason": reason})
+    audit_record(actor=actor, event="dispute.raised", subject=dispute, detail={"case": case.pk})
+    return dispute
+
+
+@transaction.atomic
+def dispute_resolve(*, dispute: Dispute, resolution: str, actor) -> Dispute:
+    """Record how a dispute ended; the case returns to the ladder (the next run moves it on)."""
+    case = _locked(dispute.case)
+    require_workable(case, actor)
+    dispute = Dispute.objects.select_for_update().get(pk=dispute.pk)
+    if dispute.status != Dispute.Status.OPEN:
+        raise DomainError(_("This dispute is already resolved."), code="dispute.resolved")
+    resolution = (resolution or "").strip()
+    if not resolution:
+        raise DomainError(_("Say how the dispute was resolved."), code="dispute.resolution_missing")
+    dispute.status = Dispute.Status.RESOLVED
+    dispute.resolution = resolution
+    dispute.resolved_at = timezone.now()
+    dispute.resolved_by = actor if actor is not None and actor.is_authenticated else None
+    dispute.save(update_fields=["status", "resolution", "resolved_at", "resolved_by"])
+    if case.is_open and case.status == CaseStatus.DISPUTED:
+        has_promise = case.promises.filter(status=PromiseToPay.Status.PENDING).exists()
+        case.status = CaseStatus.PROMISED if has_promise else CaseStatus.OPEN
+        case.save(update_fields=["status"])
+    detail = {"dispute": dispute.pk, "resolution": resolution}
+    case_event_add(case=case, kind=Event.DISPUTE_RESOLVED, actor=actor, detail=detail)
+    audit_record(actor=actor, event="dispute.resolved", subject=dispute, detail=detail)
+    return dispute

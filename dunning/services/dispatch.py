@@ -1,0 +1,113 @@
+"""Automatic reminders: the run creates SMS and e-mail reminder actions; this sends the pending ones
+through the guardrail, in daytime (django-q2 runs it hourly). Quiet hours leave an action pending for the
+next pass; a hold blocks it for good; a sent reminder completes it."""
+
+import datetime
+
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from creditops.core.money import format_money
+
+from ..models import ActionKind, Channel, DunningAction
+from ..sms import send_sms
+from .cases import contact_attempt_log
+from .guardrails import ContactBlockedError
+
+CHANNEL_FOR_KIND = {ActionKind.SMS_REMINDER: Channel.SMS, ActionKind.EMAIL_REMINDER: Channel.EMAIL}
+# Refusals that may clear later the same day: keep the action pending and try on the next pass.
+RETRY_LATER_RULES = {"contact.quiet_hours", "contact.daily_connected_cap"}
+
+
+def reminders_dispatch(*, now: datetime.datetime | None = None, limit: int = 5000) -> dict:
+    """Send pending reminder actions. Returns counts by outcome."""
+    now = now or timezone.now()
+    pending = DunningAction.objects.filter(status=DunningAction.Status.PENDING, kind__in=list(CHANNEL_FOR_KIND))
+    action_ids = list(pending.order_by("created_on", "pk").values_list("pk", flat=True)[:limit])
+    counts = {"sent": 0, "deferred": 0, "blocked": 0, "no_address": 0}
+    for action_id in action_ids:
+        # One transaction per reminder, the action row locked: two workers never send the same one, and
+        # the message leaves only once the action is marked done (on commit).
+        with transaction.atomic():
+            action = (
+                pending.select_for_update(of=("self",), skip_locked=True)
+                .select_related("loan__borrower", "loan__product", "case__borrower", "case__loan__product")
+                .filter(pk=action_id)
+                .first()
+            )
+            if action is not None:
+                counts[_dispatch_one(action, now)] += 1
+    return counts
+
+
+def _dispatch_one(action: DunningAction, now) -> str:
+    channel = CHANNEL_FOR_KIND[action.kind]
+    borrower = action.loan.borrower
+    if channel == Channel.EMAIL and not borrower.email:
+        _finish(action, DunningAction.Status.DONE, now, "no_email_address")
+        return "no_address"
+    if action.case is None:  # a pre-due reminder: no case, so only the borrower's own holds apply
+        if borrower.is_on_hold:
+            _finish(action, DunningAction.Status.BLOCKED, now, "contact.hold")
+            return "blocked"
+        _send(action, channel, requirements=())
+        _finish(action, DunningAction.Status.DONE, now, "sent")
+        return "sent"
+    try:
+        attempt = contact_attempt_log(
+            case=action.case, channel=channel, outcome="sent", actor=None, at=now, automatic=True,
+            note=action.get_kind_display(),
+        )  # fmt: skip
+    except ContactBlockedError as refusal:
+        if refusal.code in RETRY_LATER_RULES:
+            return "deferred"
+        _finish(action, DunningAction.Status.BLOCKED, now, refusal.code)
+        return "blocked"
+    _send(action, channel, requirements=attempt.requirements)
+    _finish(action, DunningAction.Status.DONE, now, f"contact:{attempt.pk}")
+    return "sent"
+
+
+def _finish(action, status, now, result):
+    action.status, action.completed_at, action.result = status, now, result[:200]
+    action.save(update_fields=["status", "completed_at", "result"])
+
+
+def reminder_text(action: DunningAction, *, opt_out: bool) -> tuple[str, str]:
+    """Subject and body in the borrower's language; an opt-out line where the profile requires one."""
+    loan, borrower = action.loan, action.loan.borrower
+    with translation.override(borrower.preferred_language):
+        if action.case is None:
+            subject = _("Payment due on %(date)s") % {"date": action.due_date}
+            body = _("Dear %(name)s, an installment of loan %(loan)s falls due on %(date)s. Please pay on time.") % {
+                "name": borrower.name,
+                "loan": loan.reference,
+                "date": action.due_date,
+            }
+        else:
+            subject = _("Loan %(loan)s is overdue") % {"loan": loan.reference}
+            body = _(
+                "Dear %(name)s, loan %(loan)s is %(days)d days overdue; %(amount)s is due now. Please pay as soon "
+                "as possible or call us to agree a date."
+            ) % {
+                "name": borrower.name,
+                "loan": loan.reference,
+                "days": action.case.days_past_due,
+                "amount": format_money(action.case.overdue_amount, loan.currency),
+            }
+        if opt_out:
+            body += " " + _("Reply STOP to stop receiving these messages.")
+    return subject, body
+
+
+def _send(action, channel, *, requirements):
+    """Queue the message for after the commit, so a rolled-back dispatch sends nothing."""
+    subject, body = reminder_text(action, opt_out="opt_out" in requirements)
+    borrower = action.loan.borrower
+    if channel == Channel.SMS:
+        transaction.on_commit(lambda: send_sms(phone=borrower.phone, text=body))
+    else:
+        message = EmailMessage(subject=subject, body=body, to=[borrower.email])
+        transaction.on_commit(lambda: message.send(fail_silently=False))

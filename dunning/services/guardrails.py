@@ -1,0 +1,248 @@
+"""The compliance guardrail: one check that every contact passes before it happens, manual or automatic.
+
+A decision names the rule that decided it (a stable code such as `contact.quiet_hours`) and the profile
+version in force. Holds come first and apply under every profile; then the profile's own rules. Days and
+hours are judged in the borrower's time zone, whatever the server's is."""
+
+import datetime
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from django.utils.translation import gettext as _
+
+from creditops.core.errors import DomainError
+
+from ..models import (
+    CONNECTED_OUTCOMES,
+    CONVERSATION_OUTCOMES,
+    CaseStatus,
+    Channel,
+    CollectionCase,
+    ContactAttempt,
+    GuardrailProfile,
+    GuardrailRule,
+)
+
+Rule = GuardrailRule.Kind
+Outcome = ContactAttempt.Outcome
+# A borrower counts as unreachable after calls that ended like this (and none that reached them).
+UNREACHED_OUTCOMES = [Outcome.NO_ANSWER, Outcome.WRONG_NUMBER]
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    rule: str = ""
+    message: str = ""
+    profile: str = ""
+    # What the contact must carry or avoid when it goes ahead ("opt_out", "no_debt_disclosure").
+    requirements: tuple[str, ...] = field(default_factory=tuple)
+
+
+class ContactBlockedError(DomainError):
+    """A guardrail refused a contact; the attempt was still recorded as blocked."""
+
+    def __init__(self, decision: Decision, attempt: ContactAttempt | None = None):
+        detail = {"rule": decision.rule, "profile": decision.profile}
+        if attempt is not None:
+            detail["contact_attempt_id"] = attempt.pk
+        super().__init__(decision.message, code=decision.rule, detail=detail)
+        self.decision = decision
+        self.attempt = attempt
+
+
+def profile_in_force(code: str, on: datetime.date) -> GuardrailProfile:
+    """The version of profile `code` whose effective date is the latest one not after `on`."""
+    profile = (
+        GuardrailProfile.objects.filter(code=code, effective_from__lte=on)
+        .order_by("-effective_from")
+        .prefetch_related("rules")
+        .first()
+    )
+    if profile is None:
+        raise DomainError(
+            _("No guardrail profile %(code)s is in force on %(date)s; contact is not allowed without one.")
+            % {"code": code, "date": on},
+            code="contact.no_profile",
+        )
+    return profile
+
+
+def contact_decide(
+    *,
+    case: CollectionCase,
+    channel: str,
+    at: datetime.datetime,
+    target_contact=None,
+    profile: GuardrailProfile | None = None,
+) -> Decision:
+    """May this contact happen at `at`? Pure read: records nothing (contact_attempt_log records)."""
+    borrower = case.borrower
+    local = at.astimezone(ZoneInfo(borrower.time_zone))
+    profile = profile or profile_in_force(case.loan.product.guardrail_profile, local.date())
+    label = str(profile)
+    hold = _hold(case, channel, target_contact)
+    if hold is not None:
+        return Decision(False, hold[0], hold[1], label)
+    requirements = []
+    for rule in profile.rules.all():
+        if not rule.applies_to(channel):
+            continue
+        check = _CHECKS[rule.kind]
+        refusal = check(rule, case=case, channel=channel, local=local, target_contact=target_contact)
+        if isinstance(refusal, tuple):
+            return Decision(False, refusal[0], refusal[1], label)
+        if isinstance(refusal, str):
+            requirements.append(refusal)
+    return Decision(True, "", "", label, tuple(requirements))
+
+
+def _hold(case, channel, target_contact):
+    """(code, message) of the first hold that stops all contact on this case, or None."""
+    borrower = case.borrower
+    holds = [
+        (
+            case.disputes.filter(status="open").exists()
+            or case.status == CaseStatus.DISPUTED
+            or borrower.has_open_dispute,
+            "contact.hold_dispute",
+            _("The debt is disputed: no contact or notice until the dispute is resolved."),
+        ),
+        (
+            borrower.is_bankrupt,
+            "contact.hold_bankruptcy",
+            _("The borrower is in bankruptcy: collection contact is stayed."),
+        ),
+        (borrower.is_deceased, "contact.hold_deceased", _("The borrower is deceased: no collection contact.")),
+        (
+            borrower.cease_communication,
+            "contact.hold_cease_communication",
+            _("The borrower asked us to stop communicating: no collection contact."),
+        ),
+        (borrower.do_not_contact, "contact.hold_do_not_contact", _("The borrower is marked do-not-contact.")),
+        (
+            case.status == CaseStatus.HARDSHIP,
+            "contact.hold_payment_plan",
+            _("A payment plan is performing: the ladder and collection contact are paused."),
+        ),
+        (case.legal_hold, "contact.hold_legal", _("The case is under legal hold: contact goes through the lawyers.")),
+    ]
+    for applies, code, message in holds:
+        if applies:
+            return code, message
+    if target_contact is not None and channel == Channel.LETTER:
+        return "contact.letter_third_party", _("Letters and notices go to the borrower only.")
+    return None
+
+
+def _contact_hours(rule, *, local, **_kwargs):
+    start = datetime.time.fromisoformat(rule.parameters.get("start", "08:00"))
+    end = datetime.time.fromisoformat(rule.parameters.get("end", "22:00"))
+    if start <= local.time() < end:
+        return None
+    return (
+        "contact.quiet_hours",
+        _("It is %(now)s where the borrower lives; contact is allowed only from %(start)s to %(end)s.")
+        % {"now": local.strftime("%H:%M"), "start": start.strftime("%H:%M"), "end": end.strftime("%H:%M")},
+    )
+
+
+def _local_day_range(local: datetime.datetime, days: int = 1):
+    """[start, end) of the `days` local calendar days ending with today, as aware datetimes."""
+    end = datetime.datetime.combine(local.date() + datetime.timedelta(days=1), datetime.time(), tzinfo=local.tzinfo)
+    return end - datetime.timedelta(days=days), end
+
+
+def _allowed_calls(**filters):
+    return ContactAttempt.objects.filter(channel=Channel.CALL, decision=ContactAttempt.Decision.ALLOWED, **filters)
+
+
+def _connected_calls_per_day(rule, *, case, local, **_kwargs):
+    limit = int(rule.parameters.get("limit", 3))
+    start, end = _local_day_range(local)
+    connected = _allowed_calls(
+        borrower_id=case.borrower_id, outcome__in=CONNECTED_OUTCOMES, attempted_at__gte=start, attempted_at__lt=end
+    ).count()
+    if connected < limit:
+        return None
+    return (
+        "contact.daily_connected_cap",
+        _("This borrower has already had %(count)d connected calls today (all collectors); the limit is %(limit)d.")
+        % {"count": connected, "limit": limit},
+    )
+
+
+def _call_attempts_per_window(rule, *, case, local, **_kwargs):
+    limit, days = int(rule.parameters.get("limit", 7)), int(rule.parameters.get("days", 7))
+    start, end = _local_day_range(local, days)
+    attempts = _allowed_calls(loan_id=case.loan_id, attempted_at__gte=start, attempted_at__lt=end).count()
+    if attempts < limit:
+        return None
+    return (
+        "contact.attempt_cap",
+        _("%(count)d calls about this loan in the last %(days)d days already; the limit is %(limit)d.")
+        % {"count": attempts, "days": days, "limit": limit},
+    )
+
+
+def _call_after_conversation(rule, *, case, local, **_kwargs):
+    days = int(rule.parameters.get("days", 7))
+    start, end = _local_day_range(local, days)
+    last = (
+        _allowed_calls(
+            loan_id=case.loan_id,
+            outcome__in=CONVERSATION_OUTCOMES,
+            attempted_at__gte=start,
+            attempted_at__lt=end,
+            target_contact__isnull=True,
+        )
+        .order_by("-attempted_at")
+        .first()
+    )
+    if last is None:
+        return None
+    return (
+        "contact.after_conversation",
+        _("The borrower was spoken to about this loan on %(date)s; no call within %(days)d days of a conversation.")
+        % {"date": last.attempted_at.astimezone(local.tzinfo).date(), "days": days},
+    )
+
+
+def _third_party(rule, *, case, local, target_contact, **_kwargs):
+    if target_contact is None or target_contact.relation == target_contact.Relation.SELF:
+        return None
+    if target_contact.borrower_id != case.borrower_id:
+        return "contact.third_party_unknown", _("That person is not a contact of this borrower.")
+    if not target_contact.consent_to_contact:
+        return "contact.third_party_no_consent", _("This contact has not consented to be contacted.")
+    days, needed = int(rule.parameters.get("days", 7)), int(rule.parameters.get("failed_attempts", 3))
+    start, end = _local_day_range(local, days)
+    borrower_calls = _allowed_calls(
+        borrower_id=case.borrower_id, target_contact__isnull=True, attempted_at__gte=start, attempted_at__lt=end
+    )
+    reached = borrower_calls.exclude(outcome__in=UNREACHED_OUTCOMES).exists()
+    failed = borrower_calls.filter(outcome__in=UNREACHED_OUTCOMES).count()
+    if reached or failed < needed:
+        return (
+            "contact.borrower_reachable",
+            _(
+                "Third parties may be contacted only when the borrower cannot be reached: %(needed)d failed calls "
+                "to the borrower in %(days)d days are needed (%(failed)d so far)."
+            )
+            % {"needed": needed, "days": days, "failed": failed},
+        )
+    return "no_debt_disclosure"
+
+
+def _opt_out(rule, **_kwargs):
+    return "opt_out"
+
+
+_CHECKS = {
+    Rule.CONTACT_HOURS: _contact_hours,
+    Rule.CONNECTED_CALLS_PER_DAY: _connected_calls_per_day,
+    Rule.CALL_ATTEMPTS_PER_WINDOW: _call_attempts_per_window,
+    Rule.CALL_AFTER_CONVERSATION: _call_after_conversation,
+    Rule.THIRD_PARTY: _third_party,
+    Rule.OPT_OUT: _opt_out,
+}

@@ -1,0 +1,20 @@
+"""django-q2 entry points (scheduled by `manage.py setup_schedules`)."""
+
+from creditops.core.dates import business_today
+
+from .services.dispatch import reminders_dispatch
+from .services.run import dates_to_run, dunning_run
+
+
+def nightly_run() -> dict:
+    """Run every business date up to today that has not run yet, in order (the queue waits for a run
+    already in progress rather than failing)."""
+    done = {}
+    for as_of in dates_to_run(business_today()):
+        report = dunning_run(as_of=as_of, wait=True, holder="django-q2 nightly")
+        done[as_of.isoformat()] = "already done" if report.skipped_as_done else report.counts
+    return done
+
+
+def dispatch_reminders() -> dict:
+    return reminders_dispatch()

@@ -1,0 +1,7 @@
+"""Signals other apps listen to without the ledger knowing about them (collections adds a payment to the
+case timeline). Sent inside the posting transaction."""
+
+from django.dispatch import Signal
+
+payment_posted = Signal()  # kwargs: payment, actor
+payment_reversed = Signal()  # kwargs: payment, actor
