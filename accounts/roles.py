@@ -22,11 +22,20 @@ _READ_LEDGER = [
     "lending.view_paymentallocation",
 ]
 
+_CASE_RECORDS = ["collectioncase", "caseevent", "stagetransition", "dunningaction", "contactattempt", "promisetopay",
+                 "dispute", "paymentplan", "planinstallment", "approvalrequest"]  # fmt: skip
+_RULES = ["dunningpolicy", "dunningstage", "stageaction", "guardrailprofile", "guardrailrule", "assignmentrule"]
+# Collectors and supervisors read case records in their scope (the admin filters by cases_visible_to).
+_READ_CASES = [f"dunning.view_{model}" for model in _CASE_RECORDS + _RULES]
+_READ_COLLECTIONS = _READ_CASES + ["dunning.view_dunningrun", "dunning.view_portfoliosnapshot"]
+
 ROLE_PERMISSIONS = {
     # Collectors read the ledger here; they work their cases in the collections workspace.
-    COLLECTOR: _READ_LEDGER,
+    COLLECTOR: _READ_LEDGER + _READ_CASES,
     # Supervisors also post and reverse payments and keep borrowers' contact details current.
     SUPERVISOR: _READ_LEDGER
+    + _READ_COLLECTIONS
+    + ["dunning.decide_approvalrequest"]
     + [
         "lending.change_borrower",
         "lending.add_borrowercontact",
@@ -36,8 +45,12 @@ ROLE_PERMISSIONS = {
         "accounts.view_user",
     ],
     # Managers read everything for dashboards; Compliance reads everything plus the audit trail.
-    MANAGER: _READ_LEDGER + ["accounts.view_team", "accounts.view_user"],
-    COMPLIANCE: _READ_LEDGER + ["accounts.view_team", "accounts.view_user", "accounts.view_auditevent"],
+    MANAGER: _READ_LEDGER + _READ_COLLECTIONS + ["accounts.view_team", "accounts.view_user"],
+    # Compliance also keeps the guardrail profiles (contact rules) current.
+    COMPLIANCE: _READ_LEDGER
+    + _READ_COLLECTIONS
+    + ["accounts.view_team", "accounts.view_user", "accounts.view_auditevent"]
+    + [f"dunning.{action}_{model}" for model in ["guardrailprofile", "guardrailrule"] for action in ["add", "change"]],
     # Administrators run the book: products, borrowers, loans, payments, staff and teams.
     ADMINISTRATOR: _READ_LEDGER
     + [
@@ -46,7 +59,10 @@ ROLE_PERMISSIONS = {
         for action in ["add", "change"]
     ]
     + [f"accounts.{action}_{model}" for model in ["user", "team"] for action in ["add", "change", "view"]]
-    + ["accounts.view_auditevent", "core.view_referencecounter"],
+    + ["accounts.view_auditevent", "core.view_referencecounter"]
+    + _READ_COLLECTIONS
+    + [f"dunning.{action}_{model}" for model in _RULES for action in ["add", "change"]]
+    + ["dunning.decide_approvalrequest"],
 }
 
 

@@ -2,7 +2,10 @@
 them (contact attempts, promises, disputes, payment plans, approvals), and the compliance guardrail
 profiles every contact passes through."""
 
+import datetime
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext
@@ -127,6 +130,13 @@ class StageAction(models.Model):
     def __str__(self):
         return self.get_kind_display()
 
+    def clean(self):
+        super().clean()
+        if self.needs_approval and self.kind not in APPROVAL_KIND_FOR_ACTION:
+            raise ValidationError(
+                {"needs_approval": _("Only legal referral, credit-bureau report and charge-off need approval.")}
+            )
+
 
 # ---------------------------------------------------------------------------------------------------------
 # Guardrails
@@ -182,6 +192,30 @@ class GuardrailRule(models.Model):
 
     def applies_to(self, channel: str) -> bool:
         return not self.channels or channel in self.channels
+
+    # Parameters each kind reads, with how to check them.
+    PARAMETERS = {
+        Kind.CONTACT_HOURS: {"start": datetime.time.fromisoformat, "end": datetime.time.fromisoformat},
+        Kind.CONNECTED_CALLS_PER_DAY: {"limit": int},
+        Kind.CALL_ATTEMPTS_PER_WINDOW: {"limit": int, "days": int},
+        Kind.CALL_AFTER_CONVERSATION: {"days": int},
+        Kind.THIRD_PARTY: {"failed_attempts": int, "days": int},
+        Kind.OPT_OUT: {},
+    }
+
+    def clean(self):
+        super().clean()
+        if not isinstance(self.channels, list) or set(self.channels) - set(Channel.values):
+            raise ValidationError({"channels": _("A list of channels: %(all)s.") % {"all": ", ".join(Channel.values)}})
+        if not isinstance(self.parameters, dict):
+            raise ValidationError({"parameters": _("An object of parameters.")})
+        for name, parse in self.PARAMETERS.get(self.kind, {}).items():
+            try:
+                parse(str(self.parameters[name]))
+            except (KeyError, ValueError):
+                raise ValidationError(
+                    {"parameters": _("Parameter %(name)s is missing or invalid.") % {"name": name}}
+                ) from None
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -778,3 +812,11 @@ class ApprovalRequest(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} · {self.get_status_display()}"
+
+
+# The stage actions that need a decision, and the kind of approval each asks for.
+APPROVAL_KIND_FOR_ACTION = {
+    ActionKind.LEGAL_REFERRAL: ApprovalRequest.Kind.LEGAL_REFERRAL,
+    ActionKind.CREDIT_BUREAU_REPORT: ApprovalRequest.Kind.CREDIT_BUREAU_REPORT,
+    ActionKind.CHARGE_OFF_PROPOSAL: ApprovalRequest.Kind.WRITE_OFF,
+}

@@ -16,12 +16,16 @@ def user_roles(user) -> set[str]:
     return roles
 
 
+def sees_every_case(user) -> bool:
+    return bool(user_roles(user) & {ADMINISTRATOR, MANAGER, COMPLIANCE})
+
+
 def cases_visible_to(user) -> QuerySet[CollectionCase]:
     """Collectors see their own cases, supervisors their teams' (and what their members hold), managers,
     compliance and administrators everything."""
     roles = user_roles(user)
     cases = CollectionCase.objects.all()
-    if roles & {ADMINISTRATOR, MANAGER, COMPLIANCE}:
+    if sees_every_case(user):
         return cases
     if SUPERVISOR in roles:
         return cases.filter(

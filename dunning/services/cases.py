@@ -255,3 +255,23 @@ def dispute_resolve(*, dispute: Dispute, resolution: str, actor) -> Dispute:
     case_event_add(case=case, kind=Event.DISPUTE_RESOLVED, actor=actor, detail=detail)
     audit_record(actor=actor, event="dispute.resolved", subject=dispute, detail=detail)
     return dispute
+
+
+@transaction.atomic
+def action_complete(*, action: DunningAction, result: str, actor) -> DunningAction:
+    """Mark a stage task done by hand (a supervisor review, a field visit, an agency referral)."""
+    action = DunningAction.objects.select_for_update().select_related("case").get(pk=action.pk)
+    if action.case is None:
+        raise DomainError(_("Automatic reminders complete themselves."), code="action.automatic")
+    require_workable(action.case, actor)
+    if action.status != DunningAction.Status.PENDING:
+        raise DomainError(_("This action is not pending."), code="action.not_pending")
+    result = (result or "").strip()
+    if not result:
+        raise DomainError(_("Say what was done."), code="action.result_missing")
+    action.status, action.completed_at, action.result = DunningAction.Status.DONE, timezone.now(), result[:200]
+    action.save(update_fields=["status", "completed_at", "result"])
+    detail = {"action": action.pk, "kind": action.kind, "result": action.result}
+    case_event_add(case=action.case, kind=Event.ACTION_DONE, actor=actor, detail=detail)
+    audit_record(actor=actor, event="action.completed", subject=action, detail=detail)
+    return action

@@ -39,8 +39,8 @@ from lending.models import Borrower, Installment, Loan, Payment
 from lending.services import delinquency_refresh
 
 from ..models import (
+    APPROVAL_KIND_FOR_ACTION,
     PAUSED_STATUSES,
-    ActionKind,
     ApprovalRequest,
     CaseEvent,
     CaseStatus,
@@ -62,11 +62,6 @@ from .assignment import assignments_plan
 LOCK_NAME = "nightly-run"
 Event = CaseEvent.Kind
 ActionStatus = DunningAction.Status
-APPROVAL_KIND_FOR_ACTION = {
-    ActionKind.LEGAL_REFERRAL: ApprovalRequest.Kind.LEGAL_REFERRAL,
-    ActionKind.CREDIT_BUREAU_REPORT: ApprovalRequest.Kind.CREDIT_BUREAU_REPORT,
-    ActionKind.CHARGE_OFF_PROPOSAL: ApprovalRequest.Kind.WRITE_OFF,
-}
 # Priority score, 0-1000: the same weights in SQL (priority_expression) and Python (priority_score).
 PRIORITY_DPD_POINTS_PER_DAY, PRIORITY_DPD_CAP = 2, 180
 PRIORITY_AMOUNT_UNIT, PRIORITY_AMOUNT_CAP = 100, 300  # one point per 100 overdue, at most 300
