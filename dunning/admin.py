@@ -48,12 +48,11 @@ class AuditedAdmin(admin.ModelAdmin):
         rule_object_save(obj=obj, changed_fields=list(form.changed_data), actor=request.user, many_to_many=many_to_many)
 
     def save_formset(self, request, form, formset, change):
-        for inline_form in formset.forms:
-            if inline_form in formset.deleted_forms or not inline_form.has_changed():
-                continue
-            obj = inline_form.save(commit=False)
-            setattr(obj, formset.fk.name, formset.instance)
-            rule_object_save(obj=obj, changed_fields=list(inline_form.changed_data), actor=request.user)
+        formset.save(commit=False)  # sets new_objects and changed_objects (the admin's history uses them)
+        changes = [(obj, list(fields)) for obj, fields in formset.changed_objects]
+        changes += [(obj, []) for obj in formset.new_objects]
+        for obj, fields in changes:
+            rule_object_save(obj=obj, changed_fields=fields, actor=request.user)
 
     def save_related(self, request, form, formsets, change):
         for formset in formsets:  # many-to-many fields were set by save_model
