@@ -373,9 +373,10 @@ def _policy_by_product() -> tuple[dict[int, int], int | None]:
 def _open_cases(as_of) -> int:
     """One case per newly delinquent loan (DPD above zero, no open case), under its product's policy."""
     named, default = _policy_by_product()
-    candidates = Loan.objects.filter(status=Loan.Status.ACTIVE, days_past_due__gt=0).exclude(
-        Exists(CollectionCase.objects.filter(loan=OuterRef("pk"), is_open=True))
-    )
+    # DPD > 0 implies an overdue date: the condition lets the planner use the partial index on it.
+    candidates = Loan.objects.filter(
+        status=Loan.Status.ACTIVE, oldest_overdue_due_date__isnull=False, days_past_due__gt=0
+    ).exclude(Exists(CollectionCase.objects.filter(loan=OuterRef("pk"), is_open=True)))
     targets = [
         (candidates.filter(product_id__in=[p for p, pol in named.items() if pol == policy]), policy)
         for policy in set(named.values())
