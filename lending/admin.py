@@ -360,7 +360,9 @@ class PaymentAdmin(ServiceBackedAddMixin, LedgerRowAdmin):
         for payment in queryset:
             try:
                 services.payment_reverse(
-                    payment=payment, reason=form.cleaned_data["reason"], reversed_on=timezone.localdate(),
+                    payment=payment,
+                    reason=form.cleaned_data["reason"],
+                    reversed_on=timezone.localdate(),
                     actor=request.user,
                 )
                 reversed_count += 1

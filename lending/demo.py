@@ -512,10 +512,13 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\
 def _copy_line(row) -> str:
     """One row in COPY's text format. Formatting it here is several times faster than psycopg's
     per-value adaptation (write_row), which dominated the million-loan seed."""
-    return "\t".join(
-        "\\N" if value is None else value.translate(_COPY_ESCAPES) if value.__class__ is str else str(value)
-        for value in row
-    ) + "\n"
+    return (
+        "\t".join(
+            "\\N" if value is None else value.translate(_COPY_ESCAPES) if value.__class__ is str else str(value)
+            for value in row
+        )
+        + "\n"
+    )
 
 
 def _reset_sequences() -> None:

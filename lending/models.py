@@ -191,9 +191,7 @@ class Product(models.Model):
     annual_interest_rate = RateField(_("annual interest rate"), help_text=_("0.18 means 18 percent a year."))
     monthly_fee_rate = RateField(_("monthly fee rate"), help_text=_("Fee per period as a share of principal."))
     penalty_daily_rate = RateField(_("penalty rate per day"), help_text=_("Late charge per day on overdue principal."))
-    grace_days = models.PositiveSmallIntegerField(
-        _("grace days"), default=0, validators=[MaxValueValidator(60)]
-    )
+    grace_days = models.PositiveSmallIntegerField(_("grace days"), default=0, validators=[MaxValueValidator(60)])
     allocation_waterfall = models.CharField(
         _("allocation waterfall"),
         max_length=64,
@@ -308,8 +306,14 @@ class Installment(models.Model):
         verbose_name=_("outstanding"),
         # Rounded to cents because SQLite (the demo database) does decimal arithmetic in binary floats.
         expression=Round(
-            F("principal_amount") + F("interest_amount") + F("fee_amount") + F("penalty_amount")
-            - F("principal_paid_amount") - F("interest_paid_amount") - F("fee_paid_amount") - F("penalty_paid_amount"),
+            F("principal_amount")
+            + F("interest_amount")
+            + F("fee_amount")
+            + F("penalty_amount")
+            - F("principal_paid_amount")
+            - F("interest_paid_amount")
+            - F("fee_paid_amount")
+            - F("penalty_paid_amount"),
             2,
         ),
         output_field=models.DecimalField(max_digits=18, decimal_places=2),
@@ -378,7 +382,11 @@ class Payment(models.Model):
     reversed_on = models.DateField(_("reversed on"), null=True, blank=True)
     reversal_reason = models.CharField(_("reversal reason"), max_length=200, blank=True)
     posted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("posted by"), null=True, blank=True, on_delete=models.PROTECT,
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("posted by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="+",
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)

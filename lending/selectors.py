@@ -121,4 +121,3 @@ def ledger_mismatches(limit: int = 20) -> dict[str, list[int]]:
             cursor.execute(sql, [limit])
             found[name] = [row[0] for row in cursor.fetchall()]
     return found
-

@@ -1,7 +1,7 @@
 """Writes to the ledger. Every change of state goes through one of these functions."""
 
 import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import Case, F, OuterRef, Q, Subquery, Sum, Value, When
@@ -12,7 +12,7 @@ from accounts.services import audit_record
 from creditops.core.dates import add_months
 from creditops.core.db import DaysBetween
 from creditops.core.errors import DomainError
-from creditops.core.money import ZERO, to_money
+from creditops.core.money import ZERO, positive_whole_cents
 from creditops.core.references import format_reference, reference_allocate_block
 
 from .allocation import COMPONENTS, AllocationLine, OpenInstallment, allocate
@@ -49,7 +49,7 @@ def loan_create(
     actor=None,
 ) -> Loan:
     """Book a loan and its whole repayment schedule under the product's method and today's terms."""
-    principal_amount = _positive_whole_cents(
+    principal_amount = positive_whole_cents(
         principal_amount,
         code="loan.principal_invalid",
         message=_("The principal must be a positive amount in whole cents."),
@@ -105,18 +105,6 @@ def loan_create(
     return loan
 
 
-def _positive_whole_cents(value, *, code: str, message: str) -> Decimal:
-    """The value as a Decimal if it is a positive amount in whole cents; a DomainError otherwise
-    (text that is not a number, NaN and Infinity included)."""
-    try:
-        amount = Decimal(value)
-    except (InvalidOperation, TypeError, ValueError):
-        raise DomainError(message, code=code) from None
-    if not (amount.is_finite() and amount > 0 and to_money(amount) == amount):
-        raise DomainError(message, code=code)
-    return amount
-
-
 def payment_post(
     *,
     loan: Loan,
@@ -130,7 +118,7 @@ def payment_post(
     """Post a payment and allocate it by the product's waterfall, oldest installment first; anything
     beyond all that is owed becomes credit balance. Idempotent by (source, external_ref): posting the
     same payment again returns the first one and changes nothing. Returns (payment, created)."""
-    amount = _positive_whole_cents(
+    amount = positive_whole_cents(
         amount, code="payment.amount_invalid", message=_("A payment must be a positive amount in whole cents.")
     )
     if channel not in Payment.Channel.values:
@@ -318,9 +306,7 @@ def delinquency_refresh(*, as_of: datetime.date) -> int:
     # Two statements rather than one with OR: an OR around the IN (subquery) defeats the semi-join.
     rewritten = active.filter(oldest_overdue_due_date__isnull=False).update(**overdue_figures)
     overdue_loan_ids = Installment.objects.filter(due_date__lt=as_of, outstanding_amount__gt=0).values("loan_id")
-    rewritten += active.filter(oldest_overdue_due_date__isnull=True, pk__in=overdue_loan_ids).update(
-        **overdue_figures
-    )
+    rewritten += active.filter(oldest_overdue_due_date__isnull=True, pk__in=overdue_loan_ids).update(**overdue_figures)
     delinquent_buckets = [bucket for bucket, _upper in BUCKET_UPPER_BOUNDS[1:]]
     active.filter(oldest_overdue_due_date__isnull=True, aging_bucket__in=delinquent_buckets).update(
         days_past_due=0, aging_bucket=Loan.Bucket.CURRENT

@@ -1,6 +1,8 @@
 """Money is Decimal, rounded to cents ROUND_HALF_UP in exactly one place: here."""
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from .errors import DomainError
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -21,3 +23,15 @@ def format_money(amount, currency: str = "") -> str:
         return "—"
     text = f"{to_money(amount):,.2f}"
     return f"{text} {currency}".strip()
+
+
+def positive_whole_cents(value, *, code: str, message: str) -> Decimal:
+    """The value as a Decimal if it is a positive amount in whole cents; a DomainError with `code` and
+    `message` otherwise (text that is not a number, NaN and Infinity included)."""
+    try:
+        amount = Decimal(value)
+    except (InvalidOperation, TypeError, ValueError):
+        raise DomainError(message, code=code) from None
+    if not (amount.is_finite() and amount > 0 and to_money(amount) == amount):
+        raise DomainError(message, code=code)
+    return to_money(amount)  # "500" becomes 500.00

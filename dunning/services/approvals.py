@@ -3,7 +3,6 @@ plan) and hardship payment plans. The requester can never decide their own reque
 in a screen."""
 
 import datetime
-from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
@@ -12,7 +11,7 @@ from django.utils.translation import gettext as _
 from accounts.services import audit_record
 from creditops.core.dates import business_today
 from creditops.core.errors import DomainError
-from creditops.core.money import ZERO, to_money
+from creditops.core.money import ZERO, positive_whole_cents
 from lending.services import loan_write_off
 
 from ..models import (
@@ -24,6 +23,7 @@ from ..models import (
     DunningAction,
     PaymentPlan,
     PlanInstallment,
+    PromiseToPay,
 )
 from ..selectors import case_supervisable_by
 from .cases import _locked, require_open, require_workable
@@ -32,6 +32,8 @@ from .timeline import case_event_add
 Event = CaseEvent.Kind
 Kind = ApprovalRequest.Kind
 MAX_PLAN_INSTALLMENTS = 24
+# Recorded on approvals the closing of their case made moot (data, not shown as a sentence).
+CASE_CLOSED_REASON = "case closed before a decision"
 REASON_MAX_LENGTH = 2000
 
 
@@ -40,13 +42,7 @@ def _user_or_none(actor):
 
 
 def _money(value, code):
-    try:
-        amount = to_money(Decimal(str(value)))
-    except (ArithmeticError, ValueError, TypeError):
-        raise DomainError(_("The amount is not a number."), code=code) from None
-    if amount <= 0:
-        raise DomainError(_("The amount must be positive."), code=code)
-    return amount
+    return positive_whole_cents(value, code=code, message=_("The amount must be a positive number in whole cents."))
 
 
 @transaction.atomic
@@ -63,6 +59,8 @@ def approval_request(
         raise DomainError(_("Say why you ask for this."), code="approval.reason_missing")
     if kind in (Kind.SETTLEMENT_DISCOUNT, Kind.WRITE_OFF) and actor is not None:
         amount = _money(amount, "approval.amount_invalid")
+    if kind == Kind.PAYMENT_PLAN and plan is None:
+        raise DomainError(_("Request a payment plan with its instalments."), code="approval.plan_missing")
     if case.approvals.filter(kind=kind, status=ApprovalRequest.Status.PENDING).exists():
         raise DomainError(_("A request of this kind is already waiting."), code="approval.already_pending")
     approval = ApprovalRequest.objects.create(
@@ -91,6 +89,7 @@ def approval_decide(*, approval: ApprovalRequest, approve: bool, reason: str, ac
     if not reason:
         raise DomainError(_("Give a reason for the decision."), code="approval.reason_missing")
     case = _locked(approval.case)
+    require_open(case)
     approval.status = ApprovalRequest.Status.APPROVED if approve else ApprovalRequest.Status.REJECTED
     approval.decided_by, approval.decided_at = actor, timezone.now()
     approval.decision_reason = reason[:REASON_MAX_LENGTH]
@@ -155,14 +154,37 @@ _APPLY = {
 
 
 def case_close(*, case: CollectionCase, reason: str, on: datetime.date, actor=None) -> CollectionCase:
-    """Close a case and cancel what was still waiting on it."""
+    """Close a case (after an approved write-off) and wind down what was still waiting on it, exactly as
+    the nightly run does for the cases it closes."""
     case.is_open, case.closed_on, case.close_reason = False, on, reason
     case.status = CaseStatus.WRITTEN_OFF if reason == CloseReason.WRITTEN_OFF else CaseStatus.CURED
     case.save(update_fields=["is_open", "closed_on", "close_reason", "status"])
-    waiting = [DunningAction.Status.PENDING, DunningAction.Status.AWAITING_APPROVAL]
-    case.actions.filter(status__in=waiting).update(status=DunningAction.Status.CANCELLED)
+    case_records_wind_down(CollectionCase.objects.filter(pk=case.pk), reason=reason, on=on)
     case_event_add(case=case, kind=Event.CLOSED, actor=actor, detail={"reason": reason}, as_of=on)
     return case
+
+
+def case_records_wind_down(cases, *, reason: str, on: datetime.date) -> None:
+    """For cases being closed: waiting actions are cancelled; pending promises count as kept when the debt
+    was paid (cancelled on a write-off); a performing plan is completed, a requested one rejected; pending
+    approvals are rejected, since nothing is left to decide. Set-based, for one case or thousands."""
+    case_ids = cases.values("pk")
+    waiting = [DunningAction.Status.PENDING, DunningAction.Status.AWAITING_APPROVAL]
+    DunningAction.objects.filter(case__in=case_ids, status__in=waiting).update(status=DunningAction.Status.CANCELLED)
+    written_off = reason == CloseReason.WRITTEN_OFF
+    promise_outcome = PromiseToPay.Status.CANCELLED if written_off else PromiseToPay.Status.KEPT
+    PromiseToPay.objects.filter(case__in=case_ids, status=PromiseToPay.Status.PENDING).update(
+        status=promise_outcome, evaluated_on=on
+    )
+    PaymentPlan.objects.filter(case__in=case_ids, status=PaymentPlan.Status.ACTIVE).update(
+        status=PaymentPlan.Status.COMPLETED, ended_on=on
+    )
+    PaymentPlan.objects.filter(case__in=case_ids, status=PaymentPlan.Status.REQUESTED).update(
+        status=PaymentPlan.Status.REJECTED, ended_on=on
+    )
+    ApprovalRequest.objects.filter(case__in=case_ids, status=ApprovalRequest.Status.PENDING).update(
+        status=ApprovalRequest.Status.REJECTED, decided_at=timezone.now(), decision_reason=CASE_CLOSED_REASON
+    )
 
 
 @transaction.atomic

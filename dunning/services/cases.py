@@ -3,7 +3,6 @@ disputes. Each function checks that the actor may act on the case and leaves a t
 audit event."""
 
 import datetime
-from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
@@ -14,7 +13,7 @@ from accounts.roles import COLLECTOR
 from accounts.services import audit_record
 from creditops.core.dates import business_today
 from creditops.core.errors import DomainError
-from creditops.core.money import to_money
+from creditops.core.money import positive_whole_cents
 from lending.models import Borrower
 
 from ..models import (
@@ -183,12 +182,11 @@ def promise_record(
     case = _locked(case)
     require_open(case)
     made_on = made_on or business_today()
-    try:
-        amount = to_money(Decimal(str(amount)))
-    except (ArithmeticError, ValueError, TypeError):
-        raise DomainError(_("The promised amount is not a number."), code="promise.amount_invalid") from None
-    if amount <= 0:
-        raise DomainError(_("The promised amount must be positive."), code="promise.amount_invalid")
+    amount = positive_whole_cents(
+        amount,
+        code="promise.amount_invalid",
+        message=_("The promised amount must be a positive number in whole cents."),
+    )
     if promised_for < made_on:
         raise DomainError(_("The promised date cannot be in the past."), code="promise.date_past")
     if promised_for > made_on + datetime.timedelta(days=30):

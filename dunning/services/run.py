@@ -57,6 +57,7 @@ from ..models import (
     StageAction,
     StageTransition,
 )
+from .approvals import case_records_wind_down
 from .assignment import assignments_plan
 
 LOCK_NAME = "nightly-run"
@@ -342,19 +343,7 @@ def _close_cured(as_of) -> dict:
     for reason, (cases, status) in groups.items():
         ids = CollectionCase.objects.filter(pk__in=cases.values("pk"))
         _events_for(ids, Event.CLOSED, as_of, JSONObject(reason=Value(reason)))
-        waiting = [ActionStatus.PENDING, ActionStatus.AWAITING_APPROVAL]
-        DunningAction.objects.filter(case__in=ids.values("pk"), status__in=waiting).update(
-            status=ActionStatus.CANCELLED
-        )
-        promise_outcome = (
-            PromiseToPay.Status.CANCELLED if reason == CloseReason.WRITTEN_OFF else PromiseToPay.Status.KEPT
-        )
-        PromiseToPay.objects.filter(case__in=ids.values("pk"), status=PromiseToPay.Status.PENDING).update(
-            status=promise_outcome, evaluated_on=as_of
-        )
-        PaymentPlan.objects.filter(case__in=ids.values("pk"), status=PaymentPlan.Status.ACTIVE).update(
-            status=PaymentPlan.Status.COMPLETED, ended_on=as_of
-        )
+        case_records_wind_down(ids, reason=reason, on=as_of)
         closed[reason.value] = ids.update(is_open=False, closed_on=as_of, close_reason=reason, status=status)
     return closed
 

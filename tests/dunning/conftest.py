@@ -62,7 +62,7 @@ def us_product(db):
 def overdue_case(db, team, cn_product):
     """overdue_case(days_past_due=10, product=…, borrower=…) → an open case made by the nightly run for
     the date on which the loan's first installment is that many days late. Runs only go forward: within
-    one test, later calls need the same or a larger days_past_due."""
+    one test, later calls need a larger days_past_due (a date that already ran is not run again)."""
 
     def make(days_past_due: int = 10, product=None, borrower=None, principal=Decimal("12000.00")):
         loan = loan_create(
