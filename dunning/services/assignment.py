@@ -72,17 +72,18 @@ class LeastLoaded:
 
 
 def assignments_plan(cases) -> dict[tuple[int | None, int | None], list[int]]:
-    """Route each case (rows with pk, aging_bucket, loan__product_id, borrower__preferred_language,
-    borrower__province) to (team, collector). Returns {(team_id, collector_id): [case ids]}."""
+    """Route each case to (team, collector). `cases` are rows with pk, bucket, product_id, language,
+    province and team_id (the current team: a case its rules still send there keeps its collector).
+    Returns {(team_id, collector_id): [case ids]} for the cases that move."""
     router, collectors = TeamRouter(), LeastLoaded()
     plan = defaultdict(list)
     for row in cases:
         team_id = router.team_id_for(
-            bucket=row["aging_bucket"], product_id=row["loan__product_id"],
-            language=row["borrower__preferred_language"], province=row["borrower__province"],
-        )  # fmt: skip
-        collector_id = collectors.take(team_id) if team_id else None
-        plan[(team_id, collector_id)].append(row["pk"])
+            bucket=row["bucket"], product_id=row["product_id"], language=row["language"], province=row["province"]
+        )
+        if team_id is None or team_id == row["team_id"]:
+            continue
+        plan[(team_id, collectors.take(team_id))].append(row["pk"])
     return plan
 
 

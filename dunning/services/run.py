@@ -199,6 +199,7 @@ def _steps(run: DunningRun, as_of: datetime.date, report: RunReport) -> None:
         counts.setdefault("timings_ms", {})[name] = int((time.monotonic() - began) * 1000)
 
     step("loans_refreshed", _refresh_delinquency, as_of)
+    step("cases_rerouted", _reroute_rolled_cases, as_of)
     step("cases_synced", _sync_cases)
     step("promises", _evaluate_promises, as_of)
     step("plans", _evaluate_plans, as_of)
@@ -412,24 +413,38 @@ def _open_cases(as_of) -> int:
     return opened
 
 
-def _assign_new_cases(as_of) -> int:
-    """Route unassigned open cases to a team and its least-loaded collector (Python over these rows only;
-    the updates go out one statement per collector)."""
-    unassigned = (
-        CollectionCase.objects.filter(is_open=True, team__isnull=True)
-        .order_by("-overdue_amount", "pk")
-        .values("pk", "aging_bucket", "loan__product_id", "borrower__preferred_language", "borrower__province")
-    )
-    assigned = 0
-    for (team_id, collector_id), case_ids in assignments_plan(unassigned.iterator(chunk_size=ASSIGN_CHUNK)).items():
-        if team_id is None:
-            continue
+def _routing_rows(cases):
+    return cases.values(
+        "pk", "team_id", bucket=F("loan__aging_bucket"), product_id=F("loan__product_id"),
+        language=F("borrower__preferred_language"), province=F("borrower__province"),
+    )  # fmt: skip
+
+
+def _route(cases, as_of) -> int:
+    """Send cases to the team their assignment rule names and its least-loaded collector (Python over these
+    rows only; the updates go out one statement per collector and chunk)."""
+    moved = 0
+    plan = assignments_plan(_routing_rows(cases).order_by("-overdue_amount", "pk").iterator(chunk_size=ASSIGN_CHUNK))
+    for (team_id, collector_id), case_ids in plan.items():
         for start in range(0, len(case_ids), ASSIGN_CHUNK):
             chunk = CollectionCase.objects.filter(pk__in=case_ids[start : start + ASSIGN_CHUNK])
-            assigned += chunk.update(team_id=team_id, assigned_to_id=collector_id)
+            moved += chunk.update(team_id=team_id, assigned_to_id=collector_id)
             detail = JSONObject(team=F("team_id"), to=F("assigned_to_id"), rule=Value("assignment_rules"))
             _events_for(chunk, Event.ASSIGNED, as_of, detail)
-    return assigned
+    return moved
+
+
+def _reroute_rolled_cases(as_of) -> int:
+    """A case whose loan rolled into another bucket goes where the rules send that bucket (say, from the
+    early-stage team to the late-stage team); run before the cases take their loans' new figures."""
+    rolled = CollectionCase.objects.filter(is_open=True, team__isnull=False).exclude(
+        aging_bucket=F("loan__aging_bucket")
+    )
+    return _route(rolled, as_of)
+
+
+def _assign_new_cases(as_of) -> int:
+    return _route(CollectionCase.objects.filter(is_open=True, team__isnull=True), as_of)
 
 
 def _active_stages(policy_id, *, pre_due: bool):
