@@ -5,13 +5,17 @@ in a screen."""
 import datetime
 
 from django.db import transaction
+from django.db.models import F, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, JSONObject, Least
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.services import audit_record
 from creditops.core.dates import business_today
+from creditops.core.db import insert_from_select
 from creditops.core.errors import DomainError
 from creditops.core.money import ZERO, positive_whole_cents
+from lending.models import Payment
 from lending.services import loan_write_off
 
 from ..models import (
@@ -171,11 +175,11 @@ def case_records_wind_down(cases, *, reason: str, on: datetime.date) -> None:
     case_ids = cases.values("pk")
     waiting = [DunningAction.Status.PENDING, DunningAction.Status.AWAITING_APPROVAL]
     DunningAction.objects.filter(case__in=case_ids, status__in=waiting).update(status=DunningAction.Status.CANCELLED)
-    written_off = reason == CloseReason.WRITTEN_OFF
-    promise_outcome = PromiseToPay.Status.CANCELLED if written_off else PromiseToPay.Status.KEPT
-    PromiseToPay.objects.filter(case__in=case_ids, status=PromiseToPay.Status.PENDING).update(
-        status=promise_outcome, evaluated_on=on
-    )
+    pending_promises = PromiseToPay.objects.filter(case__in=case_ids, status=PromiseToPay.Status.PENDING)
+    if reason == CloseReason.WRITTEN_OFF:
+        pending_promises.update(status=PromiseToPay.Status.CANCELLED, evaluated_on=on)
+    else:
+        _promises_kept_at_close(pending_promises, on)
     PaymentPlan.objects.filter(case__in=case_ids, status=PaymentPlan.Status.ACTIVE).update(
         status=PaymentPlan.Status.COMPLETED, ended_on=on
     )
@@ -185,6 +189,24 @@ def case_records_wind_down(cases, *, reason: str, on: datetime.date) -> None:
     ApprovalRequest.objects.filter(case__in=case_ids, status=ApprovalRequest.Status.PENDING).update(
         status=ApprovalRequest.Status.REJECTED, decided_at=timezone.now(), decision_reason=CASE_CLOSED_REASON
     )
+
+
+def _promises_kept_at_close(promises, on: datetime.date) -> None:
+    """The debt is paid, so a promise still pending is kept, with what came in since it was made (capped
+    at the promise); each gets its timeline entry. Set-based."""
+    paid_since = Subquery(
+        Payment.objects.filter(
+            loan__cases=OuterRef("case_id"), status=Payment.Status.POSTED, received_on__gte=OuterRef("made_on"),
+            received_on__lte=on,
+        ).order_by().values("status").annotate(total=Sum("amount")).values("total")
+    )  # fmt: skip
+    paid = Least(F("amount"), Coalesce(paid_since, Value(ZERO)), output_field=PromiseToPay._meta.get_field("amount"))
+    events = promises.values_list(
+        "case_id", Value(Event.PROMISE_KEPT), Value(on), Value(timezone.now()),
+        JSONObject(promise=F("pk"), amount=F("amount"), paid=paid, at_close=Value(True)),
+    )  # fmt: skip
+    insert_from_select(CaseEvent, ["case", "kind", "as_of", "occurred_at", "detail"], events)
+    promises.update(status=PromiseToPay.Status.KEPT, evaluated_on=on, paid_amount=paid)
 
 
 @transaction.atomic

@@ -34,7 +34,7 @@ from django.utils.translation import gettext as _
 from accounts.services import audit_record
 from creditops.core.db import insert_from_select
 from creditops.core.errors import DomainError
-from creditops.core.money import ZERO
+from creditops.core.money import ZERO, to_money
 from lending.models import Borrower, Installment, Loan, Payment
 from lending.services import delinquency_refresh
 
@@ -116,27 +116,22 @@ def dates_to_run(as_of: datetime.date) -> list[datetime.date]:
 
 
 def dunning_run(*, as_of: datetime.date, dry_run: bool = False, wait: bool = False, holder: str = "") -> RunReport:
-    """Run one business date (see the module docstring). Raises RunInProgressError when another run holds the
-    lock and `wait` is false."""
+    """Run one business date (see the module docstring). Raises RunInProgressError at once when another
+    run holds the lock and `wait` is false."""
     done = DunningRun.objects.filter(as_of=as_of, status=DunningRun.Status.SUCCEEDED).first()
     if done is not None:
         return RunReport(
             as_of=as_of, dry_run=dry_run, skipped_as_done=True, counts=done.counts, duration_ms=done.duration_ms or 0
         )
-    if not dry_run:
-        run = _run_record(as_of)
+    run, first_attempt = (None, True) if dry_run else _run_record(as_of)
     started = time.monotonic()
     try:
         with transaction.atomic():
+            # The lock comes first: nothing below may wait on a row the running run holds.
             _lock(wait=wait, holder=holder or f"run {as_of}")
-            if dry_run:
-                run = DunningRun.objects.filter(as_of=as_of).first() or DunningRun.objects.create(
-                    as_of=as_of, started_at=timezone.now()
-                )
-            else:
-                run = DunningRun.objects.select_for_update().get(pk=run.pk)
-                if run.status == DunningRun.Status.SUCCEEDED:  # finished by the run we waited for
-                    return RunReport(as_of=as_of, skipped_as_done=True, counts=run.counts)
+            run = _run_for_this_attempt(run, as_of, first_attempt)
+            if run.status == DunningRun.Status.SUCCEEDED:  # finished by the run we waited for
+                return RunReport(as_of=as_of, skipped_as_done=True, counts=run.counts)
             report = RunReport(as_of=as_of, dry_run=dry_run)
             _steps(run, as_of, report)
             report.duration_ms = int((time.monotonic() - started) * 1000)
@@ -152,19 +147,33 @@ def dunning_run(*, as_of: datetime.date, dry_run: bool = False, wait: bool = Fal
         raise
     except Exception as error:
         if not dry_run:
-            DunningRun.objects.filter(pk=run.pk).update(status=DunningRun.Status.FAILED, error=repr(error)[:2000])
+            DunningRun.objects.filter(pk=run.pk).update(
+                status=DunningRun.Status.FAILED,
+                error=repr(error)[:2000],
+                attempts=F("attempts") + int(not first_attempt),
+            )
         raise
 
 
-def _run_record(as_of) -> DunningRun:
+def _run_record(as_of) -> tuple[DunningRun, bool]:
     """The run row for the date, committed before the work starts, so a crash leaves a trace ("running"
-    that no process holds) and the next attempt is counted."""
+    that no process holds). Returns (run, whether this is its first attempt)."""
     with transaction.atomic():
-        run, created = DunningRun.objects.get_or_create(as_of=as_of, defaults={"started_at": timezone.now()})
-        if not created and run.status != DunningRun.Status.SUCCEEDED:
-            run.attempts += 1
-            run.started_at = timezone.now()
-            run.save(update_fields=["attempts", "started_at"])
+        return DunningRun.objects.get_or_create(as_of=as_of, defaults={"started_at": timezone.now()})
+
+
+def _run_for_this_attempt(run: DunningRun | None, as_of, first_attempt: bool) -> DunningRun:
+    """Under the lock: the run row, counting this attempt if an earlier one crashed or failed. A dry run
+    gets a row of its own inside the transaction it rolls back."""
+    if run is None:
+        return DunningRun.objects.filter(as_of=as_of).first() or DunningRun.objects.create(
+            as_of=as_of, started_at=timezone.now()
+        )
+    run = DunningRun.objects.select_for_update().get(pk=run.pk)
+    if not first_attempt and run.status != DunningRun.Status.SUCCEEDED:
+        run.attempts += 1
+        run.started_at = timezone.now()
+        run.save(update_fields=["attempts", "started_at"])
     return run
 
 
@@ -255,7 +264,8 @@ def _posted_since(loan_field: str, start: str, end):
 
 def _evaluate_promises(as_of) -> dict:
     """Kept when payments since the promise reach its amount (on or before its date); when its date has
-    passed: partially kept if something came in, broken if nothing did. A broken promise raises priority."""
+    passed: partially kept if something came in, broken if nothing did. A broken or partially kept promise
+    counts against the case (broken_promises, which raises its priority)."""
     pending = (
         PromiseToPay.objects.filter(status=PromiseToPay.Status.PENDING, case__is_open=True)
         .annotate(paid=_posted_since("case__loan_id", "made_on", as_of))
@@ -271,7 +281,7 @@ def _evaluate_promises(as_of) -> dict:
             status, kind = PromiseToPay.Status.PARTIALLY_KEPT, Event.PROMISE_PARTIAL
         else:
             status, kind = PromiseToPay.Status.BROKEN, Event.PROMISE_BROKEN
-        promise.status, promise.paid_amount, promise.evaluated_on = status, paid, as_of
+        promise.status, promise.paid_amount, promise.evaluated_on = status, to_money(paid), as_of
         promise.save(update_fields=["status", "paid_amount", "evaluated_on"])
         case = promise.case
         if status != PromiseToPay.Status.KEPT:
@@ -279,7 +289,8 @@ def _evaluate_promises(as_of) -> dict:
         if case.status == CaseStatus.PROMISED:
             case.status = CaseStatus.OPEN
         case.save(update_fields=["broken_promises", "status"])
-        _event(case, kind, as_of, {"promise": promise.pk, "paid": str(paid), "amount": str(promise.amount)})
+        detail = {"promise": promise.pk, "paid": str(to_money(paid)), "amount": str(promise.amount)}
+        _event(case, kind, as_of, detail)
         outcome[status] += 1
     return outcome
 
@@ -311,7 +322,7 @@ def _evaluate_plans(as_of) -> dict:
             case.status = CaseStatus.OPEN
         case.save(update_fields=["broken_promises", "status"])
         kind = Event.PLAN_COMPLETED if completed else Event.PLAN_BROKEN
-        _event(case, kind, as_of, {"plan": plan.pk, "paid": str(plan.paid), "due": str(plan.due)})
+        _event(case, kind, as_of, {"plan": plan.pk, "paid": str(to_money(plan.paid)), "due": str(to_money(plan.due))})
         outcome["completed" if completed else "broken"] += 1
     return outcome
 
@@ -619,6 +630,7 @@ def _create_predue_actions(run, as_of) -> int:
                         Value(run.pk),
                         Value(""),
                     )
+                    .order_by()  # the default ordering would add columns to SELECT DISTINCT
                     .distinct()
                 )
                 columns = [
