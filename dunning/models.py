@@ -483,6 +483,10 @@ class StageTransition(models.Model):
     to_stage_name = models.CharField(_("stage name then"), max_length=100)
     to_stage_start_dpd = models.SmallIntegerField(_("stage start then"))
     days_past_due = models.PositiveIntegerField(_("days past due"))
+    skipped_stages = models.JSONField(
+        _("stages jumped over"), default=list, blank=True,
+        help_text=_("Stages below this one the case never sat in; their actions were skipped, not fired."),
+    )  # fmt: skip
 
     class Meta:
         verbose_name = _("stage transition")
@@ -504,13 +508,12 @@ class StageTransition(models.Model):
 
 class DunningAction(models.Model):
     """One stage action for one case (or, for a pre-due stage, one loan and due date). Keyed so the run
-    creates it once; a stage the case jumped over gets its actions recorded as skipped."""
+    creates it once; stages a case jumped over are recorded on its StageTransition instead."""
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")
         AWAITING_APPROVAL = "awaiting_approval", _("Awaiting approval")
         DONE = "done", _("Done")
-        SKIPPED = "skipped", _("Skipped (stage jumped over)")
         BLOCKED = "blocked", _("Blocked by a guardrail")
         REJECTED = "rejected", _("Rejected")
         CANCELLED = "cancelled", _("Cancelled (case closed)")

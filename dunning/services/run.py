@@ -11,7 +11,7 @@ import datetime
 import time
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import (
     Case,
     Count,
@@ -20,6 +20,7 @@ from django.db.models import (
     F,
     FilteredRelation,
     IntegerField,
+    JSONField,
     OuterRef,
     Q,
     Subquery,
@@ -214,14 +215,27 @@ def _steps(run: DunningRun, as_of: datetime.date, report: RunReport) -> None:
     step("plans", _evaluate_plans, as_of)
     step("cases_closed", _close_cured, as_of)
     step("cases_opened", _open_cases, as_of)
+    _analyze(CollectionCase, CaseEvent)
     step("cases_assigned", _assign_new_cases, as_of)
     step("stage_moves", _move_stages, run, as_of)
+    _analyze(StageTransition)
     step("actions", _create_actions, run, as_of)
+    _analyze(DunningAction, ApprovalRequest)
     step("predue_actions", _create_predue_actions, run, as_of)
     step("priorities_updated", _update_priorities)
     step("snapshot_rows", _snapshot, as_of)
     if report.dry_run:
         report.samples = _samples(run, as_of)
+
+
+def _analyze(*models) -> None:
+    """Refresh PostgreSQL's statistics of tables this run has just grown, so the next steps (and the next
+    run) are planned for the rows they now hold rather than for an empty table."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for model in models:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
 
 
 def _refresh_delinquency(as_of):
@@ -465,78 +479,81 @@ def _active_stages(policy_id, *, pre_due: bool):
 
 
 def _move_stages(run, as_of) -> int:
-    """Move each case (not paused) to the highest stage its DPD reaches, recording the transition. Cases
-    never move back: a lower DPD after a partial payment keeps the stage reached."""
+    """Move each case (not paused) to the highest stage its DPD reaches, recording the transition with the
+    stages it jumped over (their actions are skipped, not fired). Cases never move back: a lower DPD after
+    a partial payment keeps the stage reached."""
     moved = 0
     for policy_id in DunningPolicy.objects.filter(is_active=True).values_list("pk", flat=True):
-        for stage in _active_stages(policy_id, pre_due=False):
+        stages = _active_stages(policy_id, pre_due=False)
+        for position, stage in enumerate(stages):
             eligible = CollectionCase.objects.filter(
                 Q(stage__isnull=True) | Q(stage__start_dpd__lt=stage.start_dpd),
-                is_open=True,
-                policy_id=policy_id,
-                days_past_due__gte=stage.start_dpd,
-            ).exclude(status__in=PAUSED_STATUSES)
+                is_open=True, policy_id=policy_id, days_past_due__gte=stage.start_dpd,
+            ).exclude(status__in=PAUSED_STATUSES)  # fmt: skip
             if not eligible.exists():
                 continue
             rows = eligible.values_list(
-                "pk",
-                Value(run.pk),
-                Value(as_of),
-                "stage_id",
-                Value(stage.pk),
-                Value(stage.name),
-                Value(stage.start_dpd),
-                "days_past_due",
-            )
-            insert_from_select(
-                StageTransition,
-                [
-                    "case",
-                    "run",
-                    "as_of",
-                    "from_stage",
-                    "to_stage",
-                    "to_stage_name",
-                    "to_stage_start_dpd",
-                    "days_past_due",
-                ],
-                rows,
-            )
+                "pk", Value(run.pk), Value(as_of), "stage_id", Value(stage.pk), Value(stage.name),
+                Value(stage.start_dpd), "days_past_due", _skipped_stages(stages[position + 1 :]),
+            )  # fmt: skip
+            columns = ["case", "run", "as_of", "from_stage", "to_stage", "to_stage_name", "to_stage_start_dpd",
+                       "days_past_due", "skipped_stages"]  # fmt: skip
+            insert_from_select(StageTransition, columns, rows)
             detail = JSONObject(
-                from_stage=F("stage_id"),
-                to_stage=Value(stage.pk),
-                stage=Value(stage.name),
-                start_dpd=Value(stage.start_dpd),
-                dpd=F("days_past_due"),
-            )
+                from_stage=F("stage_id"), to_stage=Value(stage.pk), stage=Value(stage.name),
+                start_dpd=Value(stage.start_dpd), dpd=F("days_past_due"),
+            )  # fmt: skip
             _events_for(eligible, Event.STAGE_CHANGED, as_of, detail)
             moved += CollectionCase.objects.filter(pk__in=eligible.values("pk")).update(stage=stage)
     return moved
 
 
+def _skipped_stages(lower_stages):
+    """SQL for the stages below the target that a case jumps over, given the stage it comes from: all of
+    them from no stage, only those above its current stage otherwise. Each entry names the stage and the
+    actions that were therefore skipped."""
+    ascending = sorted(lower_stages, key=lambda stage: stage.start_dpd)
+    entries = [
+        {"stage": stage.pk, "name": stage.name, "start_dpd": stage.start_dpd,
+         "actions": sorted(stage.actions.values_list("kind", flat=True))}
+        for stage in ascending
+    ]  # fmt: skip
+
+    def listed(items):
+        return Value(items, output_field=JSONField())
+
+    rules = [When(stage__isnull=True, then=listed(entries))]
+    rules += [
+        When(stage__start_dpd__lt=entry["start_dpd"], then=listed(entries[k:])) for k, entry in enumerate(entries)
+    ]
+    return Case(*rules, default=listed([]), output_field=JSONField())
+
+
 def _create_actions(run, as_of) -> dict:
-    """Each stage's actions once per case, keyed by (case, stage, kind): pending (or awaiting approval) for
-    the stage the case is in, skipped for stages it jumped over. Then approvals for those that need one."""
+    """The actions of the stage each case entered today, once per case, keyed by (case, stage, kind):
+    pending, or awaiting approval (with the approval request) where the stage says so. Stages a case
+    jumped over are recorded on its transition, not fired."""
     for policy_id in DunningPolicy.objects.filter(is_active=True).values_list("pk", flat=True):
         for stage in _active_stages(policy_id, pre_due=False):
             for action in StageAction.objects.filter(stage=stage):
                 _insert_stage_action(run, as_of, policy_id, stage, action)
     created = DunningAction.objects.filter(run=run, case__isnull=False)
     _request_approvals(created.filter(status=ActionStatus.AWAITING_APPROVAL))
-    live = created.exclude(status=ActionStatus.SKIPPED)
-    cases = CollectionCase.objects.filter(pk__in=live.values("case_id"))
+    cases = CollectionCase.objects.filter(pk__in=created.values("case_id"))
     _events_for(cases, Event.ACTION_CREATED, as_of, JSONObject(run=Value(run.pk)))
     return {row["status"]: row["n"] for row in created.values("status").annotate(n=Count("pk")).order_by()}
 
 
 def _insert_stage_action(run, as_of, policy_id, stage, action):
     firing = ActionStatus.AWAITING_APPROVAL if action.needs_approval else ActionStatus.PENDING
+    # Only cases that changed stage in this run can owe new actions: every other case got its stage's
+    # actions when it entered it (an action added to a stage later applies from the next entry on).
+    moved_now = StageTransition.objects.filter(run=run).values("case_id")
     cases = (
-        CollectionCase.objects.filter(is_open=True, policy_id=policy_id, stage__start_dpd__gte=stage.start_dpd)
+        CollectionCase.objects.filter(pk__in=moved_now, is_open=True, policy_id=policy_id, stage=stage)
         .exclude(status__in=PAUSED_STATUSES)
         .exclude(Exists(DunningAction.objects.filter(case=OuterRef("pk"), stage=stage, kind=action.kind)))
     )
-    status = Case(When(stage_id=stage.pk, then=Value(firing)), default=Value(ActionStatus.SKIPPED))
     rows = cases.values_list(
         "pk",
         "loan_id",
@@ -545,7 +562,7 @@ def _insert_stage_action(run, as_of, policy_id, stage, action):
         Value(action.notice_kind),
         Value(stage.owner_role),
         Value(action.needs_approval),
-        status,
+        Value(firing),
         Value(as_of),
         Value(run.pk),
         Value(""),
@@ -736,7 +753,6 @@ def _samples(run, as_of, limit=20) -> dict:
         "actions": [
             f"{reference}: {kind} ({status})"
             for reference, kind, status in DunningAction.objects.filter(run=run)
-            .exclude(status=ActionStatus.SKIPPED)
             .order_by("pk")
             .values_list("loan__reference", "kind", "status")[:limit]
         ],

@@ -224,16 +224,16 @@ def test_a_loan_first_seen_at_dpd_40_lands_in_d30_with_the_stages_below_recorded
     assert (case.days_past_due, case.aging_bucket) == (40, "31-60")
     # February and March (due 12 days ago) are both unpaid.
     assert case.overdue_amount == case.opened_overdue_amount == 2 * INSTALMENT == Decimal("2132.38")
-    assert actions_of(case) == {
-        (1, "sms_reminder"): "skipped",
-        (3, "email_reminder"): "skipped",
-        (7, "collector_call"): "skipped",
-        (15, "collection_notice"): "skipped",
-        (30, "collection_notice"): "pending",
-        (30, "supervisor_review"): "pending",
-    }
-    assert report.counts["actions"] == {"skipped": 4, "pending": 2}
+    assert actions_of(case) == {(30, "collection_notice"): "pending", (30, "supervisor_review"): "pending"}
+    assert report.counts["actions"] == {"pending": 2}
     [transition] = StageTransition.objects.filter(case=case)
+    # The stages jumped over are recorded with the actions that were therefore skipped, not fired.
+    assert transition.skipped_stages == [
+        {"stage": stage(1).pk, "name": stage(1).name, "start_dpd": 1, "actions": ["sms_reminder"]},
+        {"stage": stage(3).pk, "name": stage(3).name, "start_dpd": 3, "actions": ["email_reminder"]},
+        {"stage": stage(7).pk, "name": stage(7).name, "start_dpd": 7, "actions": ["collector_call"]},
+        {"stage": stage(15).pk, "name": stage(15).name, "start_dpd": 15, "actions": ["collection_notice"]},
+    ]
     assert transition.from_stage is None
     assert transition.to_stage == stage(30)
     assert (transition.to_stage_name, transition.to_stage_start_dpd) == (stage(30).name, 30)
@@ -243,7 +243,7 @@ def test_a_loan_first_seen_at_dpd_40_lands_in_d30_with_the_stages_below_recorded
 
     dunning_run(as_of=day(41))
     assert StageTransition.objects.filter(case=case).count() == 1
-    assert DunningAction.objects.filter(case=case).count() == 6
+    assert DunningAction.objects.filter(case=case).count() == 2
 
 
 def test_editing_a_stage_a_case_sits_in_rewrites_no_history_and_moves_nothing(team, cn_product):
@@ -277,7 +277,7 @@ def test_editing_a_stage_a_case_sits_in_rewrites_no_history_and_moves_nothing(te
     assert second.rule == f"DPD 20 ≥ D+15: stage “{old_name}” of the policy"
     changed = {(start if start != 25 else 15, kind): status for (start, kind), status in actions_of(case).items()}
     assert changed == actions
-    assert DunningAction.objects.filter(case=case).count() == 4
+    assert DunningAction.objects.filter(case=case).count() == 2  # D+7's call and D+15's notice
 
     # The next stage is reached as usual, from the edited stage.
     dunning_run(as_of=day(30))
@@ -285,7 +285,7 @@ def test_editing_a_stage_a_case_sits_in_rewrites_no_history_and_moves_nothing(te
     assert case.stage == stage(30)
     assert transitions_of(case)[-1] == (day(30), notice.pk, stage(30).pk, stage(30).name, 30, 30)
     assert len(transitions_of(case)) == 3
-    assert DunningAction.objects.filter(case=case).count() == 6
+    assert DunningAction.objects.filter(case=case).count() == 4
 
 
 def test_a_pre_due_stage_reminds_each_loan_before_each_due_date_once(team, cn_product):
@@ -350,11 +350,7 @@ def test_paying_everything_overdue_cures_the_case_at_the_next_run(team, cn_produ
 
     case.refresh_from_db()
     assert (case.is_open, case.status, case.close_reason, case.closed_on) == (False, "cured", "cured", day(11))
-    assert actions_of(case) == {
-        (1, "sms_reminder"): "skipped",
-        (3, "email_reminder"): "skipped",
-        (7, "collector_call"): "cancelled",
-    }
+    assert actions_of(case) == {(7, "collector_call"): "cancelled"}
     assert report.counts["cases_closed"] == {"settled": 0, "written_off": 0, "cured": 1}
     closed = CaseEvent.objects.get(case=case, kind=CaseEvent.Kind.CLOSED)
     assert (closed.as_of, closed.detail) == (day(11), {"reason": "cured"})
@@ -712,8 +708,8 @@ def test_the_run_record_and_the_portfolio_snapshot_add_up(team, cn_product):
         "cases_opened": 4,
         "cases_assigned": 4,
         "stage_moves": 4,
-        # D+30 twice (4 skipped, 2 pending each), D+3 (1 skipped, 1 pending), D+7 (2 skipped, 1 pending)
-        "actions": {"skipped": 11, "pending": 6},
+        # D+30 twice (2 pending each), D+3 (1 pending), D+7 (1 pending); the stages below were skipped
+        "actions": {"pending": 6},
         "predue_actions": 0,
         "priorities_updated": 4,
         "snapshot_rows": 5,
