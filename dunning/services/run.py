@@ -671,6 +671,7 @@ def priority_expression():
     """The priority score as SQL over a case row (see priority_score for the same rule in Python)."""
     risk_points = Subquery(
         Borrower.objects.filter(pk=OuterRef("borrower_id"))
+        .order_by()
         .annotate(
             points=Case(
                 *[When(risk_grade=grade, then=Value(points)) for grade, points in PRIORITY_RISK_POINTS.items()],
@@ -693,12 +694,9 @@ def _whole_units(amount, unit):
 
 
 def _update_priorities() -> int:
-    changed = (
-        CollectionCase.objects.filter(is_open=True)
-        .alias(new_score=priority_expression())
-        .exclude(priority_score=F("new_score"))
-    )
-    return CollectionCase.objects.filter(pk__in=changed.values("pk")).update(priority_score=priority_expression())
+    """One UPDATE over the open cases whose score changed."""
+    changed = CollectionCase.objects.filter(is_open=True).exclude(priority_score=priority_expression())
+    return changed.update(priority_score=priority_expression())
 
 
 def _snapshot(as_of) -> int:
