@@ -2,10 +2,21 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.db import connection
+from django.utils import translation
 
 from lending.services import loan_create
 from tests.factories import BorrowerFactory, ProductFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def default_language():
+    """Every test starts in the default language: a request through LocaleMiddleware leaves its language
+    active in the thread, which would leak into the next test."""
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture
