@@ -1,7 +1,6 @@
 """The nightly dunning run for one business date.
 
-Every step is set-based SQL (UPDATE, or INSERT … SELECT) over the rows that change; Python loops touch
-only cases opened today (assignment), promises and plans that fall due. The whole run is one transaction
+The steps live in run_steps.py: set-based SQL over the rows that change. The whole run is one transaction
 holding the RunLock row: a second run waits or stops, a crash (even kill -9) leaves the database as it
 was before the run, and the next invocation simply runs the date again. A date that succeeded is never
 run twice, and skipped dates are run in order first.
@@ -11,65 +10,28 @@ import datetime
 import time
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, OperationalError, connection, transaction
-from django.db.models import (
-    Case,
-    Count,
-    DecimalField,
-    Exists,
-    F,
-    FilteredRelation,
-    IntegerField,
-    JSONField,
-    OuterRef,
-    Q,
-    Subquery,
-    Sum,
-    Value,
-    When,
-)
-from django.db.models.functions import Cast, Coalesce, Floor, JSONObject, Least
+from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.services import audit_record
-from creditops.core.db import insert_from_select
 from creditops.core.errors import DomainError
-from creditops.core.money import ZERO, to_money
-from lending.models import Borrower, Installment, Loan, Payment
-from lending.services import delinquency_refresh
 
 from ..models import (
-    APPROVAL_KIND_FOR_ACTION,
-    PAUSED_STATUSES,
     ApprovalRequest,
     CaseEvent,
-    CaseStatus,
-    CloseReason,
     CollectionCase,
     DunningAction,
-    DunningPolicy,
     DunningRun,
-    DunningStage,
-    PaymentPlan,
-    PortfolioSnapshot,
-    PromiseToPay,
     RunLock,
-    StageAction,
     StageTransition,
 )
-from .approvals import case_records_wind_down
-from .assignment import assignments_plan
+from . import run_steps as steps
 
 LOCK_NAME = "nightly-run"
 Event = CaseEvent.Kind
 ActionStatus = DunningAction.Status
-# Priority score, 0-1000: the same weights in SQL (priority_expression) and Python (priority_score).
-PRIORITY_DPD_POINTS_PER_DAY, PRIORITY_DPD_CAP = 2, 180
-PRIORITY_AMOUNT_UNIT, PRIORITY_AMOUNT_CAP = 100, 300  # one point per 100 overdue, at most 300
-PRIORITY_RISK_POINTS = {"A": 0, "B": 40, "C": 80, "D": 120, "E": 160}
-PRIORITY_BROKEN_PROMISE_POINTS, PRIORITY_BROKEN_PROMISE_CAP = 45, 4
-ASSIGN_CHUNK = 5000
 
 
 class RunInProgressError(DomainError):
@@ -86,16 +48,6 @@ class RunReport:
     counts: dict = field(default_factory=dict)
     samples: dict = field(default_factory=dict)
     duration_ms: int = 0
-
-
-def priority_score(*, days_past_due: int, overdue_amount, risk_grade: str, broken_promises: int) -> int:
-    amount_points = min(int(overdue_amount // PRIORITY_AMOUNT_UNIT), PRIORITY_AMOUNT_CAP)
-    return (
-        min(days_past_due, PRIORITY_DPD_CAP) * PRIORITY_DPD_POINTS_PER_DAY
-        + amount_points
-        + PRIORITY_RISK_POINTS.get(risk_grade, 0)
-        + min(broken_promises, PRIORITY_BROKEN_PROMISE_CAP) * PRIORITY_BROKEN_PROMISE_POINTS
-    )
 
 
 def dates_to_run(as_of: datetime.date) -> list[datetime.date]:
@@ -208,534 +160,24 @@ def _steps(run: DunningRun, as_of: datetime.date, report: RunReport) -> None:
         counts[name] = function(*args)
         counts.setdefault("timings_ms", {})[name] = int((time.monotonic() - began) * 1000)
 
-    step("loans_refreshed", _refresh_delinquency, as_of)
-    step("cases_rerouted", _reroute_rolled_cases, as_of)
-    step("cases_synced", _sync_cases)
-    step("promises", _evaluate_promises, as_of)
-    step("plans", _evaluate_plans, as_of)
-    step("cases_closed", _close_cured, as_of)
-    step("cases_opened", _open_cases, as_of)
-    _analyze(CollectionCase, CaseEvent)
-    step("cases_assigned", _assign_new_cases, as_of)
-    step("stage_moves", _move_stages, run, as_of)
-    _analyze(StageTransition)
-    step("actions", _create_actions, run, as_of)
-    _analyze(DunningAction, ApprovalRequest)
-    step("predue_actions", _create_predue_actions, run, as_of)
-    step("priorities_updated", _update_priorities)
-    step("snapshot_rows", _snapshot, as_of)
+    step("loans_refreshed", steps.refresh_delinquency, as_of)
+    step("cases_rerouted", steps.reroute_rolled_cases, as_of)
+    step("cases_synced", steps.sync_cases)
+    step("promises", steps.evaluate_promises, as_of)
+    step("plans", steps.evaluate_plans, as_of)
+    step("cases_closed", steps.close_cured, as_of)
+    step("cases_opened", steps.open_cases, as_of)
+    steps.analyze(CollectionCase, CaseEvent)
+    step("cases_assigned", steps.assign_new_cases, as_of)
+    step("stage_moves", steps.move_stages, run, as_of)
+    steps.analyze(StageTransition)
+    step("actions", steps.create_actions, run, as_of)
+    steps.analyze(DunningAction, ApprovalRequest)
+    step("predue_actions", steps.create_predue_actions, run, as_of)
+    step("priorities_updated", steps.update_priorities)
+    step("snapshot_rows", steps.snapshot, as_of)
     if report.dry_run:
         report.samples = _samples(run, as_of)
-
-
-def _analyze(*models) -> None:
-    """Refresh PostgreSQL's statistics of tables this run has just grown, so the next steps (and the next
-    run) are planned for the rows they now hold rather than for an empty table."""
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        for model in models:
-            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
-
-
-def _refresh_delinquency(as_of):
-    return delinquency_refresh(as_of=as_of)
-
-
-def _loan_value(field_name):
-    return Subquery(Loan.objects.filter(pk=OuterRef("loan_id")).values(field_name)[:1])
-
-
-def _sync_cases():
-    """Copy each open case's loan figures (DPD, bucket, overdue) where they changed."""
-    stale = CollectionCase.objects.filter(is_open=True).exclude(
-        days_past_due=F("loan__days_past_due"),
-        aging_bucket=F("loan__aging_bucket"),
-        overdue_amount=F("loan__overdue_amount"),
-    )
-    return CollectionCase.objects.filter(pk__in=stale.values("pk")).update(
-        days_past_due=_loan_value("days_past_due"),
-        aging_bucket=_loan_value("aging_bucket"),
-        overdue_amount=_loan_value("overdue_amount"),
-    )
-
-
-def _posted_since(loan_field: str, start: str, end):
-    """Sum of posted payments on the row's loan received from `start` (a field) to `end` (a date)."""
-    payments = (
-        Payment.objects.filter(
-            loan_id=OuterRef(loan_field),
-            status=Payment.Status.POSTED,
-            received_on__gte=OuterRef(start),
-            received_on__lte=end,
-        )
-        .values("loan_id")
-        .annotate(total=Sum("amount"))
-        .values("total")
-    )
-    return Coalesce(Subquery(payments), Value(ZERO), output_field=DecimalField(max_digits=18, decimal_places=2))
-
-
-def _evaluate_promises(as_of) -> dict:
-    """Kept when payments since the promise reach its amount (on or before its date); when its date has
-    passed: partially kept if something came in, broken if nothing did. A broken or partially kept promise
-    counts against the case (broken_promises, which raises its priority)."""
-    pending = (
-        PromiseToPay.objects.filter(status=PromiseToPay.Status.PENDING, case__is_open=True)
-        .annotate(paid=_posted_since("case__loan_id", "made_on", as_of))
-        .filter(Q(paid__gte=F("amount")) | Q(promised_for__lt=as_of))
-        .select_related("case")
-    )
-    outcome = {"kept": 0, "partially_kept": 0, "broken": 0}
-    for promise in pending:
-        paid = min(promise.paid, promise.amount)
-        if promise.paid >= promise.amount:
-            status, kind = PromiseToPay.Status.KEPT, Event.PROMISE_KEPT
-        elif paid > 0:
-            status, kind = PromiseToPay.Status.PARTIALLY_KEPT, Event.PROMISE_PARTIAL
-        else:
-            status, kind = PromiseToPay.Status.BROKEN, Event.PROMISE_BROKEN
-        promise.status, promise.paid_amount, promise.evaluated_on = status, to_money(paid), as_of
-        promise.save(update_fields=["status", "paid_amount", "evaluated_on"])
-        case = promise.case
-        if status != PromiseToPay.Status.KEPT:
-            case.broken_promises += 1
-        if case.status == CaseStatus.PROMISED:
-            case.status = CaseStatus.OPEN
-        case.save(update_fields=["broken_promises", "status"])
-        detail = {"promise": promise.pk, "paid": str(to_money(paid)), "amount": str(promise.amount)}
-        _event(case, kind, as_of, detail)
-        outcome[status] += 1
-    return outcome
-
-
-def _evaluate_plans(as_of) -> dict:
-    """A performing plan is broken when what came in since it started is less than what has fallen due;
-    completed when everything in it is paid. Either way the case goes back to the ladder."""
-    due_so_far = Subquery(
-        PaymentPlan.objects.filter(pk=OuterRef("pk"))
-        .annotate(total=Sum("installments__amount", filter=Q(installments__due_date__lt=as_of)))
-        .values("total")
-    )
-    plans = (
-        PaymentPlan.objects.filter(status=PaymentPlan.Status.ACTIVE)
-        .annotate(paid=_posted_since("case__loan_id", "starts_on", as_of), due=Coalesce(due_so_far, Value(ZERO)))
-        .filter(Q(paid__gte=F("total_amount")) | Q(paid__lt=F("due")))
-        .select_related("case")
-    )
-    outcome = {"completed": 0, "broken": 0}
-    for plan in plans:
-        completed = plan.paid >= plan.total_amount
-        plan.status = PaymentPlan.Status.COMPLETED if completed else PaymentPlan.Status.BROKEN
-        plan.ended_on = as_of
-        plan.save(update_fields=["status", "ended_on"])
-        case = plan.case
-        if not completed:
-            case.broken_promises += 1
-        if case.status == CaseStatus.HARDSHIP:
-            case.status = CaseStatus.OPEN
-        case.save(update_fields=["broken_promises", "status"])
-        kind = Event.PLAN_COMPLETED if completed else Event.PLAN_BROKEN
-        _event(case, kind, as_of, {"plan": plan.pk, "paid": str(to_money(plan.paid)), "due": str(to_money(plan.due))})
-        outcome["completed" if completed else "broken"] += 1
-    return outcome
-
-
-def _event(case, kind, as_of, detail):
-    CaseEvent.objects.create(case=case, kind=kind, as_of=as_of, occurred_at=timezone.now(), detail=detail)
-
-
-def _events_for(cases, kind, as_of, detail) -> int:
-    """One timeline row per case in `cases`, in one INSERT … SELECT."""
-    rows = cases.values_list(
-        "pk", Value(kind), Value(as_of), Value(timezone.now()), detail if detail is not None else JSONObject()
-    )
-    return insert_from_select(CaseEvent, ["case", "kind", "as_of", "occurred_at", "detail"], rows)
-
-
-def _close_cured(as_of) -> dict:
-    """Close open cases whose loan has nothing overdue (cured), or that left the active book. Never while
-    any installment is overdue, grace days included."""
-    open_cases = CollectionCase.objects.filter(is_open=True)
-    groups = {
-        CloseReason.SETTLED: (open_cases.filter(loan__status=Loan.Status.SETTLED), CaseStatus.CLOSED),
-        CloseReason.WRITTEN_OFF: (open_cases.filter(loan__status=Loan.Status.WRITTEN_OFF), CaseStatus.WRITTEN_OFF),
-        CloseReason.CURED: (
-            open_cases.filter(loan__status=Loan.Status.ACTIVE, loan__oldest_overdue_due_date__isnull=True),
-            CaseStatus.CURED,
-        ),
-    }
-    closed = {}
-    for reason, (cases, status) in groups.items():
-        ids = CollectionCase.objects.filter(pk__in=cases.values("pk"))
-        _events_for(ids, Event.CLOSED, as_of, JSONObject(reason=Value(reason)))
-        case_records_wind_down(ids, reason=reason, on=as_of)
-        closed[reason.value] = ids.update(is_open=False, closed_on=as_of, close_reason=reason, status=status)
-    return closed
-
-
-def _policy_by_product() -> tuple[dict[int, int], int | None]:
-    """{product id: policy id} for products an active policy names, and the default policy's id."""
-    named = dict(
-        DunningPolicy.objects.filter(is_active=True, is_default=False)
-        .values_list("products", "pk")
-        .exclude(products=None)
-    )
-    default = DunningPolicy.objects.filter(is_active=True, is_default=True).values_list("pk", flat=True).first()
-    return named, default
-
-
-def _open_cases(as_of) -> int:
-    """One case per newly delinquent loan (DPD above zero, no open case), under its product's policy."""
-    named, default = _policy_by_product()
-    # DPD > 0 implies an overdue date: the condition lets the planner use the partial index on it.
-    candidates = Loan.objects.filter(
-        status=Loan.Status.ACTIVE, oldest_overdue_due_date__isnull=False, days_past_due__gt=0
-    ).exclude(Exists(CollectionCase.objects.filter(loan=OuterRef("pk"), is_open=True)))
-    targets = [
-        (candidates.filter(product_id__in=[p for p, pol in named.items() if pol == policy]), policy)
-        for policy in set(named.values())
-    ]
-    if default is not None:
-        targets.append((candidates.exclude(product_id__in=list(named)), default))
-    columns = [
-        "loan",
-        "borrower",
-        "policy",
-        "status",
-        "is_open",
-        "priority_score",
-        "days_past_due",
-        "aging_bucket",
-        "opened_overdue_amount",
-        "overdue_amount",
-        "broken_promises",
-        "legal_hold",
-        "opened_on",
-        "close_reason",
-    ]
-    opened = 0
-    for loans, policy_id in targets:
-        rows = loans.values_list(
-            "pk",
-            "borrower_id",
-            Value(policy_id),
-            Value(CaseStatus.OPEN),
-            Value(True),
-            Value(0),
-            "days_past_due",
-            "aging_bucket",
-            "overdue_amount",
-            "overdue_amount",
-            Value(0),
-            Value(False),
-            Value(as_of),
-            Value(""),
-        )
-        opened += insert_from_select(CollectionCase, columns, rows)
-    new_cases = CollectionCase.objects.filter(is_open=True, opened_on=as_of)
-    _events_for(new_cases, Event.OPENED, as_of, JSONObject(dpd=F("days_past_due"), overdue=F("overdue_amount")))
-    return opened
-
-
-def _routing_rows(cases):
-    return cases.values(
-        "pk", "team_id", bucket=F("loan__aging_bucket"), product_id=F("loan__product_id"),
-        language=F("borrower__preferred_language"), province=F("borrower__province"),
-    )  # fmt: skip
-
-
-def _route(cases, as_of) -> int:
-    """Send cases to the team their assignment rule names and its least-loaded collector (Python over these
-    rows only; the updates go out one statement per collector and chunk)."""
-    moved = 0
-    plan = assignments_plan(_routing_rows(cases).order_by("-overdue_amount", "pk").iterator(chunk_size=ASSIGN_CHUNK))
-    for (team_id, collector_id), case_ids in plan.items():
-        for start in range(0, len(case_ids), ASSIGN_CHUNK):
-            chunk = CollectionCase.objects.filter(pk__in=case_ids[start : start + ASSIGN_CHUNK])
-            moved += chunk.update(team_id=team_id, assigned_to_id=collector_id)
-            detail = JSONObject(team=F("team_id"), to=F("assigned_to_id"), rule=Value("assignment_rules"))
-            _events_for(chunk, Event.ASSIGNED, as_of, detail)
-    return moved
-
-
-def _reroute_rolled_cases(as_of) -> int:
-    """A case whose loan rolled into another bucket goes where the rules send that bucket (say, from the
-    early-stage team to the late-stage team); run before the cases take their loans' new figures."""
-    rolled = CollectionCase.objects.filter(is_open=True, team__isnull=False).exclude(
-        aging_bucket=F("loan__aging_bucket")
-    )
-    return _route(rolled, as_of)
-
-
-def _assign_new_cases(as_of) -> int:
-    return _route(CollectionCase.objects.filter(is_open=True, team__isnull=True), as_of)
-
-
-def _active_stages(policy_id, *, pre_due: bool):
-    stages = DunningStage.objects.filter(policy_id=policy_id, is_active=True)
-    stages = stages.filter(start_dpd__lt=1) if pre_due else stages.filter(start_dpd__gte=1)
-    return list(stages.order_by("-start_dpd"))
-
-
-def _move_stages(run, as_of) -> int:
-    """Move each case (not paused) to the highest stage its DPD reaches, recording the transition with the
-    stages it jumped over (their actions are skipped, not fired). Cases never move back: a lower DPD after
-    a partial payment keeps the stage reached."""
-    moved = 0
-    for policy_id in DunningPolicy.objects.filter(is_active=True).values_list("pk", flat=True):
-        stages = _active_stages(policy_id, pre_due=False)
-        for position, stage in enumerate(stages):
-            eligible = CollectionCase.objects.filter(
-                Q(stage__isnull=True) | Q(stage__start_dpd__lt=stage.start_dpd),
-                is_open=True, policy_id=policy_id, days_past_due__gte=stage.start_dpd,
-            ).exclude(status__in=PAUSED_STATUSES)  # fmt: skip
-            if not eligible.exists():
-                continue
-            rows = eligible.values_list(
-                "pk", Value(run.pk), Value(as_of), "stage_id", Value(stage.pk), Value(stage.name),
-                Value(stage.start_dpd), "days_past_due", _skipped_stages(stages[position + 1 :]),
-            )  # fmt: skip
-            columns = ["case", "run", "as_of", "from_stage", "to_stage", "to_stage_name", "to_stage_start_dpd",
-                       "days_past_due", "skipped_stages"]  # fmt: skip
-            insert_from_select(StageTransition, columns, rows)
-            detail = JSONObject(
-                from_stage=F("stage_id"), to_stage=Value(stage.pk), stage=Value(stage.name),
-                start_dpd=Value(stage.start_dpd), dpd=F("days_past_due"),
-            )  # fmt: skip
-            _events_for(eligible, Event.STAGE_CHANGED, as_of, detail)
-            moved += CollectionCase.objects.filter(pk__in=eligible.values("pk")).update(stage=stage)
-    return moved
-
-
-def _skipped_stages(lower_stages):
-    """SQL for the stages below the target that a case jumps over, given the stage it comes from: all of
-    them from no stage, only those above its current stage otherwise. Each entry names the stage and the
-    actions that were therefore skipped."""
-    ascending = sorted(lower_stages, key=lambda stage: stage.start_dpd)
-    entries = [
-        {"stage": stage.pk, "name": stage.name, "start_dpd": stage.start_dpd,
-         "actions": sorted(stage.actions.values_list("kind", flat=True))}
-        for stage in ascending
-    ]  # fmt: skip
-
-    def listed(items):
-        return Value(items, output_field=JSONField())
-
-    rules = [When(stage__isnull=True, then=listed(entries))]
-    rules += [
-        When(stage__start_dpd__lt=entry["start_dpd"], then=listed(entries[k:])) for k, entry in enumerate(entries)
-    ]
-    return Case(*rules, default=listed([]), output_field=JSONField())
-
-
-def _create_actions(run, as_of) -> dict:
-    """The actions of the stage each case entered today, once per case, keyed by (case, stage, kind):
-    pending, or awaiting approval (with the approval request) where the stage says so. Stages a case
-    jumped over are recorded on its transition, not fired."""
-    for policy_id in DunningPolicy.objects.filter(is_active=True).values_list("pk", flat=True):
-        for stage in _active_stages(policy_id, pre_due=False):
-            for action in StageAction.objects.filter(stage=stage):
-                _insert_stage_action(run, as_of, policy_id, stage, action)
-    created = DunningAction.objects.filter(run=run, case__isnull=False)
-    _request_approvals(created.filter(status=ActionStatus.AWAITING_APPROVAL))
-    cases = CollectionCase.objects.filter(pk__in=created.values("case_id"))
-    _events_for(cases, Event.ACTION_CREATED, as_of, JSONObject(run=Value(run.pk)))
-    return {row["status"]: row["n"] for row in created.values("status").annotate(n=Count("pk")).order_by()}
-
-
-def _insert_stage_action(run, as_of, policy_id, stage, action):
-    firing = ActionStatus.AWAITING_APPROVAL if action.needs_approval else ActionStatus.PENDING
-    # Only cases that changed stage in this run can owe new actions: every other case got its stage's
-    # actions when it entered it (an action added to a stage later applies from the next entry on).
-    moved_now = StageTransition.objects.filter(run=run).values("case_id")
-    cases = (
-        CollectionCase.objects.filter(pk__in=moved_now, is_open=True, policy_id=policy_id, stage=stage)
-        .exclude(status__in=PAUSED_STATUSES)
-        .exclude(Exists(DunningAction.objects.filter(case=OuterRef("pk"), stage=stage, kind=action.kind)))
-    )
-    rows = cases.values_list(
-        "pk",
-        "loan_id",
-        Value(stage.pk),
-        Value(action.kind),
-        Value(action.notice_kind),
-        Value(stage.owner_role),
-        Value(action.needs_approval),
-        Value(firing),
-        Value(as_of),
-        Value(run.pk),
-        Value(""),
-    )
-    columns = [
-        "case",
-        "loan",
-        "stage",
-        "kind",
-        "notice_kind",
-        "owner_role",
-        "needs_approval",
-        "status",
-        "created_on",
-        "run",
-        "result",
-    ]
-    return insert_from_select(DunningAction, columns, rows)
-
-
-def _request_approvals(actions) -> int:
-    kind = Case(
-        *[
-            When(kind=action_kind, then=Value(approval_kind))
-            for action_kind, approval_kind in APPROVAL_KIND_FOR_ACTION.items()
-        ],
-        default=Value(ApprovalRequest.Kind.WRITE_OFF),
-    )
-    rows = actions.exclude(Exists(ApprovalRequest.objects.filter(action=OuterRef("pk")))).values_list(
-        "case_id",
-        kind,
-        Value(ApprovalRequest.Status.PENDING),
-        Value(timezone.now()),
-        "pk",
-        Value(""),
-        Value(""),
-    )
-    columns = ["case", "kind", "status", "requested_at", "action", "request_reason", "decision_reason"]
-    return insert_from_select(ApprovalRequest, columns, rows)
-
-
-def _create_predue_actions(run, as_of) -> int:
-    """Pre-due stages (D-3 and the like): actions for loans with an installment due exactly that many days
-    ahead and no open case, keyed by (loan, stage, kind, due date)."""
-    named, default = _policy_by_product()
-    created = 0
-    for policy_id in DunningPolicy.objects.filter(is_active=True).values_list("pk", flat=True):
-        for stage in _active_stages(policy_id, pre_due=True):
-            due_date = as_of + datetime.timedelta(days=-stage.start_dpd)
-            installments = Installment.objects.filter(
-                due_date=due_date, outstanding_amount__gt=0, loan__status=Loan.Status.ACTIVE
-            ).exclude(Exists(CollectionCase.objects.filter(loan=OuterRef("loan_id"), is_open=True)))
-            if policy_id == default:
-                installments = installments.exclude(loan__product_id__in=list(named))
-            else:
-                installments = installments.filter(
-                    loan__product_id__in=[p for p, pol in named.items() if pol == policy_id]
-                )
-            for action in StageAction.objects.filter(stage=stage):
-                rows = (
-                    installments.exclude(
-                        Exists(
-                            DunningAction.objects.filter(
-                                loan=OuterRef("loan_id"),
-                                stage=stage,
-                                kind=action.kind,
-                                due_date=due_date,
-                                case__isnull=True,
-                            )
-                        )
-                    )
-                    .values_list(
-                        "loan_id",
-                        Value(stage.pk),
-                        Value(action.kind),
-                        Value(action.notice_kind),
-                        Value(stage.owner_role),
-                        Value(action.needs_approval),
-                        Value(due_date),
-                        Value(ActionStatus.PENDING),
-                        Value(as_of),
-                        Value(run.pk),
-                        Value(""),
-                    )
-                    .order_by()  # the default ordering would add columns to SELECT DISTINCT
-                    .distinct()
-                )
-                columns = [
-                    "loan",
-                    "stage",
-                    "kind",
-                    "notice_kind",
-                    "owner_role",
-                    "needs_approval",
-                    "due_date",
-                    "status",
-                    "created_on",
-                    "run",
-                    "result",
-                ]
-                created += insert_from_select(DunningAction, columns, rows)
-    return created
-
-
-def priority_expression():
-    """The priority score as SQL over a case row (see priority_score for the same rule in Python)."""
-    risk_points = Subquery(
-        Borrower.objects.filter(pk=OuterRef("borrower_id"))
-        .order_by()
-        .annotate(
-            points=Case(
-                *[When(risk_grade=grade, then=Value(points)) for grade, points in PRIORITY_RISK_POINTS.items()],
-                default=Value(0),
-                output_field=IntegerField(),
-            )
-        )
-        .values("points")
-    )
-    return (
-        Least(F("days_past_due"), Value(PRIORITY_DPD_CAP)) * Value(PRIORITY_DPD_POINTS_PER_DAY)
-        + Least(_whole_units(F("overdue_amount"), PRIORITY_AMOUNT_UNIT), Value(PRIORITY_AMOUNT_CAP))
-        + risk_points
-        + Least(F("broken_promises"), Value(PRIORITY_BROKEN_PROMISE_CAP)) * Value(PRIORITY_BROKEN_PROMISE_POINTS)
-    )
-
-
-def _whole_units(amount, unit):
-    return Cast(Floor(amount / Value(unit)), IntegerField())
-
-
-def _update_priorities() -> int:
-    """One UPDATE over the open cases whose score changed."""
-    changed = CollectionCase.objects.filter(is_open=True).exclude(priority_score=priority_expression())
-    return changed.update(priority_score=priority_expression())
-
-
-def _snapshot(as_of) -> int:
-    """The day's book by product, bucket, stage and team: loans, overdue (from loans) and outstanding (from
-    unpaid installments), grouped in the database."""
-    PortfolioSnapshot.objects.filter(as_of=as_of).delete()
-    open_case = FilteredRelation("cases", condition=Q(cases__is_open=True))
-    keys = ["product_id", "aging_bucket", "open_case__stage_id", "open_case__team_id"]
-    loans = (
-        Loan.objects.filter(status=Loan.Status.ACTIVE)
-        .annotate(open_case=open_case)
-        .values(*keys)
-        .annotate(loans=Count("pk"), overdue=Sum("overdue_amount"))
-        .order_by()
-    )
-    rows = {tuple(row[key] for key in keys): row for row in loans}
-    loan_case = FilteredRelation("loan__cases", condition=Q(loan__cases__is_open=True))
-    outstanding = (
-        Installment.objects.filter(outstanding_amount__gt=0, loan__status=Loan.Status.ACTIVE)
-        .annotate(open_case=loan_case)
-        .values("loan__product_id", "loan__aging_bucket", "open_case__stage_id", "open_case__team_id")
-        .annotate(total=Sum("outstanding_amount"))
-        .order_by()
-    )
-    totals = {tuple(row.values())[:4]: row["total"] for row in outstanding}
-    PortfolioSnapshot.objects.bulk_create(
-        PortfolioSnapshot(
-            as_of=as_of,
-            product_id=key[0],
-            aging_bucket=key[1],
-            stage_id=key[2],
-            team_id=key[3],
-            loan_count=row["loans"],
-            overdue_amount=row["overdue"] or ZERO,
-            outstanding_amount=totals.get(key, ZERO),
-        )
-        for key, row in rows.items()
-    )
-    return len(rows)
 
 
 def _samples(run, as_of, limit=20) -> dict:

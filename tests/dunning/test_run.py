@@ -35,10 +35,11 @@ from dunning.models import (
     StageTransition,
 )
 from dunning.services import approvals as approvals_service
-from dunning.services import run as run_module
+from dunning.services import run_steps
 from dunning.services.approvals import approval_decide, plan_request
 from dunning.services.cases import dispute_raise, dispute_resolve, promise_record
-from dunning.services.run import dunning_run, priority_score
+from dunning.services.run import dunning_run
+from dunning.services.run_steps import priority_score
 from lending.models import Installment, Loan, Payment
 from lending.services import loan_create, payment_post
 from tests.factories import BorrowerFactory, ProductFactory
@@ -401,7 +402,7 @@ def test_a_run_that_fails_leaves_nothing_but_its_record_and_the_next_attempt_is_
     def broken_snapshot(as_of):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(run_module, "_snapshot", broken_snapshot)
+    monkeypatch.setattr(run_steps, "snapshot", broken_snapshot)
     with pytest.raises(RuntimeError):
         dunning_run(as_of=day(10))
     failed = DunningRun.objects.get(as_of=day(10))

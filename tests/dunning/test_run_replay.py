@@ -37,7 +37,8 @@ from dunning.models import (
     StageAction,
     StageTransition,
 )
-from dunning.services.run import dunning_run, priority_score
+from dunning.services.run import dunning_run
+from dunning.services.run_steps import priority_score
 from lending.delinquency import bucket_for, days_past_due
 from lending.models import Borrower, Installment, Loan, Payment, Product
 from lending.services import loan_create, payment_post, payment_reverse
