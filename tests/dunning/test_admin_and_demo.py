@@ -168,3 +168,24 @@ def _json(value):
 class _Null:
     def write(self, *args, **kwargs):
         pass
+
+
+def test_editing_a_stage_in_the_admin_is_audited_with_the_changed_fields(client, superuser):
+    stage = DunningStage.objects.get(start_dpd=60)
+    actions = list(stage.actions.order_by("pk"))
+    data = {
+        "policy": str(stage.policy_id), "start_dpd": "65", "name": stage.name, "owner_role": stage.owner_role,
+        "is_active": "on", "actions-TOTAL_FORMS": str(len(actions)), "actions-INITIAL_FORMS": str(len(actions)),
+        "actions-MIN_NUM_FORMS": "0", "actions-MAX_NUM_FORMS": "1000",
+    }  # fmt: skip
+    for index, action in enumerate(actions):
+        data.update({
+            f"actions-{index}-id": str(action.pk), f"actions-{index}-stage": str(stage.pk),
+            f"actions-{index}-kind": action.kind, f"actions-{index}-notice_kind": action.notice_kind,
+        })  # fmt: skip
+    response = _logged_in(client, superuser).post(reverse("admin:dunning_dunningstage_change", args=[stage.pk]), data)
+    assert response.status_code == 302
+    stage.refresh_from_db()
+    assert stage.start_dpd == 65
+    event = AuditEvent.objects.get(event="dunningstage.changed", subject_id=str(stage.pk))
+    assert (event.actor, event.detail) == (superuser, {"start_dpd": 65})
