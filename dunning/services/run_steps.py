@@ -263,7 +263,7 @@ def open_cases(as_of) -> int:
             Value(policy_id),
             Value(CaseStatus.OPEN),
             Value(True),
-            Value(0),
+            priority_expression(broken_promises=Value(0)),  # scored now, not rewritten by update_priorities
             "days_past_due",
             "aging_bucket",
             "overdue_amount",
@@ -508,8 +508,10 @@ def create_predue_actions(run, as_of) -> int:
     return created
 
 
-def priority_expression():
-    """The priority score as SQL over a case row (see priority_score for the same rule in Python)."""
+def priority_expression(broken_promises=None):
+    """The priority score as SQL over a case row, or over a loan row with `broken_promises` given (a case
+    about to be opened); see priority_score for the same rule in Python."""
+    broken_promises = F("broken_promises") if broken_promises is None else broken_promises
     risk_points = Subquery(
         Borrower.objects.filter(pk=OuterRef("borrower_id"))
         .order_by()
@@ -526,7 +528,7 @@ def priority_expression():
         Least(F("days_past_due"), Value(PRIORITY_DPD_CAP)) * Value(PRIORITY_DPD_POINTS_PER_DAY)
         + Least(_whole_units(F("overdue_amount"), PRIORITY_AMOUNT_UNIT), Value(PRIORITY_AMOUNT_CAP))
         + risk_points
-        + Least(F("broken_promises"), Value(PRIORITY_BROKEN_PROMISE_CAP)) * Value(PRIORITY_BROKEN_PROMISE_POINTS)
+        + Least(broken_promises, Value(PRIORITY_BROKEN_PROMISE_CAP)) * Value(PRIORITY_BROKEN_PROMISE_POINTS)
     )
 
 

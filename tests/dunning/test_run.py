@@ -712,7 +712,7 @@ def test_the_run_record_and_the_portfolio_snapshot_add_up(team, cn_product):
         # D+30 twice (2 pending each), D+3 (1 pending), D+7 (1 pending); the stages below were skipped
         "actions": {"pending": 6},
         "predue_actions": 0,
-        "priorities_updated": 4,
+        "priorities_updated": 0,  # new cases are scored as they open
         "snapshot_rows": 5,
     }
     assert AuditEvent.objects.filter(event="dunning.run", subject_id=str(run.pk)).count() == 1
