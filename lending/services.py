@@ -4,8 +4,9 @@ import datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models import Case, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
+from django.db.models.lookups import GreaterThanOrEqual, IsNull
 from django.utils.translation import gettext as _
 
 from accounts.services import audit_record
@@ -291,31 +292,27 @@ def payment_reverse(*, payment: Payment, reason: str, reversed_on: datetime.date
 def delinquency_refresh(*, as_of: datetime.date) -> int:
     """Recompute oldest overdue due date, overdue amount, DPD and bucket for every active loan as of a
     business date, set-based (a few UPDATE statements, no Python loop over loans). Only loans that are
-    overdue now or were marked overdue before are written; each statement is driven by an index on those
-    few rows, never by a scan of the book. Returns how many loans were rewritten (see
+    overdue now or were marked overdue before are written, each once; each statement is driven by an index
+    on those few rows, never by a scan of the book. Returns how many loans were rewritten (see
     lending/delinquency.py for the rule)."""
     overdue_items = Installment.objects.filter(loan=OuterRef("pk"), due_date__lt=as_of, outstanding_amount__gt=0)
-    overdue_figures = {
-        "oldest_overdue_due_date": Subquery(overdue_items.order_by("due_date").values("due_date")[:1]),
-        "overdue_amount": Coalesce(
-            Subquery(overdue_items.values("loan").annotate(total=Sum("outstanding_amount")).values("total")),
-            Value(ZERO),
-        ),
-    }
-    active = Loan.objects.filter(status=Loan.Status.ACTIVE)
-    # Two statements rather than one with OR: an OR around the IN (subquery) defeats the semi-join.
-    rewritten = active.filter(oldest_overdue_due_date__isnull=False).update(**overdue_figures)
-    overdue_loan_ids = Installment.objects.filter(due_date__lt=as_of, outstanding_amount__gt=0).values("loan_id")
-    rewritten += active.filter(oldest_overdue_due_date__isnull=True, pk__in=overdue_loan_ids).update(**overdue_figures)
-    delinquent_buckets = [bucket for bucket, _upper in BUCKET_UPPER_BOUNDS[1:]]
-    active.filter(oldest_overdue_due_date__isnull=True, aging_bucket__in=delinquent_buckets).update(
-        days_past_due=0, aging_bucket=Loan.Bucket.CURRENT
+    oldest = Subquery(overdue_items.order_by("due_date").values("due_date")[:1])
+    overdue_amount = Coalesce(
+        Subquery(overdue_items.values("loan").annotate(total=Sum("outstanding_amount")).values("total")), Value(ZERO)
     )
-    # Grace days differ per product, and UPDATE cannot join; products are few, so one statement each.
+    active = Loan.objects.filter(status=Loan.Status.ACTIVE)
+    overdue_loan_ids = Installment.objects.filter(due_date__lt=as_of, outstanding_amount__gt=0).values("loan_id")
+    rewritten = 0
+    # Grace days differ per product, and UPDATE cannot join; products are few, so statements per product.
     for product_id, grace_days in Product.objects.values_list("pk", "grace_days"):
-        active.filter(product_id=product_id, oldest_overdue_due_date__isnull=False).update(
-            **_dpd_and_bucket(as_of, grace_days)
-        )
+        figures = {
+            "oldest_overdue_due_date": oldest, "overdue_amount": overdue_amount,
+            **_dpd_and_bucket(as_of, grace_days, oldest),
+        }  # fmt: skip
+        of_product = active.filter(product_id=product_id)
+        # Two statements rather than one with OR: an OR around the IN (subquery) defeats the semi-join.
+        rewritten += of_product.filter(oldest_overdue_due_date__isnull=False).update(**figures)
+        rewritten += of_product.filter(oldest_overdue_due_date__isnull=True, pk__in=overdue_loan_ids).update(**figures)
     # Loans no longer active (settled, written off) keep no delinquency.
     Loan.objects.exclude(status=Loan.Status.ACTIVE).filter(oldest_overdue_due_date__isnull=False).update(
         oldest_overdue_due_date=None, overdue_amount=ZERO, days_past_due=0, aging_bucket=Loan.Bucket.CURRENT
@@ -323,17 +320,16 @@ def delinquency_refresh(*, as_of: datetime.date) -> int:
     return rewritten
 
 
-def _dpd_and_bucket(as_of: datetime.date, grace_days: int) -> dict:
-    """UPDATE expressions for DPD and bucket. Bucket limits become due-date thresholds: DPD > n exactly
-    when the oldest unpaid due date is before as_of - n days."""
-    within_grace = Q(oldest_overdue_due_date__isnull=True) | Q(
-        oldest_overdue_due_date__gte=as_of - datetime.timedelta(days=grace_days)
-    )
-    dpd = Case(When(within_grace, then=Value(0)), default=DaysBetween(Value(as_of), F("oldest_overdue_due_date")))
+def _dpd_and_bucket(as_of: datetime.date, grace_days: int, oldest) -> dict:
+    """UPDATE expressions for DPD and bucket from `oldest`, the oldest unpaid due date as of the business
+    date (an expression: the stored column still holds yesterday's value). Bucket limits become due-date
+    thresholds: DPD > n exactly when the oldest unpaid due date is before as_of - n days."""
+    within_grace = Q(IsNull(oldest, True)) | Q(GreaterThanOrEqual(oldest, as_of - datetime.timedelta(days=grace_days)))
+    dpd = Case(When(within_grace, then=Value(0)), default=DaysBetween(Value(as_of), oldest))
     bucket_rules = [When(within_grace, then=Value(Loan.Bucket.CURRENT))]
     for bucket, upper in BUCKET_UPPER_BOUNDS[1:-1]:
         bucket_rules.append(
-            When(oldest_overdue_due_date__gte=as_of - datetime.timedelta(days=upper), then=Value(bucket))
+            When(GreaterThanOrEqual(oldest, as_of - datetime.timedelta(days=upper)), then=Value(bucket))
         )
     bucket = Case(*bucket_rules, default=Value(BUCKET_UPPER_BOUNDS[-1][0]))
     return {"days_past_due": dpd, "aging_bucket": bucket}

@@ -239,44 +239,59 @@ def open_cases(as_of) -> int:
     ]
     if default is not None:
         targets.append((candidates.exclude(product_id__in=list(named)), default))
-    columns = [
-        "loan",
-        "borrower",
-        "policy",
-        "status",
-        "is_open",
-        "priority_score",
-        "days_past_due",
-        "aging_bucket",
-        "opened_overdue_amount",
-        "overdue_amount",
-        "broken_promises",
-        "legal_hold",
-        "opened_on",
-        "close_reason",
-    ]
     opened = 0
     for loans, policy_id in targets:
-        rows = loans.values_list(
-            "pk",
-            "borrower_id",
-            Value(policy_id),
-            Value(CaseStatus.OPEN),
-            Value(True),
-            priority_expression(broken_promises=Value(0)),  # scored now, not rewritten by update_priorities
-            "days_past_due",
-            "aging_bucket",
-            "overdue_amount",
-            "overdue_amount",
-            Value(0),
-            Value(False),
-            Value(as_of),
-            Value(""),
-        )
-        opened += insert_from_select(CollectionCase, columns, rows)
+        # Routed before they are written, so each case is inserted with its team and collector (no second
+        # write of 100,000 rows on a first run); loans no rule routes are inserted last, unassigned.
+        for (team_id, collector_id), loan_ids in assignments_plan(_loan_routing_rows(loans)).items():
+            for start in range(0, len(loan_ids), ASSIGN_CHUNK):
+                chunk = loans.filter(pk__in=loan_ids[start : start + ASSIGN_CHUNK])
+                opened += _insert_cases(chunk, policy_id, as_of, team_id, collector_id)
+        opened += _insert_cases(loans, policy_id, as_of, None, None)
     new_cases = CollectionCase.objects.filter(is_open=True, opened_on=as_of)
     _events_for(new_cases, Event.OPENED, as_of, JSONObject(dpd=F("days_past_due"), overdue=F("overdue_amount")))
+    assigned = JSONObject(team=F("team_id"), to=F("assigned_to_id"), rule=Value("assignment_rules"))
+    _events_for(new_cases.filter(team__isnull=False), Event.ASSIGNED, as_of, assigned)
     return opened
+
+
+def _loan_routing_rows(loans):
+    return (
+        loans.values(
+            "pk", "product_id", bucket=F("aging_bucket"), language=F("borrower__preferred_language"),
+            province=F("borrower__province"), team_id=Value(None, output_field=IntegerField()),
+        )
+        .order_by("-overdue_amount", "pk")
+        .iterator(chunk_size=ASSIGN_CHUNK)
+    )  # fmt: skip
+
+
+def _insert_cases(loans, policy_id, as_of, team_id, collector_id) -> int:
+    """INSERT … SELECT one open case per loan of `loans` that has none."""
+    columns = [
+        "loan", "borrower", "policy", "status", "is_open", "priority_score", "days_past_due", "aging_bucket",
+        "opened_overdue_amount", "overdue_amount", "broken_promises", "legal_hold", "opened_on", "close_reason",
+        "team", "assigned_to",
+    ]  # fmt: skip
+    rows = loans.values_list(
+        "pk",
+        "borrower_id",
+        Value(policy_id),
+        Value(CaseStatus.OPEN),
+        Value(True),
+        priority_expression(broken_promises=Value(0)),  # scored now, not rewritten by update_priorities
+        "days_past_due",
+        "aging_bucket",
+        "overdue_amount",
+        "overdue_amount",
+        Value(0),
+        Value(False),
+        Value(as_of),
+        Value(""),
+        Value(team_id, output_field=IntegerField()),
+        Value(collector_id, output_field=IntegerField()),
+    )
+    return insert_from_select(CollectionCase, columns, rows)
 
 
 def _routing_rows(cases):
@@ -310,7 +325,10 @@ def reroute_rolled_cases(as_of) -> int:
 
 
 def assign_new_cases(as_of) -> int:
-    return _route(CollectionCase.objects.filter(is_open=True, team__isnull=True), as_of)
+    """Cases assigned in this run: those routed as they opened, and any still unassigned that a rule now
+    matches."""
+    routed_now = _route(CollectionCase.objects.filter(is_open=True, team__isnull=True), as_of)
+    return routed_now + CollectionCase.objects.filter(opened_on=as_of, team__isnull=False).count()
 
 
 def _active_stages(policy_id, *, pre_due: bool):
