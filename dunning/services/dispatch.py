@@ -8,6 +8,7 @@ from django.core.mail import EmailMessage
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from creditops.core.money import format_money
 
@@ -88,9 +89,12 @@ def reminder_text(action: DunningAction, *, opt_out: bool) -> tuple[str, str]:
             }
         else:
             subject = _("Loan %(loan)s is overdue") % {"loan": loan.reference}
-            body = _(
+            body = ngettext(
+                "Dear %(name)s, loan %(loan)s is %(days)d day overdue; %(amount)s is due now. Please pay as soon "
+                "as possible or call us to agree a date.",
                 "Dear %(name)s, loan %(loan)s is %(days)d days overdue; %(amount)s is due now. Please pay as soon "
-                "as possible or call us to agree a date."
+                "as possible or call us to agree a date.",
+                action.case.days_past_due,
             ) % {
                 "name": borrower.name,
                 "loan": loan.reference,

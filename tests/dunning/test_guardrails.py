@@ -523,7 +523,7 @@ def test_reminders_dispatch_puts_the_opt_out_line_in_a_us_sms(
     assert counts == {"sent": 1, "deferred": 0, "blocked": 0, "no_address": 0}
     assert len(sms_outbox) == 1
     assert sms_outbox[0]["phone"] == borrower.phone
-    assert f"loan {case.loan.reference} is 1 days overdue" in sms_outbox[0]["text"]
+    assert f"loan {case.loan.reference} is 1 day overdue" in sms_outbox[0]["text"]
     assert sms_outbox[0]["text"].endswith(" " + OPT_OUT_LINE)
     attempt = ContactAttempt.objects.get(case=case)
     assert (attempt.channel, attempt.outcome, attempt.decision, attempt.is_automatic) == (
