@@ -7,7 +7,7 @@ import datetime
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -325,8 +325,6 @@ class CaseStatus(models.TextChoices):
 
 
 OPEN_STATUSES = [CaseStatus.OPEN, CaseStatus.PROMISED, CaseStatus.DISPUTED, CaseStatus.HARDSHIP, CaseStatus.LEGAL]
-# The ladder does not move for these: a dispute or a performing plan pauses it.
-PAUSED_STATUSES = [CaseStatus.DISPUTED, CaseStatus.HARDSHIP]
 
 
 class CloseReason(models.TextChoices):
@@ -399,7 +397,29 @@ class CollectionCase(models.Model):
 
     @property
     def is_paused(self) -> bool:
-        return self.status in PAUSED_STATUSES
+        """The ladder waits for this case: an open dispute or a performing plan (see paused_cases)."""
+        return self.status in (CaseStatus.DISPUTED, CaseStatus.HARDSHIP)
+
+    def status_from_facts(self) -> str:
+        """An open case's status follows from what is true of it, most binding first: an open dispute, a
+        performing plan, a legal hold, a pending promise. Services set it with this after any change, so
+        ending one pause never lifts another."""
+        if self.disputes.filter(status=Dispute.Status.OPEN).exists():
+            return CaseStatus.DISPUTED
+        if self.plans.filter(status=PaymentPlan.Status.ACTIVE).exists():
+            return CaseStatus.HARDSHIP
+        if self.legal_hold:
+            return CaseStatus.LEGAL
+        if self.promises.filter(status=PromiseToPay.Status.PENDING).exists():
+            return CaseStatus.PROMISED
+        return CaseStatus.OPEN
+
+
+def paused_cases() -> Q:
+    """Cases the ladder does not move (nor give new actions): an open dispute or a performing plan."""
+    return Q(Exists(Dispute.objects.filter(case=OuterRef("pk"), status=Dispute.Status.OPEN))) | Q(
+        Exists(PaymentPlan.objects.filter(case=OuterRef("pk"), status=PaymentPlan.Status.ACTIVE))
+    )
 
 
 class AppendOnlyQuerySet(models.QuerySet):

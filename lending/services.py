@@ -342,6 +342,8 @@ def loan_write_off(*, loan: Loan, on: datetime.date, actor=None) -> Loan:
     loan = Loan.objects.select_for_update(of=("self",)).get(pk=loan.pk)
     if loan.status == Loan.Status.WRITTEN_OFF:
         return loan
+    if loan.status != Loan.Status.ACTIVE:
+        raise DomainError(_("Only an active loan can be written off."), code="loan.not_active")
     loan.status = Loan.Status.WRITTEN_OFF
     loan.save(update_fields=["status"])
     audit_record(actor=actor, event="loan.written_off", subject=loan, detail={"on": on.isoformat()})

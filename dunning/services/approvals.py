@@ -119,7 +119,8 @@ def _settle_action(action: DunningAction, approved: bool):
 
 def _apply_legal_referral(approval, case, actor):
     if case.is_open:
-        case.status, case.legal_hold = CaseStatus.LEGAL, True
+        case.legal_hold = True
+        case.status = case.status_from_facts()
         case.save(update_fields=["status", "legal_hold"])
 
 
@@ -133,6 +134,10 @@ def _apply_settlement(approval, case, actor):
 
 
 def _apply_write_off(approval, case, actor):
+    if case.loan.status != case.loan.Status.ACTIVE or case.loan.overdue_amount <= 0:
+        raise DomainError(
+            _("The loan is no longer overdue; there is nothing to write off."), code="approval.write_off_moot"
+        )
     loan_write_off(loan=case.loan, on=business_today(), actor=actor)
     if case.is_open:
         case_close(case=case, reason=CloseReason.WRITTEN_OFF, on=business_today(), actor=actor)
@@ -143,7 +148,7 @@ def _apply_plan(approval, case, actor):
     plan.status = PaymentPlan.Status.ACTIVE
     plan.save(update_fields=["status"])
     if case.is_open:
-        case.status = CaseStatus.HARDSHIP
+        case.status = case.status_from_facts()
         case.save(update_fields=["status"])
     case_event_add(case=case, kind=Event.PLAN_STARTED, actor=actor, detail={"plan": plan.pk})
 

@@ -18,7 +18,6 @@ from lending.models import Borrower
 
 from ..models import (
     CaseEvent,
-    CaseStatus,
     Channel,
     CollectionCase,
     ContactAttempt,
@@ -198,9 +197,8 @@ def promise_record(
         case=case, amount=amount, promised_for=promised_for, made_on=made_on, contact=contact,
         created_by=actor if actor is not None and actor.is_authenticated else None,
     )  # fmt: skip
-    if case.status == CaseStatus.OPEN:
-        case.status = CaseStatus.PROMISED
-        case.save(update_fields=["status"])
+    case.status = case.status_from_facts()
+    case.save(update_fields=["status"])
     detail = {"promise": promise.pk, "amount": str(amount), "promised_for": promised_for.isoformat()}
     case_event_add(case=case, kind=Event.PROMISE, actor=actor, detail=detail, as_of=made_on)
     audit_record(actor=actor, event="promise.recorded", subject=promise, detail=detail)
@@ -222,7 +220,7 @@ def dispute_raise(*, case: CollectionCase, reason: str, actor) -> Dispute:
         case=case, reason=reason, raised_at=timezone.now(),
         raised_by=actor if actor is not None and actor.is_authenticated else None,
     )  # fmt: skip
-    case.status = CaseStatus.DISPUTED
+    case.status = case.status_from_facts()
     case.save(update_fields=["status"])
     case_event_add(case=case, kind=Event.DISPUTE_RAISED, actor=actor, detail={"dispute": dispute.pk, "reason": reason})
     audit_record(actor=actor, event="dispute.raised", subject=dispute, detail={"case": case.pk})
@@ -245,9 +243,8 @@ def dispute_resolve(*, dispute: Dispute, resolution: str, actor) -> Dispute:
     dispute.resolved_at = timezone.now()
     dispute.resolved_by = actor if actor is not None and actor.is_authenticated else None
     dispute.save(update_fields=["status", "resolution", "resolved_at", "resolved_by"])
-    if case.is_open and case.status == CaseStatus.DISPUTED:
-        has_promise = case.promises.filter(status=PromiseToPay.Status.PENDING).exists()
-        case.status = CaseStatus.PROMISED if has_promise else CaseStatus.OPEN
+    if case.is_open:
+        case.status = case.status_from_facts()  # back to the plan, the legal hold or the promise it had
         case.save(update_fields=["status"])
     detail = {"dispute": dispute.pk, "resolution": resolution}
     case_event_add(case=case, kind=Event.DISPUTE_RESOLVED, actor=actor, detail=detail)

@@ -8,19 +8,21 @@ import datetime
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from creditops.core.errors import DomainError
+from lending.models import BorrowerContact
 
 from ..models import (
     CONNECTED_OUTCOMES,
     CONVERSATION_OUTCOMES,
-    CaseStatus,
     Channel,
     CollectionCase,
     ContactAttempt,
     GuardrailProfile,
     GuardrailRule,
+    PaymentPlan,
 )
 
 Rule = GuardrailRule.Kind
@@ -70,18 +72,25 @@ def profile_in_force(code: str, on: datetime.date) -> GuardrailProfile:
 
 def contact_decide(
     *,
-    case: CollectionCase,
     channel: str,
     at: datetime.datetime,
+    case: CollectionCase | None = None,
+    loan=None,
     target_contact=None,
     profile: GuardrailProfile | None = None,
 ) -> Decision:
-    """May this contact happen at `at`? Pure read: records nothing (contact_attempt_log records)."""
-    borrower = case.borrower
+    """May this contact happen at `at`? About a case, or (a pre-due reminder) about a loan with no case.
+    Pure read: records nothing (contact_attempt_log records)."""
+    loan = case.loan if case is not None else loan
+    borrower = case.borrower if case is not None else loan.borrower
     local = at.astimezone(ZoneInfo(borrower.time_zone))
-    profile = profile or profile_in_force(case.loan.product.guardrail_profile, local.date())
+    profile = profile or profile_in_force(loan.product.guardrail_profile, local.date())
     label = str(profile)
-    hold = _hold(case, channel, target_contact)
+    if target_contact is not None and target_contact.borrower_id != loan.borrower_id:
+        return Decision(
+            False, "contact.third_party_unknown", _("That person is not a contact of this borrower."), label
+        )
+    hold = _hold(case, borrower, channel, target_contact)
     if hold is not None:
         return Decision(False, hold[0], hold[1], label)
     requirements = []
@@ -89,7 +98,7 @@ def contact_decide(
         if not rule.applies_to(channel):
             continue
         check = _CHECKS[rule.kind]
-        refusal = check(rule, case=case, channel=channel, local=local, target_contact=target_contact)
+        refusal = check(rule, loan=loan, channel=channel, local=local, target_contact=target_contact)
         if isinstance(refusal, tuple):
             return Decision(False, refusal[0], refusal[1], label)
         if isinstance(refusal, str):
@@ -97,14 +106,13 @@ def contact_decide(
     return Decision(True, "", "", label, tuple(requirements))
 
 
-def _hold(case, channel, target_contact):
-    """(code, message) of the first hold that stops all contact on this case, or None."""
-    borrower = case.borrower
+def _hold(case, borrower, channel, target_contact):
+    """(code, message) of the first hold that stops all contact with the borrower (and on the case), or
+    None. The case's holds are read from the facts (an open dispute, a performing plan), not its status."""
+    has_case = case is not None
     holds = [
         (
-            case.disputes.filter(status="open").exists()
-            or case.status == CaseStatus.DISPUTED
-            or borrower.has_open_dispute,
+            borrower.has_open_dispute or (has_case and case.disputes.filter(status="open").exists()),
             "contact.hold_dispute",
             _("The debt is disputed: no contact or notice until the dispute is resolved."),
         ),
@@ -121,18 +129,31 @@ def _hold(case, channel, target_contact):
         ),
         (borrower.do_not_contact, "contact.hold_do_not_contact", _("The borrower is marked do-not-contact.")),
         (
-            case.status == CaseStatus.HARDSHIP,
+            has_case and case.plans.filter(status=PaymentPlan.Status.ACTIVE).exists(),
             "contact.hold_payment_plan",
             _("A payment plan is performing: the ladder and collection contact are paused."),
         ),
-        (case.legal_hold, "contact.hold_legal", _("The case is under legal hold: contact goes through the lawyers.")),
+        (
+            has_case and case.legal_hold,
+            "contact.hold_legal",
+            _("The case is under legal hold: contact goes through the lawyers."),
+        ),
     ]
     for applies, code, message in holds:
         if applies:
             return code, message
-    if target_contact is not None and channel == Channel.LETTER:
+    if _is_third_party(target_contact) and channel == Channel.LETTER:
         return "contact.letter_third_party", _("Letters and notices go to the borrower only.")
     return None
+
+
+def _is_third_party(target_contact) -> bool:
+    return target_contact is not None and target_contact.relation != target_contact.Relation.SELF
+
+
+def _to_borrower():
+    """Contacts with the borrower: their main number, or another number of their own."""
+    return Q(target_contact__isnull=True) | Q(target_contact__relation=BorrowerContact.Relation.SELF)
 
 
 def _contact_hours(rule, *, local, **_kwargs):
@@ -157,11 +178,11 @@ def _allowed_calls(**filters):
     return ContactAttempt.objects.filter(channel=Channel.CALL, decision=ContactAttempt.Decision.ALLOWED, **filters)
 
 
-def _connected_calls_per_day(rule, *, case, local, **_kwargs):
+def _connected_calls_per_day(rule, *, loan, local, **_kwargs):
     limit = int(rule.parameters.get("limit", 3))
     start, end = _local_day_range(local)
     connected = _allowed_calls(
-        borrower_id=case.borrower_id, outcome__in=CONNECTED_OUTCOMES, attempted_at__gte=start, attempted_at__lt=end
+        borrower_id=loan.borrower_id, outcome__in=CONNECTED_OUTCOMES, attempted_at__gte=start, attempted_at__lt=end
     ).count()
     if connected < limit:
         return None
@@ -172,10 +193,10 @@ def _connected_calls_per_day(rule, *, case, local, **_kwargs):
     )
 
 
-def _call_attempts_per_window(rule, *, case, local, **_kwargs):
+def _call_attempts_per_window(rule, *, loan, local, **_kwargs):
     limit, days = int(rule.parameters.get("limit", 7)), int(rule.parameters.get("days", 7))
     start, end = _local_day_range(local, days)
-    attempts = _allowed_calls(loan_id=case.loan_id, attempted_at__gte=start, attempted_at__lt=end).count()
+    attempts = _allowed_calls(loan_id=loan.pk, attempted_at__gte=start, attempted_at__lt=end).count()
     if attempts < limit:
         return None
     return (
@@ -185,17 +206,14 @@ def _call_attempts_per_window(rule, *, case, local, **_kwargs):
     )
 
 
-def _call_after_conversation(rule, *, case, local, **_kwargs):
+def _call_after_conversation(rule, *, loan, local, **_kwargs):
     days = int(rule.parameters.get("days", 7))
     start, end = _local_day_range(local, days)
     last = (
         _allowed_calls(
-            loan_id=case.loan_id,
-            outcome__in=CONVERSATION_OUTCOMES,
-            attempted_at__gte=start,
-            attempted_at__lt=end,
-            target_contact__isnull=True,
+            loan_id=loan.pk, outcome__in=CONVERSATION_OUTCOMES, attempted_at__gte=start, attempted_at__lt=end
         )
+        .filter(_to_borrower())
         .order_by("-attempted_at")
         .first()
     )
@@ -208,17 +226,15 @@ def _call_after_conversation(rule, *, case, local, **_kwargs):
     )
 
 
-def _third_party(rule, *, case, local, target_contact, **_kwargs):
-    if target_contact is None or target_contact.relation == target_contact.Relation.SELF:
+def _third_party(rule, *, loan, local, target_contact, **_kwargs):
+    if not _is_third_party(target_contact):
         return None
-    if target_contact.borrower_id != case.borrower_id:
-        return "contact.third_party_unknown", _("That person is not a contact of this borrower.")
     if not target_contact.consent_to_contact:
         return "contact.third_party_no_consent", _("This contact has not consented to be contacted.")
     days, needed = int(rule.parameters.get("days", 7)), int(rule.parameters.get("failed_attempts", 3))
     start, end = _local_day_range(local, days)
-    borrower_calls = _allowed_calls(
-        borrower_id=case.borrower_id, target_contact__isnull=True, attempted_at__gte=start, attempted_at__lt=end
+    borrower_calls = _allowed_calls(borrower_id=loan.borrower_id, attempted_at__gte=start, attempted_at__lt=end).filter(
+        _to_borrower()
     )
     reached = borrower_calls.exclude(outcome__in=UNREACHED_OUTCOMES).exists()
     failed = borrower_calls.filter(outcome__in=UNREACHED_OUTCOMES).count()

@@ -31,7 +31,6 @@ from lending.services import delinquency_refresh
 
 from ..models import (
     APPROVAL_KIND_FOR_ACTION,
-    PAUSED_STATUSES,
     ApprovalRequest,
     CaseEvent,
     CaseStatus,
@@ -45,6 +44,7 @@ from ..models import (
     PromiseToPay,
     StageAction,
     StageTransition,
+    paused_cases,
 )
 from .approvals import case_records_wind_down
 from .assignment import assignments_plan
@@ -138,14 +138,9 @@ def evaluate_promises(as_of) -> dict:
             status, kind = PromiseToPay.Status.BROKEN, Event.PROMISE_BROKEN
         promise.status, promise.paid_amount, promise.evaluated_on = status, to_money(paid), as_of
         promise.save(update_fields=["status", "paid_amount", "evaluated_on"])
-        case = promise.case
-        if status != PromiseToPay.Status.KEPT:
-            case.broken_promises += 1
-        if case.status == CaseStatus.PROMISED:
-            case.status = CaseStatus.OPEN
-        case.save(update_fields=["broken_promises", "status"])
+        _settle_case(promise.case, broken=status != PromiseToPay.Status.KEPT)
         detail = {"promise": promise.pk, "paid": str(to_money(paid)), "amount": str(promise.amount)}
-        _event(case, kind, as_of, detail)
+        _event(promise.case, kind, as_of, detail)
         outcome[status] += 1
     return outcome
 
@@ -171,15 +166,22 @@ def evaluate_plans(as_of) -> dict:
         plan.ended_on = as_of
         plan.save(update_fields=["status", "ended_on"])
         case = plan.case
-        if not completed:
-            case.broken_promises += 1
-        if case.status == CaseStatus.HARDSHIP:
-            case.status = CaseStatus.OPEN
-        case.save(update_fields=["broken_promises", "status"])
+        _settle_case(case, broken=not completed)
         kind = Event.PLAN_COMPLETED if completed else Event.PLAN_BROKEN
         _event(case, kind, as_of, {"plan": plan.pk, "paid": str(to_money(plan.paid)), "due": str(to_money(plan.due))})
         outcome["completed" if completed else "broken"] += 1
     return outcome
+
+
+def _settle_case(case, *, broken: bool) -> None:
+    """After a promise or plan is decided: count it against the case if it failed, and set the status from
+    the facts. Conditional updates, so a dispute a collector raises meanwhile is not written over."""
+    cases = CollectionCase.objects.filter(pk=case.pk, is_open=True)
+    if broken:
+        cases.update(broken_promises=F("broken_promises") + 1)
+    case.refresh_from_db(fields=["is_open", "legal_hold"])
+    if case.is_open:
+        cases.update(status=case.status_from_facts())
 
 
 def _event(case, kind, as_of, detail):
@@ -348,7 +350,7 @@ def move_stages(run, as_of) -> int:
             eligible = CollectionCase.objects.filter(
                 Q(stage__isnull=True) | Q(stage__start_dpd__lt=stage.start_dpd),
                 is_open=True, policy_id=policy_id, days_past_due__gte=stage.start_dpd,
-            ).exclude(status__in=PAUSED_STATUSES)  # fmt: skip
+            ).exclude(paused_cases())  # fmt: skip
             if not eligible.exists():
                 continue
             rows = eligible.values_list(
@@ -410,7 +412,7 @@ def _insert_stage_action(run, as_of, policy_id, stage, action):
     moved_now = StageTransition.objects.filter(run=run).values("case_id")
     cases = (
         CollectionCase.objects.filter(pk__in=moved_now, is_open=True, policy_id=policy_id, stage=stage)
-        .exclude(status__in=PAUSED_STATUSES)
+        .exclude(paused_cases())
         .exclude(Exists(DunningAction.objects.filter(case=OuterRef("pk"), stage=stage, kind=action.kind)))
     )
     rows = cases.values_list(

@@ -27,6 +27,7 @@ from dunning.models import (
     DunningAction,
     GuardrailProfile,
     GuardrailRule,
+    PaymentPlan,
 )
 from dunning.services.cases import contact_attempt_log, dispute_raise
 from dunning.services.dispatch import reminders_dispatch
@@ -364,10 +365,7 @@ BORROWER_HOLDS = [
     ("cease_communication", "contact.hold_cease_communication"),
     ("do_not_contact", "contact.hold_do_not_contact"),
 ]
-CASE_HOLDS = [
-    ({"status": CaseStatus.HARDSHIP}, "contact.hold_payment_plan"),
-    ({"legal_hold": True}, "contact.hold_legal"),
-]
+CASE_HOLDS = [({"legal_hold": True}, "contact.hold_legal")]
 
 
 @pytest.mark.parametrize(("flag", "code"), BORROWER_HOLDS)
@@ -391,6 +389,24 @@ def test_a_case_hold_blocks_contact(cn_case, change, code):
 
     assert refused(cn_case, london(CN_DAY, "10:00")).code == code
     assert decide(cn_case, london(CN_DAY, "10:00"), Channel.LETTER).rule == code
+
+
+def test_a_performing_plan_blocks_contact_whatever_the_status_says(cn_case):
+    PaymentPlan.objects.create(
+        case=cn_case, status=PaymentPlan.Status.ACTIVE, total_amount=cn_case.overdue_amount,
+        starts_on=CN_DAY, reason="Lost job",
+    )  # fmt: skip
+    assert cn_case.status == CaseStatus.OPEN  # the hold is the plan, not a status someone may overwrite
+
+    assert refused(cn_case, london(CN_DAY, "10:00")).code == "contact.hold_payment_plan"
+
+
+def test_a_contact_of_another_borrower_is_refused_even_as_their_own_number(cn_case):
+    stranger = BorrowerContact.objects.create(
+        borrower=BorrowerFactory(), relation=BorrowerContact.Relation.SELF, name="Other", phone="+8613900000001"
+    )
+    decision = decide(cn_case, london(CN_DAY, "10:00"), target=stranger)
+    assert (decision.allowed, decision.rule) == (False, "contact.third_party_unknown")
 
 
 def test_a_dispute_raised_on_the_case_blocks_contact(cn_case, collector):
