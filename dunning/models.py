@@ -597,7 +597,10 @@ class ContactAttempt(models.Model):
         ALLOWED = "allowed", _("Allowed")
         BLOCKED = "blocked", _("Blocked")
 
-    case = models.ForeignKey(CollectionCase, verbose_name=_("case"), on_delete=models.PROTECT, related_name="contacts")
+    case = models.ForeignKey(
+        CollectionCase, verbose_name=_("case"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="contacts", help_text=_("Empty for a pre-due reminder (no case yet)."),
+    )  # fmt: skip
     borrower = models.ForeignKey(Borrower, verbose_name=_("borrower"), on_delete=models.PROTECT, related_name="+")
     loan = models.ForeignKey(Loan, verbose_name=_("loan"), on_delete=models.PROTECT, related_name="+")
     channel = models.CharField(pgettext_lazy("contact", "channel"), max_length=8, choices=Channel.choices)

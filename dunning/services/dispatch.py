@@ -10,24 +10,25 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from creditops.core.errors import DomainError
 from creditops.core.money import format_money
 
-from ..models import ActionKind, Channel, DunningAction
+from ..models import ActionKind, Channel, ContactAttempt, DunningAction
 from ..sms import send_sms
 from .cases import contact_attempt_log
-from .guardrails import ContactBlockedError
+from .guardrails import ContactBlockedError, contact_decide
 
 CHANNEL_FOR_KIND = {ActionKind.SMS_REMINDER: Channel.SMS, ActionKind.EMAIL_REMINDER: Channel.EMAIL}
 # Refusals that may clear later the same day: keep the action pending and try on the next pass.
 RETRY_LATER_RULES = {"contact.quiet_hours", "contact.daily_connected_cap"}
 
 
-def reminders_dispatch(*, now: datetime.datetime | None = None, limit: int = 5000) -> dict:
-    """Send pending reminder actions. Returns counts by outcome."""
+def reminders_dispatch(*, now: datetime.datetime | None = None) -> dict:
+    """Send every pending reminder action the guardrail allows now. Returns counts by outcome."""
     now = now or timezone.now()
     pending = DunningAction.objects.filter(status=DunningAction.Status.PENDING, kind__in=list(CHANNEL_FOR_KIND))
-    action_ids = list(pending.order_by("created_on", "pk").values_list("pk", flat=True)[:limit])
-    counts = {"sent": 0, "deferred": 0, "blocked": 0, "no_address": 0}
+    action_ids = list(pending.order_by("created_on", "pk").values_list("pk", flat=True))
+    counts = {"sent": 0, "deferred": 0, "blocked": 0, "no_address": 0, "cancelled": 0}
     for action_id in action_ids:
         # One transaction per reminder, the action row locked: two workers never send the same one, and
         # the message leaves only once the action is marked done (on commit).
@@ -45,30 +46,60 @@ def reminders_dispatch(*, now: datetime.datetime | None = None, limit: int = 500
 
 def _dispatch_one(action: DunningAction, now) -> str:
     channel = CHANNEL_FOR_KIND[action.kind]
-    borrower = action.loan.borrower
-    if channel == Channel.EMAIL and not borrower.email:
+    if action.case is None and not _still_due(action):
+        _finish(action, DunningAction.Status.CANCELLED, now, "no_longer_due")
+        return "cancelled"
+    if channel == Channel.EMAIL and not action.loan.borrower.email:
         _finish(action, DunningAction.Status.DONE, now, "no_email_address")
         return "no_address"
-    if action.case is None:  # a pre-due reminder: no case, so only the borrower's own holds apply
-        if borrower.is_on_hold:
-            _finish(action, DunningAction.Status.BLOCKED, now, "contact.hold")
-            return "blocked"
-        _send(action, channel, requirements=())
-        _finish(action, DunningAction.Status.DONE, now, "sent")
-        return "sent"
     try:
-        attempt = contact_attempt_log(
-            case=action.case, channel=channel, outcome="sent", actor=None, at=now, automatic=True,
-            note=action.get_kind_display(),
-        )  # fmt: skip
-    except ContactBlockedError as refusal:
-        if refusal.code in RETRY_LATER_RULES:
-            return "deferred"
-        _finish(action, DunningAction.Status.BLOCKED, now, refusal.code)
+        decision = contact_decide(case=action.case, loan=action.loan, channel=channel, at=now)
+    except DomainError as error:  # no guardrail profile in force, say: never send blind
+        _finish(action, DunningAction.Status.BLOCKED, now, error.code)
         return "blocked"
-    _send(action, channel, requirements=attempt.requirements)
+    if not decision.allowed and decision.rule in RETRY_LATER_RULES:
+        # Decided again on the next pass; the deferral is recorded once, not every hour.
+        if not action.result:
+            _record(action, channel, decision, now)
+            action.result = f"deferred:{decision.rule}"
+            action.save(update_fields=["result"])
+        return "deferred"
+    attempt = _record(action, channel, decision, now)
+    if not decision.allowed:
+        _finish(action, DunningAction.Status.BLOCKED, now, decision.rule)
+        return "blocked"
+    _send(action, channel, requirements=decision.requirements)
     _finish(action, DunningAction.Status.DONE, now, f"contact:{attempt.pk}")
     return "sent"
+
+
+def _still_due(action: DunningAction) -> bool:
+    """A pre-due reminder is stale once the installment is paid, the loan left the book or a case opened."""
+    loan = action.loan
+    return (
+        loan.status == loan.Status.ACTIVE
+        and loan.installments.filter(due_date=action.due_date, outstanding_amount__gt=0).exists()
+        and not loan.cases.filter(is_open=True).exists()
+    )
+
+
+def _record(action, channel, decision, now) -> ContactAttempt:
+    """The guardrail's decision on an automatic contact, on the case timeline when there is a case."""
+    if action.case is None:
+        return ContactAttempt.objects.create(
+            case=None, borrower_id=action.loan.borrower_id, loan=action.loan, channel=channel,
+            outcome=ContactAttempt.Outcome.SENT if decision.allowed else "",
+            decision=ContactAttempt.Decision.ALLOWED if decision.allowed else ContactAttempt.Decision.BLOCKED,
+            rule=decision.rule, profile=decision.profile, note=action.get_kind_display(), is_automatic=True,
+            attempted_at=now,
+        )  # fmt: skip
+    try:
+        return contact_attempt_log(
+            case=action.case, channel=channel, outcome=ContactAttempt.Outcome.SENT, actor=None, at=now,
+            automatic=True, note=action.get_kind_display(),
+        )  # fmt: skip
+    except ContactBlockedError as refusal:
+        return refusal.attempt
 
 
 def _finish(action, status, now, result):

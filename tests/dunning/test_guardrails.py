@@ -536,7 +536,7 @@ def test_reminders_dispatch_puts_the_opt_out_line_in_a_us_sms(
     with django_capture_on_commit_callbacks(execute=True):
         counts = reminders_dispatch(now=new_york(US_DAY, "21:30"))
 
-    assert counts == {"sent": 1, "deferred": 0, "blocked": 0, "no_address": 0}
+    assert counts == {"sent": 1, "deferred": 0, "blocked": 0, "no_address": 0, "cancelled": 0}
     assert len(sms_outbox) == 1
     assert sms_outbox[0]["phone"] == borrower.phone
     assert f"loan {case.loan.reference} is 1 day overdue" in sms_outbox[0]["text"]
@@ -575,7 +575,7 @@ def test_reminders_dispatch_defers_a_cn_sms_in_the_borrowers_quiet_hours(
     with django_capture_on_commit_callbacks(execute=True):
         counts = reminders_dispatch(now=london(CN_DAY, "22:30"))  # 06:30 in Shanghai
 
-    assert counts == {"sent": 0, "deferred": 1, "blocked": 0, "no_address": 0}
+    assert counts == {"sent": 0, "deferred": 1, "blocked": 0, "no_address": 0, "cancelled": 0}
     assert sms_outbox == []
     assert sms_reminder(case).status == DunningAction.Status.PENDING
     attempt = ContactAttempt.objects.get(case=case)
