@@ -6,6 +6,7 @@ import datetime
 
 from django import forms
 from django.contrib import admin, messages
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from creditops.core.admin import BigTableAdmin
@@ -138,11 +139,23 @@ class DunningStageAdmin(AuditedAdmin):
     inlines = [StageActionInline]
 
 
+def _in_force(profile) -> bool:
+    return profile is not None and profile.pk is not None and profile.effective_from <= timezone.localdate()
+
+
 class GuardrailRuleInline(admin.StackedInline):
+    """A version already in force is history (decisions name it): change rules through a new version."""
+
     model = GuardrailRule
     extra = 0
     fields = ["kind", "channels", "parameters", "source"]
     can_delete = False
+
+    def has_change_permission(self, request, obj=None):
+        return not _in_force(obj) and super().has_change_permission(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return not _in_force(obj) and super().has_add_permission(request, obj)
 
 
 class NewVersionForm(forms.Form):
@@ -154,6 +167,10 @@ class GuardrailProfileAdmin(AuditedAdmin):
     list_display = ["code", "version", "name", "effective_from"]
     list_filter = ["code"]
     inlines = [GuardrailRuleInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["code", "version", "name", "effective_from"] if _in_force(obj) else []
+
     actions = ["new_version"]
 
     @admin.action(description=_("Copy as a new version from tomorrow"), permissions=["add"])
@@ -216,7 +233,12 @@ class DunningActionAdmin(ScopedReadOnlyAdmin):
 
 @admin.register(StageTransition)
 class StageTransitionAdmin(ScopedReadOnlyAdmin):
-    list_display = ["case", "as_of", "from_stage", "to_stage_name", "days_past_due", "rule"]
+    list_display = ["case", "as_of", "from_stage", "to_stage_name", "days_past_due", "rule_display"]
+
+    @admin.display(description=_("rule"))
+    def rule_display(self, transition):
+        return transition.rule
+
     list_select_related = ["case", "from_stage"]
 
 

@@ -21,16 +21,15 @@ def sees_every_case(user) -> bool:
 
 
 def cases_visible_to(user) -> QuerySet[CollectionCase]:
-    """Collectors see their own cases, supervisors their teams' (and what their members hold), managers,
-    compliance and administrators everything."""
+    """Collectors see their own cases, supervisors their teams', managers, compliance and administrators
+    everything."""
     roles = user_roles(user)
     cases = CollectionCase.objects.all()
     if sees_every_case(user):
         return cases
     if SUPERVISOR in roles:
-        return cases.filter(
-            Q(team__supervisor=user) | Q(assigned_to__teams__supervisor=user) | Q(assigned_to=user)
-        ).distinct()
+        # The cases of the teams they supervise; a member's cases in another team stay that team's.
+        return cases.filter(Q(team__supervisor=user) | Q(assigned_to=user))
     if COLLECTOR in roles:
         return cases.filter(assigned_to=user)
     return cases.none()

@@ -190,7 +190,7 @@ def _event(case, kind, as_of, detail):
 
 def _events_for(cases, kind, as_of, detail) -> int:
     """One timeline row per case in `cases`, in one INSERT … SELECT."""
-    rows = cases.values_list(
+    rows = cases.order_by().values_list(  # no ORDER BY: the case model's default would sort for nothing
         "pk", Value(kind), Value(as_of), Value(timezone.now()), detail if detail is not None else JSONObject()
     )
     return insert_from_select(CaseEvent, ["case", "kind", "as_of", "occurred_at", "detail"], rows)
@@ -210,10 +210,14 @@ def close_cured(as_of) -> dict:
     }
     closed = {}
     for reason, (cases, status) in groups.items():
-        ids = CollectionCase.objects.filter(pk__in=cases.values("pk"))
-        _events_for(ids, Event.CLOSED, as_of, JSONObject(reason=Value(reason)))
-        case_records_wind_down(ids, reason=reason, on=as_of)
-        closed[reason.value] = ids.update(is_open=False, closed_on=as_of, close_reason=reason, status=status)
+        # The ids once (a day's cures are few), so the clean-up statements do not each search the book again.
+        case_ids = list(cases.values_list("pk", flat=True))
+        closed[reason.value] = 0
+        for start in range(0, len(case_ids), ASSIGN_CHUNK):
+            chunk = CollectionCase.objects.filter(pk__in=case_ids[start : start + ASSIGN_CHUNK])
+            _events_for(chunk, Event.CLOSED, as_of, JSONObject(reason=Value(reason)))
+            case_records_wind_down(chunk, reason=reason, on=as_of)
+            closed[reason.value] += chunk.update(is_open=False, closed_on=as_of, close_reason=reason, status=status)
     return closed
 
 
@@ -333,6 +337,16 @@ def assign_new_cases(as_of) -> int:
     return routed_now + CollectionCase.objects.filter(opened_on=as_of, team__isnull=False).count()
 
 
+def _policies_with_work() -> list[int]:
+    """Active policies, and retired ones that still have open cases: those finish their ladder."""
+    still_used = CollectionCase.objects.filter(is_open=True).values("policy_id")
+    return list(
+        DunningPolicy.objects.filter(Q(is_active=True) | Q(pk__in=still_used))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
 def _active_stages(policy_id, *, pre_due: bool):
     stages = DunningStage.objects.filter(policy_id=policy_id, is_active=True)
     stages = stages.filter(start_dpd__lt=1) if pre_due else stages.filter(start_dpd__gte=1)
@@ -344,7 +358,7 @@ def move_stages(run, as_of) -> int:
     stages it jumped over (their actions are skipped, not fired). Cases never move back: a lower DPD after
     a partial payment keeps the stage reached."""
     moved = 0
-    for policy_id in DunningPolicy.objects.filter(is_active=True).values_list("pk", flat=True):
+    for policy_id in _policies_with_work():
         stages = _active_stages(policy_id, pre_due=False)
         for position, stage in enumerate(stages):
             eligible = CollectionCase.objects.filter(
@@ -394,7 +408,7 @@ def create_actions(run, as_of) -> dict:
     """The actions of the stage each case entered today, once per case, keyed by (case, stage, kind):
     pending, or awaiting approval (with the approval request) where the stage says so. Stages a case
     jumped over are recorded on its transition, not fired."""
-    for policy_id in DunningPolicy.objects.filter(is_active=True).values_list("pk", flat=True):
+    for policy_id in _policies_with_work():
         for stage in _active_stages(policy_id, pre_due=False):
             for action in StageAction.objects.filter(stage=stage):
                 _insert_stage_action(run, as_of, policy_id, stage, action)
@@ -450,8 +464,9 @@ def _request_approvals(actions) -> int:
             When(kind=action_kind, then=Value(approval_kind))
             for action_kind, approval_kind in APPROVAL_KIND_FOR_ACTION.items()
         ],
-        default=Value(ApprovalRequest.Kind.WRITE_OFF),
     )
+    # Only the kinds that map to an approval (StageAction.clean refuses the others).
+    actions = actions.filter(kind__in=list(APPROVAL_KIND_FOR_ACTION))
     rows = actions.exclude(Exists(ApprovalRequest.objects.filter(action=OuterRef("pk")))).values_list(
         "case_id",
         kind,

@@ -19,6 +19,7 @@ from dunning.models import (
     GuardrailRule,
     StageAction,
 )
+from dunning.services.policies import guardrail_profile_new_version
 from dunning.services.run import dunning_run
 from tests.factories import UserFactory
 
@@ -70,10 +71,12 @@ def test_a_collector_lists_only_their_own_cases(client, overdue_case, collector,
 def test_compliance_edits_a_guardrail_rule_and_the_change_is_audited(client, db):
     officer = UserFactory(username="officer")
     officer.groups.add(Group.objects.get(name=roles.COMPLIANCE))
-    profile = GuardrailProfile.objects.get(code="CN", version=1)
+    # Versions in force are history; rules change through a new version, editable until it takes effect.
+    in_force = GuardrailProfile.objects.get(code="CN", version=1)
+    profile = guardrail_profile_new_version(profile=in_force, effective_from=datetime.date(2099, 1, 1), actor=officer)
     rules = list(profile.rules.order_by("pk"))
     data = {
-        "code": "CN", "version": "1", "name": profile.name, "effective_from": "2024-01-01",
+        "code": "CN", "version": "2", "name": profile.name, "effective_from": "2099-01-01",
         "rules-TOTAL_FORMS": str(len(rules)), "rules-INITIAL_FORMS": str(len(rules)),
         "rules-MIN_NUM_FORMS": "0", "rules-MAX_NUM_FORMS": "1000",
     }  # fmt: skip
@@ -91,6 +94,13 @@ def test_compliance_edits_a_guardrail_rule_and_the_change_is_audited(client, db)
     assert hours.parameters == {"start": "08:00", "end": "21:00"}
     event = AuditEvent.objects.get(event="guardrailrule.changed", subject_id=str(hours.pk))
     assert event.actor == officer and event.detail["parameters"] == {"start": "08:00", "end": "21:00"}
+
+
+def test_a_guardrail_version_in_force_is_read_only_in_the_admin(client, superuser):
+    profile = GuardrailProfile.objects.get(code="CN", version=1)
+    page = _logged_in(client, superuser).get(reverse("admin:dunning_guardrailprofile_change", args=[profile.pk]))
+    assert page.status_code == 200
+    assert 'name="rules-0-parameters"' not in page.content.decode()  # shown, not editable
 
 
 def test_a_guardrail_rule_with_a_bad_parameter_is_refused(db):

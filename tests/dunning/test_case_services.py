@@ -444,17 +444,18 @@ def test_managers_and_compliance_read_but_do_not_work_cases(case):
     assert refusal(case_note_add, case=case, text="hi", actor=manager).code == "case.forbidden"
 
 
-def test_a_supervisor_also_sees_what_a_team_member_holds_in_another_team(
+def test_a_case_of_another_team_stays_that_teams_even_when_held_by_a_shared_member(
     overdue_case, supervisor, collector, other_team, administrator
 ):
-    """A collector in two teams: their cases are visible to both supervisors."""
+    """A collector in two teams: each supervisor sees (and may reassign or approve) only their team's cases."""
     other_team.members.add(collector)
     case = overdue_case(days_past_due=10)
     case_assign(case=case, collector=collector, actor=administrator)
     CollectionCase.objects.filter(pk=case.pk).update(team=other_team)
 
-    assert set(cases_visible_to(supervisor)) == {case}
+    assert set(cases_visible_to(supervisor)) == set()
     assert set(cases_visible_to(other_team.supervisor)) == {case}
+    assert set(cases_visible_to(collector)) == {case}
 
 
 # ---------------------------------------------------------------------------------------------------------
