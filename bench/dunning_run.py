@@ -288,9 +288,11 @@ def main():
         print(f"{phase:<10}{spread([r['wall_s'] for r in rows]):>28}{spread(run_s):>28}"
               f"{spread([r['peak_rss_mib'] for r in rows], ',.1f'):>26}"
               f"{spread([r['pg_backend_rss_anon_mib'] for r in rows], ',.1f'):>26}")  # fmt: skip
-    print("(steps = DunningRun.duration_ms, the sum of the steps; wall - steps = start-up, lock, COMMIT, exit.\n"
-          " rerun: the date already succeeded, so only its wall time applies. PG backend = peak private memory\n"
-          " (RssAnon) of the command's PostgreSQL backend, sampled every 0.1 s.)")
+    print(
+        "(steps = DunningRun.duration_ms, the sum of the steps; wall - steps = start-up, lock, COMMIT, exit.\n"
+        " rerun: the date already succeeded, so only its wall time applies. PG backend = peak private memory\n"
+        " (RssAnon) of the command's PostgreSQL backend, sampled every 0.1 s.)"
+    )
     for phase in ["first", "next day"]:
         rows = [r for r in results if r["phase"] == phase]
         print(f"\nPer-step timings, {phase} run, ms, median (min–max):")
