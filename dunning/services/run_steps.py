@@ -44,7 +44,7 @@ from ..models import (
     PromiseToPay,
     StageAction,
     StageTransition,
-    paused_cases,
+    paused_case_ids,
 )
 from .approvals import case_records_wind_down
 from .assignment import assignments_plan
@@ -360,11 +360,12 @@ def move_stages(run, as_of) -> int:
     moved = 0
     for policy_id in _policies_with_work():
         stages = _active_stages(policy_id, pre_due=False)
+        paused = paused_case_ids()
         for position, stage in enumerate(stages):
             eligible = CollectionCase.objects.filter(
                 Q(stage__isnull=True) | Q(stage__start_dpd__lt=stage.start_dpd),
                 is_open=True, policy_id=policy_id, days_past_due__gte=stage.start_dpd,
-            ).exclude(paused_cases())  # fmt: skip
+            ).exclude(pk__in=paused)  # fmt: skip
             if not eligible.exists():
                 continue
             rows = eligible.values_list(
@@ -426,7 +427,7 @@ def _insert_stage_action(run, as_of, policy_id, stage, action):
     moved_now = StageTransition.objects.filter(run=run).values("case_id")
     cases = (
         CollectionCase.objects.filter(pk__in=moved_now, is_open=True, policy_id=policy_id, stage=stage)
-        .exclude(paused_cases())
+        .exclude(pk__in=paused_case_ids())
         .exclude(Exists(DunningAction.objects.filter(case=OuterRef("pk"), stage=stage, kind=action.kind)))
     )
     rows = cases.values_list(
