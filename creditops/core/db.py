@@ -74,3 +74,33 @@ def insert_from_select(model, columns: list[str], queryset) -> int:
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO {quote(model._meta.db_table)} ({names}) {select_sql}", params)
         return cursor.rowcount
+
+
+def append_only_trigger(table: str):
+    """A migration operation that makes PostgreSQL itself refuse UPDATE and DELETE on `table` (raw SQL
+    included); other databases rely on the model's and queryset's refusals."""
+    from django.db import migrations
+
+    create = f"""
+    CREATE OR REPLACE FUNCTION {table}_append_only() RETURNS trigger AS $$
+    BEGIN
+        RAISE EXCEPTION '{table} is append-only (%% refused)', TG_OP;
+    END;
+    $$ LANGUAGE plpgsql;
+    CREATE TRIGGER {table}_no_change
+        BEFORE UPDATE OR DELETE ON {table}
+        FOR EACH ROW EXECUTE FUNCTION {table}_append_only();
+    """
+    drop = f"""
+    DROP TRIGGER IF EXISTS {table}_no_change ON {table};
+    DROP FUNCTION IF EXISTS {table}_append_only();
+    """
+
+    def on_postgresql(sql):
+        def run(apps, schema_editor):
+            if schema_editor.connection.vendor == "postgresql":
+                schema_editor.execute(sql)
+
+        return run
+
+    return migrations.RunPython(on_postgresql(create), on_postgresql(drop))
