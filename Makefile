@@ -4,8 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 # fonts-noto-cjk: Chinese text in PDF notices; libharfbuzz-subset0: WeasyPrint font subsetting;
-# gettext: compiling translations.
-SYSTEM_PACKAGES := fonts-noto-cjk libharfbuzz-subset0 gettext
+# gettext: compiling translations; poppler-utils: tests read notice PDFs back as text (pdftotext).
+SYSTEM_PACKAGES := fonts-noto-cjk libharfbuzz-subset0 gettext poppler-utils
 
 .PHONY: run test setup system-packages lint messages
 

@@ -26,8 +26,15 @@ _CASE_RECORDS = ["collectioncase", "caseevent", "stagetransition", "dunningactio
                  "dispute", "paymentplan", "planinstallment", "approvalrequest"]  # fmt: skip
 _RULES = ["dunningpolicy", "dunningstage", "stageaction", "guardrailprofile", "guardrailrule", "assignmentrule"]
 # Collectors and supervisors read case records in their scope (the admin filters by cases_visible_to).
-_READ_CASES = [f"dunning.view_{model}" for model in _CASE_RECORDS + _RULES]
-_READ_COLLECTIONS = _READ_CASES + ["dunning.view_dunningrun", "dunning.view_portfoliosnapshot"]
+_READ_NOTICES = ["notices.view_notice", "notices.view_noticedelivery"]
+_READ_CASES = [f"dunning.view_{model}" for model in _CASE_RECORDS + _RULES] + _READ_NOTICES
+_READ_COLLECTIONS = _READ_CASES + [
+    "dunning.view_dunningrun",
+    "dunning.view_portfoliosnapshot",
+    "notices.view_printbatch",
+]
+# Printing letters (a print batch marks them printed): supervisors and administrators.
+_PRINT_LETTERS = ["notices.add_printbatch"]
 
 ROLE_PERMISSIONS = {
     # Collectors read the ledger here; they work their cases in the collections workspace.
@@ -36,6 +43,7 @@ ROLE_PERMISSIONS = {
     SUPERVISOR: _READ_LEDGER
     + _READ_COLLECTIONS
     + ["dunning.decide_approvalrequest"]
+    + _PRINT_LETTERS
     + [
         "lending.change_borrower",
         "lending.add_borrowercontact",
@@ -62,7 +70,8 @@ ROLE_PERMISSIONS = {
     + ["accounts.view_auditevent", "core.view_referencecounter"]
     + _READ_COLLECTIONS
     + [f"dunning.{action}_{model}" for model in _RULES for action in ["add", "change"]]
-    + ["dunning.decide_approvalrequest"],
+    + ["dunning.decide_approvalrequest"]
+    + _PRINT_LETTERS,
 }
 
 

@@ -8,5 +8,6 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("notices/", include("notices.urls")),
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
 ]

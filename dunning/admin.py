@@ -6,7 +6,9 @@ import datetime
 
 from django import forms
 from django.contrib import admin, messages
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from creditops.core.admin import BigTableAdmin
@@ -26,6 +28,7 @@ from .models import (
     DunningStage,
     GuardrailProfile,
     GuardrailRule,
+    NoticeKind,
     PaymentPlan,
     PlanInstallment,
     PortfolioSnapshot,
@@ -217,10 +220,21 @@ class CollectionCaseAdmin(ReadOnlyAdmin):
     search_fields = ["loan__reference__exact"]
     search_help_text = _("Exact loan reference.")
     overdue_display = money_column("overdue_amount", _("overdue now"))
+    readonly_fields = ["notice_previews"]
     inlines = [CaseEventInline]
 
     def get_queryset(self, request):
         return cases_visible_to(request.user).select_related("loan", "borrower")
+
+    @admin.display(description=_("preview a notice"))
+    def notice_previews(self, case):
+        """Links that render each kind of notice for this case from today's figures, marked PREVIEW."""
+        links = [
+            (reverse("notices:preview", args=[case.pk, kind]), label)
+            for kind, label in NoticeKind.choices
+            if kind != NoticeKind.PLAN_CONFIRMATION or case.plans.exists()
+        ]
+        return format_html_join(" · ", '<a href="{}" target="_blank">{}</a>', links)
 
 
 @admin.register(DunningAction)

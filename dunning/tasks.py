@@ -1,5 +1,7 @@
 """django-q2 entry points (scheduled by `manage.py setup_schedules`)."""
 
+from django_q.tasks import async_task
+
 from creditops.core.dates import business_today
 
 from .services.dispatch import reminders_dispatch
@@ -13,6 +15,8 @@ def nightly_run() -> dict:
     for as_of in dates_to_run(business_today()):
         report = dunning_run(as_of=as_of, wait=True, holder="django-q2 nightly")
         done[as_of.isoformat()] = "already done" if report.skipped_as_done else report.counts
+    # The notices the run asked for are issued by the workers, chunk by chunk (notices.tasks).
+    async_task("notices.tasks.issue_pending_notices", task_name="notices-after-nightly-run")
     return done
 
 

@@ -7,6 +7,7 @@ from django.db import connection
 from django.utils import translation
 
 from lending.services import loan_create
+from notices.sms.backends import locmem
 from tests.factories import BorrowerFactory, ProductFactory, UserFactory
 
 
@@ -17,6 +18,14 @@ def default_language():
     translation.activate(settings.LANGUAGE_CODE)
     yield
     translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture
+def sms_outbox():
+    """Messages the locmem SMS backend (the test settings' gateway) "sent" during the test."""
+    locmem.outbox.clear()
+    yield locmem.outbox
+    locmem.outbox.clear()
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "accounts",
     "lending",
     "dunning",
+    "notices",
 ]
 
 MIDDLEWARE = [
@@ -96,8 +97,10 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="creditops@localhost")
-# SMS gateway: "console" logs messages; a real gateway is wired here (tests use "locmem").
-SMS_BACKEND = env.str("SMS_BACKEND", default="console")
+# SMS gateway, chosen like Django's e-mail backends: console (logs), file (one file per message under
+# SMS_FILE_PATH), locmem (tests); a real gateway is a class path to a subclass of BaseSmsBackend.
+SMS_BACKEND = env.str("SMS_BACKEND", default="notices.sms.backends.console.SmsBackend")
+SMS_FILE_PATH = env.path("SMS_FILE_PATH", default=BASE_DIR / "var" / "sms")
 
 REDIS_URL = env.str("REDIS_URL", default="")
 
@@ -125,10 +128,53 @@ CREDITOPS = {
     "DEFAULT_CURRENCY": env.str("DEFAULT_CURRENCY", default="CNY"),
 }
 
+# What every notice prints about the lender and how to pay (the letterhead and the payment box), in both
+# notice languages. Replace the demo values through the environment in production.
+NOTICES = {
+    "LENDER": {
+        "zh-hans": {
+            "name": env.str("LENDER_NAME_ZH", default="示例消费金融有限公司"),
+            "address": env.str("LENDER_ADDRESS_ZH", default="北京市朝阳区建国路 88 号 20 层 100022"),
+            "licence": env.str(
+                "LENDER_LICENCE_ZH", default="金融许可证号 S0000H000000001 · 统一社会信用代码 91110000MA0000000X"
+            ),
+        },
+        "en": {
+            "name": env.str("LENDER_NAME_EN", default="Example Consumer Finance Co., Ltd."),
+            "address": env.str("LENDER_ADDRESS_EN", default="20/F, 88 Jianguo Road, Chaoyang, Beijing 100022, China"),
+            "licence": env.str(
+                "LENDER_LICENCE_EN", default="Financial licence S0000H000000001 · USCC 91110000MA0000000X"
+            ),
+        },
+        "phone": env.str("LENDER_PHONE", default="400-000-0000"),
+        "email": env.str("LENDER_EMAIL", default="collections@example.com"),
+        "dispute_email": env.str("LENDER_DISPUTE_EMAIL", default="disputes@example.com"),
+    },
+    "PAYMENT": {
+        "bank_name": env.str("PAYMENT_BANK_NAME", default="中国工商银行北京朝阳支行 ICBC Beijing Chaoyang Branch"),
+        "account_name": env.str(
+            "PAYMENT_ACCOUNT_NAME", default="示例消费金融有限公司 Example Consumer Finance Co., Ltd."
+        ),
+        "account_number": env.str("PAYMENT_ACCOUNT_NUMBER", default="0200 0000 0000 0000 000"),
+        # The QR code on a notice opens this page with the loan reference and the amount filled in.
+        "url": env.str("PAYMENT_URL", default="https://pay.example.com/repay"),
+    },
+    # The public verification page printed on every notice (the portal's own address as borrowers see it).
+    "VERIFY_BASE_URL": env.str("NOTICE_VERIFY_BASE_URL", default="http://127.0.0.1:8000"),
+    "PAY_WITHIN_DAYS": env.int("NOTICE_PAY_WITHIN_DAYS", default=7),
+    "DISPUTE_WITHIN_DAYS": env.int("NOTICE_DISPUTE_WITHIN_DAYS", default=15),
+    # E-mail delivery: tries before a delivery is marked failed, and the first retry delay (doubling).
+    "EMAIL_MAX_ATTEMPTS": env.int("NOTICE_EMAIL_MAX_ATTEMPTS", default=5),
+    "EMAIL_RETRY_MINUTES": env.int("NOTICE_EMAIL_RETRY_MINUTES", default=5),
+    # Processes that render a batch of notices side by side (`issue_notices`).
+    "RENDER_WORKERS": env.int("NOTICE_RENDER_WORKERS", default=2),
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # WeasyPrint logs every rendering step at INFO; fontTools likewise when it subsets.
+    "loggers": {name: {"level": "WARNING"} for name in ["django.db.backends", "weasyprint", "fontTools"]},
 }

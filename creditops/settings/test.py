@@ -7,7 +7,7 @@ DEBUG = False
 SECRET_KEY = "test-only-key-not-secret"  # noqa: S105 - never used outside the test suite
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-SMS_BACKEND = "locmem"
+SMS_BACKEND = "notices.sms.backends.locmem.SmsBackend"
 MEDIA_ROOT = BASE_DIR / ".pytest_cache" / "media"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

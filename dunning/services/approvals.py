@@ -30,6 +30,7 @@ from ..models import (
     PromiseToPay,
 )
 from ..selectors import case_supervisable_by
+from ..signals import plan_started
 from .cases import _locked, require_open, require_workable
 from .timeline import case_event_add
 
@@ -111,9 +112,15 @@ def approval_decide(*, approval: ApprovalRequest, approve: bool, reason: str, ac
 
 
 def _settle_action(action: DunningAction, approved: bool):
+    """A rejected action ends here. An approved one is done, unless it issues a notice: then it waits,
+    pending, for the notices batch to issue it (the action is done when the notice is)."""
+    action.result = "approved" if approved else "rejected"
+    if approved and action.notice_kind:
+        action.status = DunningAction.Status.PENDING
+        action.save(update_fields=["status", "result"])
+        return
     action.status = DunningAction.Status.DONE if approved else DunningAction.Status.REJECTED
     action.completed_at = timezone.now()
-    action.result = "approved" if approved else "rejected"
     action.save(update_fields=["status", "completed_at", "result"])
 
 
@@ -151,6 +158,7 @@ def _apply_plan(approval, case, actor):
         case.status = case.status_from_facts()
         case.save(update_fields=["status"])
     case_event_add(case=case, kind=Event.PLAN_STARTED, actor=actor, detail={"plan": plan.pk})
+    plan_started.send(sender=PaymentPlan, plan=plan, actor=actor)
 
 
 _APPLY = {

@@ -109,6 +109,7 @@ def contact_attempt_log(
     target_contact=None,
     note: str = "",
     automatic: bool = False,
+    passes_holds: tuple[str, ...] = (),
 ) -> ContactAttempt:
     """Ask the guardrail, then record the attempt. A refused attempt is recorded as blocked (committed) and
     ContactBlockedError is raised, so callers show the refusal and nothing pretends the contact happened."""
@@ -124,7 +125,9 @@ def contact_attempt_log(
         Borrower.objects.select_for_update().filter(pk=case.borrower_id).first()
         case = _locked(case)
         require_open(case)
-        decision = contact_decide(case=case, channel=channel, at=at, target_contact=target_contact)
+        decision = contact_decide(
+            case=case, channel=channel, at=at, target_contact=target_contact, passes_holds=passes_holds
+        )
         attempt = ContactAttempt.objects.create(
             case=case, borrower_id=case.borrower_id, loan_id=case.loan_id, channel=channel,
             target_contact=target_contact, outcome=outcome if decision.allowed else "",

@@ -4,17 +4,17 @@ next pass; a hold blocks it for good; a sent reminder completes it."""
 
 import datetime
 
+from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from creditops.core.errors import DomainError
 from creditops.core.money import format_money
+from notices.sms import send_sms, sms_text
 
 from ..models import ActionKind, Channel, ContactAttempt, DunningAction
-from ..sms import send_sms
 from .cases import contact_attempt_log
 from .guardrails import ContactBlockedError, contact_decide
 
@@ -26,7 +26,10 @@ RETRY_LATER_RULES = {"contact.quiet_hours", "contact.daily_connected_cap"}
 def reminders_dispatch(*, now: datetime.datetime | None = None) -> dict:
     """Send every pending reminder action the guardrail allows now. Returns counts by outcome."""
     now = now or timezone.now()
-    pending = DunningAction.objects.filter(status=DunningAction.Status.PENDING, kind__in=list(CHANNEL_FOR_KIND))
+    # An action with a notice kind is done by issuing that notice (the notices app delivers it).
+    pending = DunningAction.objects.filter(
+        status=DunningAction.Status.PENDING, kind__in=list(CHANNEL_FOR_KIND), notice_kind=""
+    )
     action_ids = list(pending.order_by("created_on", "pk").values_list("pk", flat=True))
     counts = {"sent": 0, "deferred": 0, "blocked": 0, "no_address": 0, "cancelled": 0}
     for action_id in action_ids:
@@ -108,32 +111,23 @@ def _finish(action, status, now, result):
 
 
 def reminder_text(action: DunningAction, *, opt_out: bool) -> tuple[str, str]:
-    """Subject and body in the borrower's language; an opt-out line where the profile requires one."""
+    """Subject and body in the borrower's language (templates/sms/<language>/), with an opt-out line where
+    the profile requires one. The e-mail reminder carries the same text as the SMS."""
     loan, borrower = action.loan, action.loan.borrower
-    with translation.override(borrower.preferred_language):
+    language = borrower.preferred_language
+    context = {"name": borrower.name, "loan": loan.reference, "opt_out": opt_out}
+    with translation.override(language):
         if action.case is None:
             subject = _("Payment due on %(date)s") % {"date": action.due_date}
-            body = _("Dear %(name)s, an installment of loan %(loan)s falls due on %(date)s. Please pay on time.") % {
-                "name": borrower.name,
-                "loan": loan.reference,
-                "date": action.due_date,
-            }
+            body = sms_text("reminder_predue", language=language, context={**context, "due_date": action.due_date})
         else:
             subject = _("Loan %(loan)s is overdue") % {"loan": loan.reference}
-            body = ngettext(
-                "Dear %(name)s, loan %(loan)s is %(days)d day overdue; %(amount)s is due now. Please pay as soon "
-                "as possible or call us to agree a date.",
-                "Dear %(name)s, loan %(loan)s is %(days)d days overdue; %(amount)s is due now. Please pay as soon "
-                "as possible or call us to agree a date.",
-                action.case.days_past_due,
-            ) % {
-                "name": borrower.name,
-                "loan": loan.reference,
-                "days": action.case.days_past_due,
-                "amount": format_money(action.case.overdue_amount, loan.currency),
-            }
-        if opt_out:
-            body += " " + _("Reply STOP to stop receiving these messages.")
+            context.update(
+                days=action.case.days_past_due,
+                amount=format_money(action.case.overdue_amount, loan.currency),
+                phone=settings.NOTICES["LENDER"]["phone"],
+            )
+            body = sms_text("reminder_overdue", language=language, context=context)
     return subject, body
 
 

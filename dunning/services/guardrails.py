@@ -78,9 +78,11 @@ def contact_decide(
     loan=None,
     target_contact=None,
     profile: GuardrailProfile | None = None,
+    passes_holds: tuple[str, ...] = (),
 ) -> Decision:
     """May this contact happen at `at`? About a case, or (a pre-due reminder) about a loan with no case.
-    Pure read: records nothing (contact_attempt_log records)."""
+    `passes_holds` names holds this contact is the exception to (the letter announcing a legal referral
+    goes out under the legal hold it starts). Pure read: records nothing (contact_attempt_log records)."""
     loan = case.loan if case is not None else loan
     borrower = case.borrower if case is not None else loan.borrower
     local = at.astimezone(ZoneInfo(borrower.time_zone))
@@ -90,7 +92,7 @@ def contact_decide(
         return Decision(
             False, "contact.third_party_unknown", _("That person is not a contact of this borrower."), label
         )
-    hold = _hold(case, borrower, channel, target_contact)
+    hold = _hold(case, borrower, channel, target_contact, passes_holds)
     if hold is not None:
         return Decision(False, hold[0], hold[1], label)
     requirements = []
@@ -106,7 +108,7 @@ def contact_decide(
     return Decision(True, "", "", label, tuple(requirements))
 
 
-def _hold(case, borrower, channel, target_contact):
+def _hold(case, borrower, channel, target_contact, passes_holds=()):
     """(code, message) of the first hold that stops all contact with the borrower (and on the case), or
     None. The case's holds are read from the facts (an open dispute, a performing plan), not its status."""
     has_case = case is not None
@@ -140,7 +142,7 @@ def _hold(case, borrower, channel, target_contact):
         ),
     ]
     for applies, code, message in holds:
-        if applies:
+        if applies and code not in passes_holds:
             return code, message
     if _is_third_party(target_contact) and channel == Channel.LETTER:
         return "contact.letter_third_party", _("Letters and notices go to the borrower only.")

@@ -412,7 +412,8 @@ def test_the_d90_stage_requests_approvals_that_the_supervisor_can_approve(overdu
         ApprovalRequest.objects.get(pk=approvals[kind].pk) for kind in ("legal_referral", "credit_bureau_report")
     )
     assert (legal.status, legal.decided_by) == (Status.APPROVED, supervisor)
-    assert (legal.action.status, legal.action.result) == (DunningAction.Status.DONE, "approved")
+    # Approved, the legal referral waits for its notice (issued by the notices batch, tests/notices).
+    assert (legal.action.status, legal.action.result) == (DunningAction.Status.PENDING, "approved")
     assert (bureau.status, bureau.action.status, bureau.action.result) == (
         Status.REJECTED,
         DunningAction.Status.REJECTED,

@@ -7,7 +7,6 @@ import zoneinfo
 import pytest
 from django.core import mail
 
-from dunning import sms
 from dunning.models import ContactAttempt, DunningAction, DunningPolicy, DunningStage, StageAction
 from dunning.services.dispatch import reminders_dispatch
 from dunning.services.run import dunning_run
@@ -23,15 +22,15 @@ def shanghai(day: datetime.date, hour: int) -> datetime.datetime:
     return datetime.datetime.combine(day, datetime.time(hour), tzinfo=SHANGHAI)
 
 
-@pytest.fixture
-def sms_outbox():
-    sms.outbox.clear()
-    yield sms.outbox
-    sms.outbox.clear()
-
-
 def _action(case, kind):
     return DunningAction.objects.get(case=case, kind=kind)
+
+
+@pytest.fixture
+def plain_email_reminders(db):
+    """The default D+3 e-mail reminder issues a payment-reminder notice (tests/notices); without a notice
+    kind it is a plain e-mail, sent here."""
+    StageAction.objects.filter(kind="email_reminder").update(notice_kind="")
 
 
 def test_a_reminder_is_sent_once_even_when_dispatch_runs_again(
@@ -45,7 +44,7 @@ def test_a_reminder_is_sent_once_even_when_dispatch_runs_again(
     assert first == {"sent": 1, "deferred": 0, "blocked": 0, "no_address": 0, "cancelled": 0}
     assert second == {"sent": 0, "deferred": 0, "blocked": 0, "no_address": 0, "cancelled": 0}
     assert len(sms_outbox) == 1
-    assert "逾期" in sms_outbox[0]["text"]  # the borrower's language (zh-hans by default)
+    assert "逾期" in sms_outbox[0].text  # the borrower's language (zh-hans by default)
     assert ContactAttempt.objects.filter(case=case, decision="allowed").count() == 1
 
 
@@ -64,7 +63,7 @@ def test_a_borrower_on_hold_gets_no_reminder_and_the_action_says_why(
 
 
 def test_an_email_reminder_goes_out_in_english_to_an_english_speaking_borrower(
-    overdue_case, django_capture_on_commit_callbacks
+    plain_email_reminders, overdue_case, django_capture_on_commit_callbacks
 ):
     borrower = BorrowerFactory(email="li.lei@example.com", preferred_language="en", name="Li Lei")
     case = overdue_case(days_past_due=3, borrower=borrower)
@@ -78,7 +77,9 @@ def test_an_email_reminder_goes_out_in_english_to_an_english_speaking_borrower(
     assert _action(case, "email_reminder").status == DunningAction.Status.DONE
 
 
-def test_an_email_reminder_for_a_borrower_without_an_address_is_closed_without_contact(overdue_case):
+def test_an_email_reminder_for_a_borrower_without_an_address_is_closed_without_contact(
+    plain_email_reminders, overdue_case
+):
     case = overdue_case(days_past_due=3, borrower=BorrowerFactory(email=""))
     counts = reminders_dispatch(now=shanghai(case.opened_on, 10))
     assert counts == {"sent": 0, "deferred": 0, "blocked": 0, "no_address": 1, "cancelled": 0}
@@ -102,8 +103,8 @@ def test_a_pre_due_reminder_reaches_the_borrower_before_the_due_date(
     with django_capture_on_commit_callbacks(execute=True):
         counts = reminders_dispatch(now=shanghai(as_of, 10))
     assert counts["sent"] == 1
-    assert sms_outbox[0]["phone"] == borrower.phone
-    assert "falls due on 2026-02-15" in sms_outbox[0]["text"]
+    assert sms_outbox[0].phone == borrower.phone
+    assert "falls due on 2026-02-15" in sms_outbox[0].text
 
 
 def _pre_due_loan(cn_product, **borrower):

@@ -17,7 +17,6 @@ import pytest
 from accounts.models import AuditEvent
 from creditops.core.dates import business_today
 from creditops.core.errors import DomainError
-from dunning import sms
 from dunning.models import (
     CaseEvent,
     CaseStatus,
@@ -515,13 +514,6 @@ def test_profile_in_force_picks_the_latest_version_not_after_the_date(cn_v2):
 # Reminders dispatched through the guardrail
 
 
-@pytest.fixture
-def sms_outbox():
-    sms.outbox.clear()
-    yield sms.outbox
-    sms.outbox.clear()
-
-
 def sms_reminder(case) -> DunningAction:
     return DunningAction.objects.get(case=case, kind="sms_reminder")
 
@@ -538,9 +530,9 @@ def test_reminders_dispatch_puts_the_opt_out_line_in_a_us_sms(
 
     assert counts == {"sent": 1, "deferred": 0, "blocked": 0, "no_address": 0, "cancelled": 0}
     assert len(sms_outbox) == 1
-    assert sms_outbox[0]["phone"] == borrower.phone
-    assert f"loan {case.loan.reference} is 1 day overdue" in sms_outbox[0]["text"]
-    assert sms_outbox[0]["text"].endswith(" " + OPT_OUT_LINE)
+    assert sms_outbox[0].phone == borrower.phone
+    assert f"loan {case.loan.reference} is 1 day overdue" in sms_outbox[0].text
+    assert sms_outbox[0].text.endswith(" " + OPT_OUT_LINE)
     attempt = ContactAttempt.objects.get(case=case)
     assert (attempt.channel, attempt.outcome, attempt.decision, attempt.is_automatic) == (
         "sms",
@@ -562,9 +554,9 @@ def test_reminders_dispatch_sends_a_cn_sms_without_the_opt_out_line(
 
     assert counts["sent"] == 1
     assert len(sms_outbox) == 1
-    assert case.loan.reference in sms_outbox[0]["text"]
-    assert OPT_OUT_LINE not in sms_outbox[0]["text"]
-    assert "STOP" not in sms_outbox[0]["text"]
+    assert case.loan.reference in sms_outbox[0].text
+    assert OPT_OUT_LINE not in sms_outbox[0].text
+    assert "STOP" not in sms_outbox[0].text
 
 
 def test_reminders_dispatch_defers_a_cn_sms_in_the_borrowers_quiet_hours(

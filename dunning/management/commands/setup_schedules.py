@@ -8,6 +8,9 @@ SCHEDULES = [
     # (name, function, schedule type, minutes, first run at local time)
     ("Nightly dunning run", "dunning.tasks.nightly_run", Schedule.DAILY, None, datetime.time(1, 30)),
     ("Send automatic reminders", "dunning.tasks.dispatch_reminders", Schedule.HOURLY, None, datetime.time(9, 5)),
+    # The nightly run queues the day's notices itself; this catches any it could not (and crashed renders).
+    ("Issue pending notices", "notices.tasks.issue_pending_notices", Schedule.HOURLY, None, datetime.time(8, 15)),
+    ("Retry notice e-mails", "notices.tasks.deliver_due_emails", Schedule.HOURLY, None, datetime.time(8, 20)),
 ]
 
 

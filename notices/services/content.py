@@ -1,0 +1,152 @@
+"""What a notice prints, computed here and nowhere else: the snapshot is a JSON document of every name,
+date and figure on the page. Templates only lay it out, so the stored snapshot explains the PDF exactly
+and a notice can be rendered again from it (a crashed render, a preview)."""
+
+import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Sum
+
+from creditops.core.masking import mask_id_number, mask_phone
+from creditops.core.money import ZERO
+from dunning.models import CollectionCase, NoticeKind, PaymentPlan
+from lending.models import Borrower, BorrowerContact, Installment
+
+# Printed on each kind: the overdue table and the total due (all but the plan confirmation, which prints
+# the plan's own instalments instead).
+KINDS_WITH_ARREARS = {kind for kind in NoticeKind.values if kind != NoticeKind.PLAN_CONFIRMATION}
+
+
+def _amount(value: Decimal | None) -> str:
+    return f"{(value or ZERO):.2f}"
+
+
+def notice_data_build(
+    *,
+    case: CollectionCase,
+    kind: str,
+    language: str,
+    issued_on: datetime.date,
+    reference: str,
+    verification_code: str,
+    plan: PaymentPlan | None = None,
+    replaces_reference: str = "",
+) -> dict:
+    """The snapshot of everything a notice of `kind` about `case` prints, as of `issued_on`."""
+    loan, borrower = case.loan, case.borrower
+    lender = settings.NOTICES["LENDER"]
+    payment = settings.NOTICES["PAYMENT"]
+    data = {
+        "kind": kind,
+        "language": language,
+        "reference": reference,
+        "replaces": replaces_reference,
+        "issued_on": issued_on.isoformat(),
+        "lender": {**lender[language], "phone": lender["phone"], "email": lender["email"],
+                   "dispute_email": lender["dispute_email"]},
+        "addressee": _addressee(borrower),
+        "guarantors": _guarantors(borrower),
+        "loan": {
+            "reference": loan.reference,
+            "product": loan.product.name,
+            "currency": loan.currency,
+            "principal": _amount(loan.principal_amount),
+            "disbursed_on": loan.disbursed_on.isoformat(),
+            "maturity_date": loan.maturity_date.isoformat(),
+            "penalty_daily_rate_percent": _percent(loan.penalty_daily_rate),
+        },
+        "days_past_due": case.days_past_due,
+        "pay_by": (issued_on + datetime.timedelta(days=settings.NOTICES["PAY_WITHIN_DAYS"])).isoformat(),
+        "dispute_by": (issued_on + datetime.timedelta(days=settings.NOTICES["DISPUTE_WITHIN_DAYS"])).isoformat(),
+        "verification": {
+            "code": verification_code,
+            "url": f"{settings.NOTICES['VERIFY_BASE_URL'].rstrip('/')}/notices/verify/{reference}/",
+        },
+    }  # fmt: skip
+    if kind in KINDS_WITH_ARREARS:
+        rows, totals = _overdue_rows(loan, issued_on)
+        data.update(overdue=rows, totals=totals, total_due=totals["outstanding"])
+    if plan is not None:
+        data["plan"] = _plan(plan)
+    amount_to_pay = data["plan"]["first_amount"] if plan is not None else data.get("total_due", "0.00")
+    data["payment"] = {
+        "bank_name": payment["bank_name"],
+        "account_name": payment["account_name"],
+        "account_number": payment["account_number"],
+        "reference": loan.reference,
+        "qr_payload": f"{payment['url']}?loan={loan.reference}&amount={amount_to_pay}&notice={reference}",
+    }
+    return data
+
+
+def _percent(rate: Decimal) -> str:
+    """0.0005 → "0.05" (per cent, trailing zeros dropped)."""
+    return format((rate * 100).normalize(), "f")
+
+
+def _addressee(borrower: Borrower) -> dict:
+    return {
+        "is_enterprise": borrower.kind == Borrower.Kind.ENTERPRISE,
+        "name": borrower.name,
+        "legal_representative": borrower.legal_representative,
+        "address": borrower.address,
+        "city": borrower.city,
+        "province": borrower.province,
+        "id_type": borrower.id_type,
+        "id_number_masked": mask_id_number(borrower.id_number),
+    }
+
+
+def _guarantors(borrower: Borrower) -> list[dict]:
+    guarantors = borrower.contacts.filter(relation=BorrowerContact.Relation.GUARANTOR).order_by("pk")
+    return [{"name": contact.name, "phone_masked": mask_phone(contact.phone)} for contact in guarantors]
+
+
+def _overdue_rows(loan, as_of: datetime.date) -> tuple[list[dict], dict]:
+    """Each installment due before `as_of` with something unpaid, and the column totals (summed by the
+    database, in exact decimals)."""
+    overdue = Installment.objects.filter(loan=loan, due_date__lt=as_of, outstanding_amount__gt=0).order_by("sequence")
+    rows = [
+        {
+            "sequence": item.sequence,
+            "due_date": item.due_date.isoformat(),
+            "principal": _amount(item.principal_amount),
+            "interest": _amount(item.interest_amount),
+            "fees": _amount(item.fee_amount),
+            "penalty": _amount(item.penalty_amount),
+            "paid": _amount(
+                item.principal_paid_amount + item.interest_paid_amount + item.fee_paid_amount + item.penalty_paid_amount
+            ),
+            "outstanding": _amount(item.outstanding_amount),
+        }
+        for item in overdue
+    ]
+    sums = overdue.aggregate(
+        principal=Sum("principal_amount"),
+        interest=Sum("interest_amount"),
+        fees=Sum("fee_amount"),
+        penalty=Sum("penalty_amount"),
+        principal_paid=Sum("principal_paid_amount"),
+        interest_paid=Sum("interest_paid_amount"),
+        fee_paid=Sum("fee_paid_amount"),
+        penalty_paid=Sum("penalty_paid_amount"),
+        outstanding=Sum("outstanding_amount"),
+    )
+    paid = sum((sums.pop(key) or ZERO for key in list(sums) if key.endswith("_paid")), ZERO)
+    totals = {key: _amount(value) for key, value in sums.items()}
+    totals["paid"] = _amount(paid)
+    return rows, totals
+
+
+def _plan(plan: PaymentPlan) -> dict:
+    installments = list(plan.installments.order_by("sequence"))
+    return {
+        "starts_on": plan.starts_on.isoformat(),
+        "installments": [
+            {"sequence": item.sequence, "due_date": item.due_date.isoformat(), "amount": _amount(item.amount)}
+            for item in installments
+        ],
+        "total": _amount(sum((item.amount for item in installments), ZERO)),
+        "first_amount": _amount(installments[0].amount if installments else ZERO),
+    }

@@ -1,0 +1,237 @@
+"""Issuing notices. A notice is issued in three short steps, so that rendering (the slow part) holds no
+lock and two workers render side by side:
+
+1. reserve (one transaction): pass the guardrail, allocate the next reference of the year (gapless: the
+   counter row is locked only for this transaction), build the data snapshot, store the notice as
+   RESERVED;
+2. render the PDF from the stored snapshot (no transaction);
+3. finish (one transaction): store the file and its SHA-256, mark the notice ISSUED, complete the stage
+   action, put the notice on the case timeline and queue its deliveries.
+
+A crash between 1 and 3 leaves a RESERVED notice; `notice_finish` completes it from the same snapshot,
+so its reference is used once and never skipped."""
+
+import datetime
+import secrets
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.services import audit_record
+from creditops.core.dates import business_today
+from creditops.core.errors import DomainError
+from creditops.core.references import format_reference, reference_allocate_block
+from dunning.models import CaseEvent, Channel, CollectionCase, ContactAttempt, DunningAction, NoticeKind, PaymentPlan
+from dunning.services.cases import contact_attempt_log, require_open, require_workable
+from dunning.services.guardrails import ContactBlockedError, contact_decide
+from dunning.services.timeline import case_event_add
+
+from ..models import REFERENCE_PREFIX, Notice, NoticeDelivery
+from ..rendering import notice_pdf, template_version
+from .content import notice_data_build
+
+# A notice that is itself the exception to a hold: the letter announcing a legal referral goes out under
+# the legal hold the referral starts, and a plan's confirmation under the pause the plan starts.
+HOLDS_PASSED = {
+    NoticeKind.LEGAL_REFERRAL: ("contact.hold_legal",),
+    NoticeKind.PLAN_CONFIRMATION: ("contact.hold_payment_plan",),
+}
+# Formal notices always go by post (the printed letter is the legal record), with an e-mail copy where the
+# borrower has an address. The others go by e-mail, or by post to a borrower without one.
+LETTER_ALWAYS = {
+    NoticeKind.COLLECTION_NOTICE,
+    NoticeKind.FINAL_DEMAND,
+    NoticeKind.LEGAL_REFERRAL,
+    NoticeKind.CREDIT_REPORTING,
+}
+# Verification codes avoid letters and digits that are easily misread (0/O, 1/I/L).
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 10
+
+
+def notice_issue(
+    *,
+    case: CollectionCase,
+    kind: str,
+    actor,
+    action: DunningAction | None = None,
+    plan: PaymentPlan | None = None,
+    replaces: Notice | None = None,
+    reason: str = "",
+    issued_on: datetime.date | None = None,
+) -> Notice:
+    """Issue a notice of `kind` on `case` (actor None: automatic). Idempotent for a stage action and for a
+    plan's confirmation: the notice already issued for it is returned. Raises ContactBlockedError (the
+    refusal recorded) when the case is on hold."""
+    if kind not in NoticeKind.values:
+        raise DomainError(_("Unknown notice kind %(kind)r.") % {"kind": kind}, code="notice.kind_invalid")
+    require_workable(case, actor)
+    existing = _existing(action=action, plan=plan if replaces is None else None)
+    if existing is None:
+        existing = _reserve(
+            case=case, kind=kind, actor=actor, action=action, plan=plan, replaces=replaces, reason=reason,
+            issued_on=issued_on or business_today(),
+        )  # fmt: skip
+    return notice_finish(existing)
+
+
+def notice_correct(*, notice: Notice, actor, reason: str) -> Notice:
+    """Issue a new notice that replaces `notice` (figures recomputed from the ledger today); letters of the
+    old one not yet printed are cancelled."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError(_("Say what the correction corrects."), code="notice.reason_missing")
+    return notice_issue(
+        case=notice.case, kind=notice.kind, actor=actor, plan=notice.plan, replaces=notice, reason=reason
+    )
+
+
+def _existing(*, action, plan) -> Notice | None:
+    if action is not None:
+        return Notice.objects.filter(action=action).first()
+    if plan is not None:
+        return Notice.objects.filter(plan=plan, kind=NoticeKind.PLAN_CONFIRMATION, replaces__isnull=True).first()
+    return None
+
+
+def _reserve(*, case, kind, actor, action, plan, replaces, reason, issued_on) -> Notice:
+    passes_holds = HOLDS_PASSED.get(kind, ())
+    now = timezone.now()
+    if not contact_decide(case=case, channel=Channel.LETTER, at=now, passes_holds=passes_holds).allowed:
+        _refuse(case=case, kind=kind, actor=actor, action=action, passes_holds=passes_holds, now=now)
+    try:
+        with transaction.atomic():
+            return _reserve_locked(
+                case=case, kind=kind, actor=actor, action=action, plan=plan, replaces=replaces, reason=reason,
+                issued_on=issued_on,
+            )  # fmt: skip
+    except IntegrityError:
+        # Another worker reserved the notice for this action or plan first; theirs is the notice.
+        existing = _existing(action=action, plan=plan)
+        if existing is None:
+            raise
+        return existing
+
+
+def _reserve_locked(*, case, kind, actor, action, plan, replaces, reason, issued_on) -> Notice:
+    case = (
+        CollectionCase.objects.select_for_update(of=("self",))
+        .select_related("loan__product", "borrower")
+        .get(pk=case.pk)
+    )
+    require_open(case)
+    if replaces is not None:
+        _check_replaceable(replaces, case)
+    if kind == NoticeKind.PLAN_CONFIRMATION and plan is None:
+        raise DomainError(_("A plan confirmation needs the plan it confirms."), code="notice.plan_missing")
+    year = issued_on.year
+    reference = format_reference(REFERENCE_PREFIX, year, reference_allocate_block(prefix=REFERENCE_PREFIX, year=year))
+    code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    language = case.borrower.preferred_language
+    data = notice_data_build(
+        case=case, kind=kind, language=language, issued_on=issued_on, reference=reference, verification_code=code,
+        plan=plan, replaces_reference=replaces.reference if replaces is not None else "",
+    )  # fmt: skip
+    return Notice.objects.create(
+        reference=reference, kind=kind, language=language, case=case, loan=case.loan, borrower=case.borrower,
+        stage=action.stage if action is not None else case.stage, action=action, plan=plan, replaces=replaces,
+        correction_reason=reason[:300], issued_on=issued_on, issued_by=_person(actor),
+        template_version=template_version(kind, language), data=data, verification_code=code,
+    )  # fmt: skip
+
+
+def _check_replaceable(old: Notice, case: CollectionCase) -> None:
+    if old.case_id != case.pk or old.status != Notice.Status.ISSUED:
+        raise DomainError(_("Only an issued notice of this case can be corrected."), code="notice.not_correctable")
+    if Notice.objects.filter(replaces=old).exists():
+        raise DomainError(
+            _("Notice %(reference)s has already been corrected.") % {"reference": old.reference},
+            code="notice.already_corrected",
+        )
+
+
+def _refuse(*, case, kind, actor, action, passes_holds, now):
+    """Record the refusal (a blocked letter contact on the case, audited) and raise it."""
+    try:
+        contact_attempt_log(
+            case=case, channel=Channel.LETTER, outcome=ContactAttempt.Outcome.SENT, actor=actor, at=now,
+            automatic=actor is None, note=f"notice:{kind}", passes_holds=passes_holds,
+        )  # fmt: skip
+    except ContactBlockedError as refusal:
+        if action is not None:
+            DunningAction.objects.filter(pk=action.pk, status=DunningAction.Status.PENDING).update(
+                status=DunningAction.Status.BLOCKED, completed_at=now, result=refusal.code[:200]
+            )
+        raise
+    # The hold lifted between the two looks: the letter was recorded as allowed, and issuing goes on.
+
+
+def notice_finish(notice: Notice) -> Notice:
+    """Render a reserved notice from its stored data and issue it (a no-op for an issued notice)."""
+    if notice.status == Notice.Status.ISSUED:
+        return notice
+    rendered = notice_pdf(notice.data)
+    with transaction.atomic():
+        notice = Notice.objects.select_for_update().select_related("borrower").get(pk=notice.pk)
+        if notice.status == Notice.Status.ISSUED:
+            return notice  # another worker finished it meanwhile
+        path = f"notices/{notice.issued_on:%Y}/{notice.reference}.pdf"
+        notice.pdf.name = default_storage.save(path, ContentFile(rendered.content))
+        notice.sha256, notice.size_bytes, notice.page_count = (
+            rendered.sha256,
+            len(rendered.content),
+            rendered.page_count,
+        )
+        notice.status, notice.issued_at = Notice.Status.ISSUED, timezone.now()
+        notice.save()
+        _after_issue(notice)
+    return notice
+
+
+def _after_issue(notice: Notice) -> None:
+    if notice.action_id is not None:
+        DunningAction.objects.filter(pk=notice.action_id).update(
+            status=DunningAction.Status.DONE, completed_at=notice.issued_at, result=f"notice:{notice.reference}"
+        )
+    if notice.replaces_id is not None:
+        NoticeDelivery.objects.filter(notice_id=notice.replaces_id, status=NoticeDelivery.Status.QUEUED).update(
+            status=NoticeDelivery.Status.CANCELLED, status_reason=notice.reference
+        )
+    deliveries = _deliveries_create(notice)
+    detail = {
+        "notice": notice.pk, "reference": notice.reference, "kind": notice.kind,
+        "replaces": notice.replaces.reference if notice.replaces_id else "",
+        "deliveries": [delivery.channel for delivery in deliveries],
+    }  # fmt: skip
+    case_event_add(case=notice.case, kind=CaseEvent.Kind.NOTICE, actor=notice.issued_by, detail=detail)
+    audit_record(actor=notice.issued_by, event="notice.issued", subject=notice, detail=detail)
+    for delivery in deliveries:
+        if delivery.channel == NoticeDelivery.Channel.EMAIL:
+            transaction.on_commit(lambda pk=delivery.pk: _queue_email(pk))
+
+
+def _deliveries_create(notice: Notice) -> list[NoticeDelivery]:
+    borrower = notice.borrower
+    channels = []
+    if notice.kind in LETTER_ALWAYS or not borrower.email:
+        address = " ".join(part for part in [borrower.address, borrower.city, borrower.province] if part)
+        channels.append((NoticeDelivery.Channel.LETTER, address))
+    if borrower.email:
+        channels.append((NoticeDelivery.Channel.EMAIL, borrower.email))
+    return [
+        NoticeDelivery.objects.create(notice=notice, channel=channel, recipient=recipient[:300])
+        for channel, recipient in channels
+    ]
+
+
+def _queue_email(delivery_id: int) -> None:
+    from django_q.tasks import async_task
+
+    async_task("notices.tasks.deliver_email", delivery_id, task_name=f"notice-email-{delivery_id}")
+
+
+def _person(actor):
+    return actor if actor is not None and actor.is_authenticated else None

@@ -1,0 +1,108 @@
+"""Notice pages: the public verification page (no login, no personal data) and, for staff, a notice's
+PDF and a preview of any kind on a case, each within the viewer's case scope (404 outside it)."""
+
+import hashlib
+import hmac
+import re
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_http_methods
+
+from accounts.services import audit_record
+from creditops.core.errors import DomainError
+from dunning.models import NoticeKind
+from dunning.selectors import cases_visible_to
+
+from .models import Notice
+from .selectors import notices_visible_to
+from .services.preview import notice_preview
+
+SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+
+
+class VerifyForm(forms.Form):
+    sha256 = forms.CharField(label=_("SHA-256 of your copy"), required=False, max_length=64)
+    document = forms.FileField(label=_("or the PDF you received"), required=False)
+
+    def clean_sha256(self):
+        value = self.cleaned_data["sha256"].strip().lower()
+        if value and not SHA256_PATTERN.match(value):
+            raise forms.ValidationError(_("A SHA-256 is 64 hexadecimal characters."))
+        return value
+
+    def clean_document(self):
+        document = self.cleaned_data["document"]
+        if document is not None and document.size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(_("The file is larger than any notice we issue."))
+        return document
+
+    def given_hash(self) -> str:
+        document = self.cleaned_data.get("document")
+        if document is not None:
+            digest = hashlib.sha256()
+            for chunk in document.chunks():
+                digest.update(chunk)
+            return digest.hexdigest()
+        return self.cleaned_data.get("sha256", "")
+
+
+@require_http_methods(["GET", "POST"])
+def verify(request, reference: str):
+    """Anyone holding a notice may check it: the reference and the printed code must both match, and the
+    answer is only the notice's kind and date and whether a copy's hash matches the one we stored."""
+    code = (request.GET.get("code") or request.POST.get("code") or "").strip().upper()
+    notice = (
+        Notice.objects.filter(reference=reference, status=Notice.Status.ISSUED)
+        .only("reference", "kind", "issued_on", "sha256", "verification_code", "replaces_id")
+        .first()
+    )
+    if notice is None or not code or not hmac.compare_digest(code, notice.verification_code):
+        raise Http404("No notice matches this reference and code.")
+    form = VerifyForm(request.POST or request.GET or None, request.FILES or None)
+    match = None
+    if form.is_bound and form.is_valid() and form.given_hash():
+        match = hmac.compare_digest(form.given_hash(), notice.sha256)
+    context = {
+        "notice": notice,
+        "kind_label": NoticeKind(notice.kind).label,
+        "corrected_by": Notice.objects.filter(replaces=notice, status=Notice.Status.ISSUED)
+        .values_list("reference", flat=True)
+        .first(),
+        "code": code,
+        "form": form,
+        "match": match,
+    }
+    return render(request, "notices/verify.html", context)
+
+
+@login_required
+def notice_download(request, pk: int):
+    notice = get_object_or_404(notices_visible_to(request.user), pk=pk)
+    audit_record(actor=request.user, event="notice.downloaded", subject=notice, detail={"reference": notice.reference})
+    with notice.pdf.open("rb") as pdf:
+        content = pdf.read()
+    return _pdf_response(content, f"{notice.reference}.pdf")
+
+
+@login_required
+def notice_preview_pdf(request, case_id: int, kind: str):
+    case = get_object_or_404(cases_visible_to(request.user).select_related("loan__product", "borrower"), pk=case_id)
+    if kind not in NoticeKind.values:
+        raise Http404("Unknown notice kind.")
+    try:
+        rendered = notice_preview(case=case, kind=kind)
+    except DomainError as error:
+        return HttpResponse(error.message, status=409, content_type="text/plain; charset=utf-8")
+    audit_record(actor=request.user, event="notice.previewed", subject=case, detail={"kind": kind})
+    return _pdf_response(rendered.content, f"preview-{case.pk}-{kind}.pdf")
+
+
+def _pdf_response(content: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response
