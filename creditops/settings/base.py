@@ -70,6 +70,11 @@ TEMPLATES = [
 # The embedded SQLite default lets a first look need no database server; CI and production use PostgreSQL.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several processes write the demo database (the q-cluster, notice renderers): a transaction takes the
+    # write lock when it begins and waits up to 20 s for it, instead of failing with "database is locked"
+    # when a read-then-write transaction meets another writer.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

@@ -18,3 +18,9 @@ def _local_secret_key():
 
 
 SECRET_KEY = env.str("SECRET_KEY", default="") or _local_secret_key()
+
+if not env.str("EMAIL_URL", default=""):
+    # Notices go out with their PDF attached; printed on the console they would flood the terminal of
+    # `make run`, so in development each e-mail is written to its own file under var/mail/ instead.
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = BASE_DIR / "var" / "mail"

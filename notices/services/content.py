@@ -90,12 +90,18 @@ def _addressee(borrower: Borrower) -> dict:
         "is_enterprise": borrower.kind == Borrower.Kind.ENTERPRISE,
         "name": borrower.name,
         "legal_representative": borrower.legal_representative,
-        "address": borrower.address,
-        "city": borrower.city,
-        "province": borrower.province,
+        "address": postal_address(borrower),
         "id_type": borrower.id_type,
         "id_number_masked": mask_id_number(borrower.id_number),
     }
+
+
+def postal_address(borrower: Borrower) -> str:
+    """The address for the envelope: the street address, followed by the city and province unless it
+    already names them."""
+    parts = [borrower.address.strip()]
+    parts += [part for part in (borrower.city, borrower.province) if part and part not in borrower.address]
+    return " ".join(part for part in parts if part)
 
 
 def _guarantors(borrower: Borrower) -> list[dict]:

@@ -31,7 +31,7 @@ from dunning.services.timeline import case_event_add
 
 from ..models import REFERENCE_PREFIX, Notice, NoticeDelivery
 from ..rendering import notice_pdf, template_version
-from .content import notice_data_build
+from .content import notice_data_build, postal_address
 
 # A notice that is itself the exception to a hold: the letter announcing a legal referral goes out under
 # the legal hold the referral starts, and a plan's confirmation under the pause the plan starts.
@@ -217,8 +217,7 @@ def _deliveries_create(notice: Notice) -> list[NoticeDelivery]:
     borrower = notice.borrower
     channels = []
     if notice.kind in LETTER_ALWAYS or not borrower.email:
-        address = " ".join(part for part in [borrower.address, borrower.city, borrower.province] if part)
-        channels.append((NoticeDelivery.Channel.LETTER, address))
+        channels.append((NoticeDelivery.Channel.LETTER, postal_address(borrower)))
     if borrower.email:
         channels.append((NoticeDelivery.Channel.EMAIL, borrower.email))
     return [
