@@ -801,7 +801,7 @@ def test_setup_schedules_is_idempotent(db):
     assert sorted(Schedule.objects.values_list("name", "func", "schedule_type", "repeats")) == [
         ("Issue pending notices", "notices.tasks.issue_pending_notices", Schedule.HOURLY, -1),
         ("Nightly dunning run", "dunning.tasks.nightly_run", Schedule.DAILY, -1),
-        ("Retry notice e-mails", "notices.tasks.deliver_due_emails", Schedule.HOURLY, -1),
+        ("Retry notice e-mails", "notices.tasks.deliver_due_emails", Schedule.MINUTES, -1),
         ("Send automatic reminders", "dunning.tasks.dispatch_reminders", Schedule.HOURLY, -1),
     ]
     assert first.getvalue().count("created: ") == 4

@@ -10,7 +10,8 @@ SCHEDULES = [
     ("Send automatic reminders", "dunning.tasks.dispatch_reminders", Schedule.HOURLY, None, datetime.time(9, 5)),
     # The nightly run queues the day's notices itself; this catches any it could not (and crashed renders).
     ("Issue pending notices", "notices.tasks.issue_pending_notices", Schedule.HOURLY, None, datetime.time(8, 15)),
-    ("Retry notice e-mails", "notices.tasks.deliver_due_emails", Schedule.HOURLY, None, datetime.time(8, 20)),
+    # E-mail retries back off from 5 minutes, so their sweep runs every 5 minutes.
+    ("Retry notice e-mails", "notices.tasks.deliver_due_emails", Schedule.MINUTES, 5, datetime.time(0, 2)),
 ]
 
 
