@@ -44,10 +44,16 @@ def body_template(kind: str, language: str) -> str:
 
 @functools.cache
 def template_version(kind: str, language: str) -> str:
-    """A 12-hex digest of the layout, the stylesheet and the kind's body template in that language."""
+    """A 12-hex digest of what decides a notice's wording: the layout, the stylesheet, the kind's body
+    template in that language and the language's compiled catalogue (the layout's labels and paragraphs
+    are translated). Any edit to the catalogue changes the version: over-cautious, never silent."""
     digest = hashlib.sha256()
     for relative in [*LAYOUT_FILES, f"{language}/{kind}.html"]:
         digest.update((_templates_dir() / relative).read_bytes())
+    for locale_path in settings.LOCALE_PATHS:
+        catalogue = Path(locale_path) / translation.to_locale(language) / "LC_MESSAGES" / "django.mo"
+        if catalogue.exists():
+            digest.update(catalogue.read_bytes())
     return digest.hexdigest()[:12]
 
 

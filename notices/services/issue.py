@@ -100,13 +100,11 @@ def _existing(*, action, plan) -> Notice | None:
 def _reserve(*, case, kind, actor, action, plan, replaces, reason, issued_on) -> Notice:
     passes_holds = HOLDS_PASSED.get(kind, ())
     now = timezone.now()
-    if not contact_decide(case=case, channel=Channel.LETTER, at=now, passes_holds=passes_holds).allowed:
-        _refuse(case=case, kind=kind, actor=actor, action=action, passes_holds=passes_holds, now=now)
     try:
         with transaction.atomic():
-            return _reserve_locked(
+            reserved = _reserve_locked(
                 case=case, kind=kind, actor=actor, action=action, plan=plan, replaces=replaces, reason=reason,
-                issued_on=issued_on,
+                issued_on=issued_on, now=now, passes_holds=passes_holds,
             )  # fmt: skip
     except IntegrityError:
         # Another worker reserved the notice for this action or plan first; theirs is the notice.
@@ -114,15 +112,22 @@ def _reserve(*, case, kind, actor, action, plan, replaces, reason, issued_on) ->
         if existing is None:
             raise
         return existing
+    if reserved is None:
+        _refuse(case=case, kind=kind, actor=actor, action=action, passes_holds=passes_holds, now=now)
+    return reserved
 
 
-def _reserve_locked(*, case, kind, actor, action, plan, replaces, reason, issued_on) -> Notice:
+def _reserve_locked(*, case, kind, actor, action, plan, replaces, reason, issued_on, now, passes_holds):
+    """The reserved notice, or None when the guardrail refuses it. The guardrail reads the case and the
+    borrower as they are now, under the case's row lock, not as the caller loaded them."""
     case = (
         CollectionCase.objects.select_for_update(of=("self",))
         .select_related("loan__product", "borrower")
         .get(pk=case.pk)
     )
     require_open(case)
+    if not contact_decide(case=case, channel=Channel.LETTER, at=now, passes_holds=passes_holds).allowed:
+        return None
     if replaces is not None:
         _check_replaceable(replaces, case)
     if kind == NoticeKind.PLAN_CONFIRMATION and plan is None:
