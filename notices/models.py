@@ -16,6 +16,17 @@ User = settings.AUTH_USER_MODEL
 REFERENCE_PREFIX = "CN"
 
 
+class NoticeQuerySet(models.QuerySet):
+    """No bulk changes: a notice is issued row by row through Notice.save(), which refuses to touch an
+    issued one (PostgreSQL's trigger refuses raw SQL too)."""
+
+    def update(self, **kwargs):
+        raise DomainError(gettext("An issued notice never changes; issue a correction."), code="notice.issued")
+
+    def delete(self):
+        raise DomainError(gettext("Notices are never deleted."), code="notice.issued")
+
+
 class Notice(models.Model):
     class Status(models.TextChoices):
         # The reference and the data are fixed; the PDF is being rendered. A notice left here by a crash is
@@ -60,6 +71,8 @@ class Notice(models.Model):
     sha256 = models.CharField(_("SHA-256"), max_length=64, blank=True)
     size_bytes = models.PositiveIntegerField(_("size (bytes)"), default=0)
     page_count = models.PositiveSmallIntegerField(_("pages"), default=0)
+
+    objects = NoticeQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("notice")

@@ -55,6 +55,9 @@ class BorrowerFactory(factory.django.DjangoModelFactory):
     id_type = Borrower.IdType.RESIDENT_ID
     id_number = factory.Sequence(resident_id)
     phone = factory.Sequence(lambda n: f"+86138{n:08d}")
+    address = factory.Sequence(lambda n: f"朝阳区建国路 {n + 1} 号")
+    city = "北京市"
+    province = "北京市"
     credit_limit_amount = Decimal("100000.00")
 
 

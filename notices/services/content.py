@@ -97,10 +97,12 @@ def _addressee(borrower: Borrower) -> dict:
 
 
 def postal_address(borrower: Borrower) -> str:
-    """The address for the envelope: the street address, followed by the city and province unless it
-    already names them."""
+    """The address for the envelope: the street address, followed by the city and the province unless it
+    already names them (or the province is the city, as for 北京市)."""
     parts = [borrower.address.strip()]
-    parts += [part for part in (borrower.city, borrower.province) if part and part not in borrower.address]
+    for part in (borrower.city, borrower.province):
+        if part and part not in borrower.address and part not in parts:
+            parts.append(part)
     return " ".join(part for part in parts if part)
 
 

@@ -35,8 +35,10 @@ from .content import notice_data_build, postal_address
 
 # A notice that is itself the exception to a hold: the letter announcing a legal referral goes out under
 # the legal hold the referral starts, and a plan's confirmation under the pause the plan starts.
+# The credit-reporting pre-notice is owed by law before negative data is reported, legal hold or not.
 HOLDS_PASSED = {
     NoticeKind.LEGAL_REFERRAL: ("contact.hold_legal",),
+    NoticeKind.CREDIT_REPORTING: ("contact.hold_legal",),
     NoticeKind.PLAN_CONFIRMATION: ("contact.hold_payment_plan",),
 }
 # Formal notices always go by post (the printed letter is the legal record), with an e-mail copy where the
@@ -79,8 +81,8 @@ def notice_issue(
 
 
 def notice_correct(*, notice: Notice, actor, reason: str) -> Notice:
-    """Issue a new notice that replaces `notice` (figures recomputed from the ledger today); letters of the
-    old one not yet printed are cancelled."""
+    """Issue a new notice that replaces `notice` (figures recomputed from the ledger today); deliveries of
+    the old one not yet made (letters not printed, e-mails not sent) are cancelled."""
     reason = (reason or "").strip()
     if not reason:
         raise DomainError(_("Say what the correction corrects."), code="notice.reason_missing")
@@ -225,10 +227,16 @@ def _deliveries_create(notice: Notice) -> list[NoticeDelivery]:
         channels.append((NoticeDelivery.Channel.LETTER, postal_address(borrower)))
     if borrower.email:
         channels.append((NoticeDelivery.Channel.EMAIL, borrower.email))
-    return [
-        NoticeDelivery.objects.create(notice=notice, channel=channel, recipient=recipient[:300])
-        for channel, recipient in channels
-    ]
+    return [_delivery_create(notice, channel, recipient) for channel, recipient in channels]
+
+
+def _delivery_create(notice: Notice, channel: str, recipient: str) -> NoticeDelivery:
+    if not recipient:  # kept visible as failed, so the address gets corrected, never silently dropped
+        reason = _("The borrower has no postal address; correct it and issue a correction.")
+        return NoticeDelivery.objects.create(
+            notice=notice, channel=channel, status=NoticeDelivery.Status.FAILED, status_reason=reason
+        )
+    return NoticeDelivery.objects.create(notice=notice, channel=channel, recipient=recipient[:300])
 
 
 def _queue_email(delivery_id: int) -> None:

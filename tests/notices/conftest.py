@@ -1,10 +1,12 @@
 """Fixtures for notices: the collections fixtures (team, products, overdue_case), PDFs read back as text,
 and a media folder of the test's own so stored notices never mix between tests."""
 
+import io
 import shutil
 import subprocess
 
 import pytest
+from pypdf import PdfReader
 
 from tests.dunning.conftest import (  # noqa: F401 - fixtures shared with the collections tests
     cn_product,
@@ -31,3 +33,17 @@ def pdf_text(content: bytes) -> str:
         [pdftotext, "-layout", "-enc", "UTF-8", "-", "-"], input=content, capture_output=True, check=True
     )
     return result.stdout.decode("utf-8")
+
+
+def pdf_pages(content: bytes) -> list[str]:
+    """The text of each page as pypdf reads it (keeps a rotated watermark together as one word)."""
+    return [page.extract_text() for page in PdfReader(io.BytesIO(content)).pages]
+
+
+def page_count(content: bytes) -> int:
+    return len(PdfReader(io.BytesIO(content)).pages)
+
+
+def squeezed(text: str) -> str:
+    """The text without any whitespace: pdftotext splits wrapped lines and spaced-out headings."""
+    return "".join(text.split())

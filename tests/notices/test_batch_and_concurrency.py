@@ -532,7 +532,8 @@ def test_the_batch_on_two_processes_issues_each_pending_notice_once(on_postgres,
     for notice in notices:
         assert notice.action.status == Status.DONE
         assert notice.action.result == f"notice:{notice.reference}"
-        expected = [("email", notice.borrower.email), ("letter", "")] if notice.borrower.email else [("letter", "")]
+        letter = ("letter", f"{notice.borrower.address} 北京市")
+        expected = [("email", notice.borrower.email), letter] if notice.borrower.email else [letter]
         assert sorted(notice.deliveries.values_list("channel", "recipient")) == expected
         with notice.pdf.open("rb") as pdf:
             assert pdf.read().startswith(b"%PDF-")

@@ -69,7 +69,12 @@ def disconnecting_backend(settings):
 @pytest.fixture
 def english_borrower(db):
     return BorrowerFactory(
-        email="li.lei@example.com", preferred_language="en", name="Li Lei", address="88 Century Avenue", city="Shanghai"
+        email="li.lei@example.com",
+        preferred_language="en",
+        name="Li Lei",
+        address="88 Century Avenue",
+        city="Shanghai",
+        province="Shanghai",
     )
 
 
