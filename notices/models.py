@@ -98,12 +98,20 @@ class Notice(models.Model):
 
     def save(self, *args, **kwargs):
         """Once issued, a notice never changes (PostgreSQL enforces the same with a trigger)."""
-        if self.pk is not None and Notice.objects.filter(pk=self.pk, status=self.Status.ISSUED).exists():
+        if getattr(self, "_status_in_db", None) in (self.Status.ISSUED, None) and self.pk is not None:
             raise DomainError(gettext("An issued notice never changes; issue a correction."), code="notice.issued")
         super().save(*args, **kwargs)
+        self._status_in_db = self.status
 
     def delete(self, *args, **kwargs):
         raise DomainError(gettext("Notices are never deleted."), code="notice.issued")
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        """Remember the status as read, so save() can refuse an issued notice without asking the database."""
+        notice = super().from_db(db, field_names, values)
+        notice._status_in_db = notice.status if "status" in field_names else None
+        return notice
 
 
 class PrintBatch(models.Model):

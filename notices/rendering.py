@@ -58,8 +58,9 @@ def template_version(kind: str, language: str) -> str:
 
 
 def qr_code_data_uri(payload: str) -> str:
-    """The payment QR code as an inline SVG image (drawn here, so nothing is fetched while rendering)."""
-    return segno.make(payload, error="m").svg_data_uri(scale=4, border=2)
+    """The payment QR code as an inline SVG image (drawn here, so nothing is fetched while rendering).
+    The mask is fixed: any of the eight is valid, and scoring all eight took 3.5 ms of every notice."""
+    return segno.make_qr(payload, error="m", mask=0, boost_error=False).svg_data_uri(scale=4, border=2)
 
 
 def notice_html(data: dict, *, preview: bool = False) -> str:
