@@ -29,8 +29,10 @@ def issue_plan_confirmation(plan_id: int) -> str:
     return notice.reference
 
 
-def deliver_email(delivery_id: int) -> str:
-    return email_delivery_send(delivery_id)
+def deliver_emails(delivery_ids: list[int]) -> dict:
+    """Send these e-mail deliveries, one after the other; returns counts by outcome."""
+    outcomes = [email_delivery_send(delivery_id) for delivery_id in delivery_ids]
+    return {outcome: outcomes.count(outcome) for outcome in set(outcomes)}
 
 
 def deliver_due_emails() -> dict:

@@ -6,7 +6,6 @@ import datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Sum
 
 from creditops.core.masking import mask_id_number, mask_phone
 from creditops.core.money import ZERO
@@ -112,39 +111,30 @@ def _guarantors(borrower: Borrower) -> list[dict]:
 
 
 def _overdue_rows(loan, as_of: datetime.date) -> tuple[list[dict], dict]:
-    """Each installment due before `as_of` with something unpaid, and the column totals (summed by the
-    database, in exact decimals)."""
+    """Each installment due before `as_of` with something unpaid, and the column totals (exact Decimal
+    sums of the same rows)."""
     overdue = Installment.objects.filter(loan=loan, due_date__lt=as_of, outstanding_amount__gt=0).order_by("sequence")
-    rows = [
-        {
-            "sequence": item.sequence,
-            "due_date": item.due_date.isoformat(),
-            "principal": _amount(item.principal_amount),
-            "interest": _amount(item.interest_amount),
-            "fees": _amount(item.fee_amount),
-            "penalty": _amount(item.penalty_amount),
-            "paid": _amount(
-                item.principal_paid_amount + item.interest_paid_amount + item.fee_paid_amount + item.penalty_paid_amount
-            ),
-            "outstanding": _amount(item.outstanding_amount),
+    columns = {"principal": ZERO, "interest": ZERO, "fees": ZERO, "penalty": ZERO, "paid": ZERO, "outstanding": ZERO}
+    rows = []
+    for item in overdue:
+        figures = {
+            "principal": item.principal_amount,
+            "interest": item.interest_amount,
+            "fees": item.fee_amount,
+            "penalty": item.penalty_amount,
+            "paid": item.principal_paid_amount
+            + item.interest_paid_amount
+            + item.fee_paid_amount
+            + item.penalty_paid_amount,
+            "outstanding": item.outstanding_amount,
         }
-        for item in overdue
-    ]
-    sums = overdue.aggregate(
-        principal=Sum("principal_amount"),
-        interest=Sum("interest_amount"),
-        fees=Sum("fee_amount"),
-        penalty=Sum("penalty_amount"),
-        principal_paid=Sum("principal_paid_amount"),
-        interest_paid=Sum("interest_paid_amount"),
-        fee_paid=Sum("fee_paid_amount"),
-        penalty_paid=Sum("penalty_paid_amount"),
-        outstanding=Sum("outstanding_amount"),
-    )
-    paid = sum((sums.pop(key) or ZERO for key in list(sums) if key.endswith("_paid")), ZERO)
-    totals = {key: _amount(value) for key, value in sums.items()}
-    totals["paid"] = _amount(paid)
-    return rows, totals
+        for column, value in figures.items():
+            columns[column] += value
+        rows.append(
+            {"sequence": item.sequence, "due_date": item.due_date.isoformat()}
+            | {column: _amount(value) for column, value in figures.items()}
+        )
+    return rows, {column: _amount(total) for column, total in columns.items()}
 
 
 def _plan(plan: PaymentPlan) -> dict:

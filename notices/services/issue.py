@@ -64,10 +64,12 @@ def notice_issue(
     replaces: Notice | None = None,
     reason: str = "",
     issued_on: datetime.date | None = None,
+    queue_email: bool = True,
 ) -> Notice:
     """Issue a notice of `kind` on `case` (actor None: automatic). Idempotent for a stage action and for a
     plan's confirmation: the notice already issued for it is returned. Raises ContactBlockedError (the
-    refusal recorded) when the case is on hold."""
+    refusal recorded) when the case is on hold. `queue_email=False` leaves the e-mail delivery queued for
+    the caller to send (the batch sends a chunk's e-mails with one task) or for the 5-minute sweep."""
     if kind not in NoticeKind.values:
         raise DomainError(_("Unknown notice kind %(kind)r.") % {"kind": kind}, code="notice.kind_invalid")
     require_workable(case, actor)
@@ -77,7 +79,7 @@ def notice_issue(
             case=case, kind=kind, actor=actor, action=action, plan=plan, replaces=replaces, reason=reason,
             issued_on=issued_on or business_today(),
         )  # fmt: skip
-    return notice_finish(existing)
+    return notice_finish(existing, queue_email=queue_email)
 
 
 def notice_correct(*, notice: Notice, actor, reason: str) -> Notice:
@@ -176,7 +178,7 @@ def _refuse(*, case, kind, actor, action, passes_holds, now):
     # The hold lifted between the two looks: the letter was recorded as allowed, and issuing goes on.
 
 
-def notice_finish(notice: Notice) -> Notice:
+def notice_finish(notice: Notice, *, queue_email: bool = True) -> Notice:
     """Render a reserved notice from its stored data and issue it (a no-op for an issued notice)."""
     if notice.status == Notice.Status.ISSUED:
         return notice
@@ -194,11 +196,11 @@ def notice_finish(notice: Notice) -> Notice:
         )
         notice.status, notice.issued_at = Notice.Status.ISSUED, timezone.now()
         notice.save()
-        _after_issue(notice)
+        _after_issue(notice, queue_email=queue_email)
     return notice
 
 
-def _after_issue(notice: Notice) -> None:
+def _after_issue(notice: Notice, *, queue_email: bool) -> None:
     if notice.action_id is not None:
         DunningAction.objects.filter(pk=notice.action_id).update(
             status=DunningAction.Status.DONE, completed_at=notice.issued_at, result=f"notice:{notice.reference}"
@@ -215,9 +217,9 @@ def _after_issue(notice: Notice) -> None:
     }  # fmt: skip
     case_event_add(case=notice.case, kind=CaseEvent.Kind.NOTICE, actor=notice.issued_by, detail=detail)
     audit_record(actor=notice.issued_by, event="notice.issued", subject=notice, detail=detail)
-    for delivery in deliveries:
-        if delivery.channel == NoticeDelivery.Channel.EMAIL:
-            transaction.on_commit(lambda pk=delivery.pk: _queue_email(pk))
+    emails = [delivery.pk for delivery in deliveries if delivery.channel == NoticeDelivery.Channel.EMAIL]
+    if queue_email and emails:
+        transaction.on_commit(lambda: emails_queue(emails))
 
 
 def _deliveries_create(notice: Notice) -> list[NoticeDelivery]:
@@ -239,10 +241,11 @@ def _delivery_create(notice: Notice, channel: str, recipient: str) -> NoticeDeli
     return NoticeDelivery.objects.create(notice=notice, channel=channel, recipient=recipient[:300])
 
 
-def _queue_email(delivery_id: int) -> None:
+def emails_queue(delivery_ids: list[int]) -> None:
+    """One django-q2 task sends these e-mail deliveries (each at most once, see delivery.py)."""
     from django_q.tasks import async_task
 
-    async_task("notices.tasks.deliver_email", delivery_id, task_name=f"notice-email-{delivery_id}")
+    async_task("notices.tasks.deliver_emails", delivery_ids, task_name=f"notice-emails-{delivery_ids[0]}")
 
 
 def _person(actor):

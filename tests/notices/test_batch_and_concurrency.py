@@ -71,7 +71,7 @@ def notice_actions(kind=NoticeKind.COLLECTION_NOTICE):
 
 @pytest.fixture
 def send_email_in_daytime(monkeypatch):
-    """The deliver_email task sends with the real clock; make it send at a Shanghai daytime hour."""
+    """The deliver_emails task sends with the real clock; make it send at a Shanghai daytime hour."""
     run = []
 
     def send(delivery_id, *, now=None):
@@ -558,7 +558,7 @@ class HeldBackend(locmem.EmailBackend):
 @pytest.mark.django_db(transaction=True)
 def test_a_second_task_for_an_email_being_sent_sends_nothing(on_postgres, team, cn_product, settings, monkeypatch):
     [case] = cases_at_d15(cn_product, 1, with_email=lambda number: True)
-    monkeypatch.setattr(issue_module, "_queue_email", lambda delivery_id: None)  # the test sends it itself
+    monkeypatch.setattr(issue_module, "emails_queue", lambda delivery_ids: None)  # the test sends it itself
     notice = notice_issue(case=case, kind=NoticeKind.COLLECTION_NOTICE, actor=None, issued_on=D15)
     by_email = notice.deliveries.get(channel="email")
     HeldBackend.entered.clear()
@@ -578,3 +578,26 @@ def test_a_second_task_for_an_email_being_sent_sends_nothing(on_postgres, team, 
     assert len(mail.outbox) == 1
     by_email.refresh_from_db()
     assert (by_email.status, by_email.attempts) == (NoticeDelivery.Status.SENT, 1)
+
+
+def test_the_batch_queues_one_email_task_per_chunk_with_that_chunks_email_deliveries(
+    team, cn_product, monkeypatch, django_capture_on_commit_callbacks
+):
+    cases_at_d15(cn_product, 5, with_email=lambda number: number != 2)  # the third borrower has no e-mail
+    queued = []
+    monkeypatch.setattr("notices.services.batch.emails_queue", queued.append)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        counts = pending_notices_issue(workers=1, chunk_size=3)
+
+    assert counts["issued"] == 5
+    emails = NoticeDelivery.objects.filter(channel="email").order_by("notice__action_id")
+    by_chunk = [[d.pk for d in emails if d.notice.action_id in chunk] for chunk in chunked_action_ids(3)]
+    assert queued == by_chunk
+    assert [len(ids) for ids in queued] == [2, 2]  # 3 actions (one borrower without e-mail), then 2
+    assert set(emails.values_list("status", flat=True)) == {NoticeDelivery.Status.QUEUED}
+
+
+def chunked_action_ids(size: int) -> list[list[int]]:
+    ids = sorted(Notice.objects.values_list("action_id", flat=True))
+    return [ids[start : start + size] for start in range(0, len(ids), size)]

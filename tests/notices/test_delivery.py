@@ -164,7 +164,7 @@ def test_issuing_queues_one_email_task_that_sends_the_notice_once_with_its_pdf(
     assert sent_event.detail == {"notice": reference, "delivery": by_email.pk, "channel": "email", "status": "sent"}
 
     # A retried task, and the hourly sweep, send nothing more.
-    assert tasks.deliver_email(by_email.pk) == "already sent"
+    assert tasks.deliver_emails([by_email.pk]) == {"already sent": 1}
     assert email_delivery_send(by_email.pk, now=DAYTIME + minutes(1)) == "already sent"
     assert email_deliveries_due(now=DAYTIME + minutes(2)) == {}
     assert len(mail.outbox) == 1
@@ -204,7 +204,7 @@ def test_a_delivery_left_sending_by_a_worker_that_died_is_never_sent_again(issue
 
     assert email_deliveries_due(now=DAYTIME) == {}
     assert email_delivery_send(by_email.pk, now=DAYTIME + datetime.timedelta(hours=1)) == "already sending"
-    assert tasks.deliver_email(by_email.pk) == "already sending"
+    assert tasks.deliver_emails([by_email.pk]) == {"already sending": 1}
 
     assert mail.outbox == []
     assert (reloaded(by_email).status, reloaded(by_email).attempts) == (Status.SENDING, 1)
