@@ -79,8 +79,6 @@ def insert_from_select(model, columns: list[str], queryset) -> int:
 def append_only_trigger(table: str):
     """A migration operation that makes PostgreSQL itself refuse UPDATE and DELETE on `table` (raw SQL
     included); other databases rely on the model's and queryset's refusals."""
-    from django.db import migrations
-
     create = f"""
     CREATE OR REPLACE FUNCTION {table}_append_only() RETURNS trigger AS $$
     BEGIN
@@ -95,6 +93,12 @@ def append_only_trigger(table: str):
     DROP TRIGGER IF EXISTS {table}_no_change ON {table};
     DROP FUNCTION IF EXISTS {table}_append_only();
     """
+    return postgresql_only_sql(create, drop)
+
+
+def postgresql_only_sql(create: str, drop: str):
+    """A migration operation that runs `create` (and `drop` when reversed) on PostgreSQL only."""
+    from django.db import migrations
 
     def on_postgresql(sql):
         def run(apps, schema_editor):

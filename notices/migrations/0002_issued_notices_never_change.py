@@ -3,6 +3,8 @@ reserved notice may be updated once, to issue it. Other databases rely on Notice
 
 from django.db import migrations
 
+from creditops.core.db import postgresql_only_sql
+
 CREATE = """
 CREATE OR REPLACE FUNCTION notices_notice_frozen() RETURNS trigger AS $$
 BEGIN
@@ -22,14 +24,6 @@ DROP FUNCTION IF EXISTS notices_notice_frozen();
 """
 
 
-def on_postgresql(sql):
-    def run(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(sql)
-
-    return run
-
-
 class Migration(migrations.Migration):
     dependencies = [("notices", "0001_initial")]
-    operations = [migrations.RunPython(on_postgresql(CREATE), on_postgresql(DROP))]
+    operations = [postgresql_only_sql(CREATE, DROP)]

@@ -25,6 +25,7 @@ from dunning.services.run import RunInProgressError, dunning_run
 from lending.models import Payment
 from lending.services import loan_create, payment_post
 from tests.factories import BorrowerFactory
+from tests.threads import Worker
 
 from .test_run_replay import assert_same_fingerprint, database_fingerprint
 
@@ -46,24 +47,6 @@ def book_loans(product, count: int, disbursed_on=DISBURSED_ON) -> list:
         )
         for _ in range(count)
     ]
-
-
-class Worker(threading.Thread):
-    """Runs one call on its own database connection (closed at the end); keeps its result or exception."""
-
-    def __init__(self, name, call, barrier=None):
-        super().__init__(name=name, daemon=True)
-        self.call, self.barrier, self.result = call, barrier, None
-
-    def run(self):
-        try:
-            if self.barrier is not None:
-                self.barrier.wait(timeout=10)
-            self.result = self.call()
-        except BaseException as error:  # handed to the test, not swallowed
-            self.result = error
-        finally:
-            connection.close()
 
 
 class Gate:

@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core import mail
 from django.core.mail.backends import locmem
-from django.db import connection
 from django_q.models import Task
 
 from creditops.core.dates import business_today
@@ -43,6 +42,7 @@ from notices.services.delivery import email_delivery_send
 from notices.services.issue import notice_issue
 from tests.dunning.conftest import DISBURSED_ON, FIRST_DUE
 from tests.factories import BorrowerFactory
+from tests.threads import Worker
 
 from .conftest import pdf_text
 
@@ -431,23 +431,6 @@ def test_a_hold_set_while_the_batch_renders_earlier_notices_stops_the_later_ones
 
 # ---------------------------------------------------------------------------------------------------------
 # PostgreSQL: side by side
-
-
-class Worker(threading.Thread):
-    """Runs one call on its own database connection (closed at the end); keeps its result or exception."""
-
-    def __init__(self, name, call, barrier):
-        super().__init__(name=name, daemon=True)
-        self.call, self.barrier, self.result = call, barrier, None
-
-    def run(self):
-        try:
-            self.barrier.wait(timeout=10)
-            self.result = self.call()
-        except BaseException as error:  # handed to the test, not swallowed
-            self.result = error
-        finally:
-            connection.close()
 
 
 def run_side_by_side(calls: list) -> list:
