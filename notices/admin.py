@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from creditops.core.errors import DomainError
 from dunning.admin import ReadOnlyAdmin, ScopedReadOnlyAdmin
+from dunning.selectors import sees_every_case
 
 from .models import Notice, NoticeDelivery, PrintBatch
 from .services.printing import print_batch_create
@@ -68,6 +69,9 @@ class NoticeDeliveryAdmin(ScopedReadOnlyAdmin):
 
 @admin.register(PrintBatch)
 class PrintBatchAdmin(ReadOnlyAdmin):
+    """A batch holds letters of many teams' cases, so only those who see every case see batches; a
+    supervisor gets the batch of the letters they selected straight from the notice list's action."""
+
     list_display = ["id", "business_date", "letter_count", "sheet_count", "created_by", "created_at", "pdf_link"]
     list_select_related = ["created_by"]
     exclude = ["pdf"]
@@ -81,6 +85,12 @@ class PrintBatchAdmin(ReadOnlyAdmin):
     def get_urls(self):
         pdf = self.admin_site.admin_view(self.pdf_view)
         return [path("<int:pk>/pdf/", pdf, name="notices_printbatch_pdf"), *super().get_urls()]
+
+    def has_view_permission(self, request, obj=None):
+        return super().has_view_permission(request, obj) and sees_every_case(request.user)
+
+    def has_module_permission(self, request):
+        return self.has_view_permission(request)
 
     def pdf_view(self, request, pk):
         if not self.has_view_permission(request):

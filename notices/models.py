@@ -159,6 +159,7 @@ class NoticeDelivery(models.Model):
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
     status_reason = models.CharField(_("reason"), max_length=300, blank=True)
     message_id = models.CharField(_("message ID"), max_length=200, blank=True)
+    claimed_at = models.DateTimeField(_("claimed for sending"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent or printed"), null=True, blank=True)
     print_batch = models.ForeignKey(
         PrintBatch, verbose_name=_("print batch"), null=True, blank=True, on_delete=models.PROTECT,

@@ -36,5 +36,5 @@ def deliver_emails(delivery_ids: list[int]) -> dict:
 
 
 def deliver_due_emails() -> dict:
-    """Retries and deferred e-mails (scheduled hourly)."""
+    """Retries and deferred e-mails (scheduled every 5 minutes)."""
     return email_deliveries_due()

@@ -19,6 +19,7 @@ from dunning.selectors import cases_visible_to
 
 from .models import Notice
 from .selectors import notices_visible_to
+from .services.issue import CODE_ALPHABET, CODE_LENGTH
 from .services.preview import notice_preview
 
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
@@ -61,7 +62,7 @@ def verify(request, reference: str):
         .only("reference", "kind", "issued_on", "sha256", "verification_code", "replaces_id")
         .first()
     )
-    if notice is None or not code or not hmac.compare_digest(code, notice.verification_code):
+    if notice is None or not _well_formed(code) or not hmac.compare_digest(code, notice.verification_code):
         raise Http404("No notice matches this reference and code.")
     form = VerifyForm(request.POST or request.GET or None, request.FILES or None)
     match = None
@@ -78,6 +79,10 @@ def verify(request, reference: str):
         "match": match,
     }
     return render(request, "notices/verify.html", context)
+
+
+def _well_formed(code: str) -> bool:
+    return len(code) == CODE_LENGTH and all(character in CODE_ALPHABET for character in code)
 
 
 @login_required

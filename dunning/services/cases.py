@@ -109,7 +109,6 @@ def contact_attempt_log(
     target_contact=None,
     note: str = "",
     automatic: bool = False,
-    passes_holds: tuple[str, ...] = (),
 ) -> ContactAttempt:
     """Ask the guardrail, then record the attempt. A refused attempt is recorded as blocked (committed) and
     ContactBlockedError is raised, so callers show the refusal and nothing pretends the contact happened."""
@@ -125,32 +124,43 @@ def contact_attempt_log(
         Borrower.objects.select_for_update().filter(pk=case.borrower_id).first()
         case = _locked(case)
         require_open(case)
-        decision = contact_decide(
-            case=case, channel=channel, at=at, target_contact=target_contact, passes_holds=passes_holds
-        )
-        attempt = ContactAttempt.objects.create(
-            case=case, borrower_id=case.borrower_id, loan_id=case.loan_id, channel=channel,
-            target_contact=target_contact, outcome=outcome if decision.allowed else "",
-            decision=ContactAttempt.Decision.ALLOWED if decision.allowed else ContactAttempt.Decision.BLOCKED,
-            rule=decision.rule, profile=decision.profile, note=note, is_automatic=automatic,
-            actor=actor if actor is not None and actor.is_authenticated else None, attempted_at=at,
+        decision = contact_decide(case=case, channel=channel, at=at, target_contact=target_contact)
+        attempt = contact_decision_record(
+            case=case, channel=channel, decision=decision, outcome=outcome, actor=actor, at=at, note=note,
+            automatic=automatic, target_contact=target_contact,
         )  # fmt: skip
-        detail = {
-            "attempt": attempt.pk, "channel": channel, "outcome": attempt.outcome, "rule": decision.rule,
-            "third_party": target_contact.pk if target_contact else None,
-            "requirements": list(decision.requirements),
-        }  # fmt: skip
-        if decision.allowed:
-            case.last_contact_at = at
-            case.save(update_fields=["last_contact_at"])
-            case_event_add(case=case, kind=Event.CONTACT, actor=actor, detail=detail)
-            _complete_actions_for(case, channel, attempt, actor)
-        else:
-            case_event_add(case=case, kind=Event.CONTACT_BLOCKED, actor=actor, detail=detail)
-            audit_record(actor=actor, event="contact.blocked", subject=attempt, detail=detail)
     if not decision.allowed:
         raise ContactBlockedError(decision, attempt)
     attempt.requirements = decision.requirements  # what the contact must carry (e.g. an opt-out line)
+    return attempt
+
+
+def contact_decision_record(
+    *, case, channel, decision, outcome, actor, at, note="", automatic=False, target_contact=None
+) -> ContactAttempt:
+    """Record a contact the guardrail has decided (allowed or blocked) on the case, its timeline and, when
+    blocked, the audit trail. contact_attempt_log decides and records; automatic senders that decided
+    earlier (a notice, an e-mail) record their decision here."""
+    attempt = ContactAttempt.objects.create(
+        case=case, borrower_id=case.borrower_id, loan_id=case.loan_id, channel=channel,
+        target_contact=target_contact, outcome=outcome if decision.allowed else "",
+        decision=ContactAttempt.Decision.ALLOWED if decision.allowed else ContactAttempt.Decision.BLOCKED,
+        rule=decision.rule, profile=decision.profile, note=note, is_automatic=automatic,
+        actor=actor if actor is not None and actor.is_authenticated else None, attempted_at=at,
+    )  # fmt: skip
+    detail = {
+        "attempt": attempt.pk, "channel": channel, "outcome": attempt.outcome, "rule": decision.rule,
+        "third_party": target_contact.pk if target_contact else None,
+        "requirements": list(decision.requirements),
+    }  # fmt: skip
+    if decision.allowed:
+        case.last_contact_at = at
+        case.save(update_fields=["last_contact_at"])
+        case_event_add(case=case, kind=Event.CONTACT, actor=actor, detail=detail)
+        _complete_actions_for(case, channel, attempt, actor)
+    else:
+        case_event_add(case=case, kind=Event.CONTACT_BLOCKED, actor=actor, detail=detail)
+        audit_record(actor=actor, event="contact.blocked", subject=attempt, detail=detail)
     return attempt
 
 

@@ -53,6 +53,9 @@ def notices_issue_for_actions(action_ids: list[int]) -> Counter:
         except DomainError as error:  # the case closed meanwhile, say: nothing to issue, nothing lost
             logger.warning("notice for action %s not issued: %s", action.pk, error)
             counts["failed"] += 1
+        except Exception:  # one notice that cannot be rendered must not stop every other one
+            logger.exception("notice for action %s failed", action.pk)
+            counts["failed"] += 1
         else:
             counts["issued"] += 1
     _chunk_emails_queue(action_ids)
@@ -72,10 +75,15 @@ def _chunk_emails_queue(action_ids: list[int]) -> None:
 
 def reserved_notices_finish() -> int:
     """Finish notices a crashed worker left reserved (same reference, same stored figures)."""
-    reserved = list(Notice.objects.filter(status=Notice.Status.RESERVED).order_by("pk"))
-    for notice in reserved:
-        notice_finish(notice)
-    return len(reserved)
+    finished = 0
+    for notice in Notice.objects.filter(status=Notice.Status.RESERVED).order_by("pk"):
+        try:
+            notice_finish(notice)
+        except Exception:  # left reserved, tried again next time; the others go on
+            logger.exception("reserved notice %s could not be finished", notice.reference)
+        else:
+            finished += 1
+    return finished
 
 
 def pending_notices_issue(*, workers: int | None = None, chunk_size: int = CHUNK_SIZE) -> Counter:

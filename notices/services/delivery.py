@@ -1,8 +1,8 @@
 """Delivering issued notices: e-mail (one django-q2 task per delivery, retried with back-off, sent at most
 once) and bounces reported afterwards. Letters are delivered through print batches (printing.py)."""
 
-import contextlib
 import datetime
+import logging
 import smtplib
 from email.utils import parseaddr
 
@@ -16,18 +16,25 @@ from django.utils.translation import gettext as _
 from accounts.services import audit_record
 from creditops.core.errors import DomainError
 from dunning.models import CaseEvent, Channel, ContactAttempt, NoticeKind
-from dunning.services.cases import contact_attempt_log
+from dunning.services.cases import contact_decision_record
 from dunning.services.dispatch import RETRY_LATER_RULES
-from dunning.services.guardrails import ContactBlockedError, contact_decide
+from dunning.services.guardrails import Decision, contact_decide
 from dunning.services.timeline import case_event_add
 
 from ..models import Notice, NoticeDelivery
 from .issue import HOLDS_PASSED
 
 Status = NoticeDelivery.Status
-# Errors worth another try later: the mail server refused for now, or could not be reached.
+# Errors worth another try later: the mail server refused for now, or could not be reached. A refused
+# recipient (a 5xx for the address) is permanent, like any other error: the delivery fails with the reason.
 TRANSIENT_ERRORS = (smtplib.SMTPException, OSError)
+PERMANENT_ERRORS = (smtplib.SMTPRecipientsRefused,)
 DEFER_BY = datetime.timedelta(hours=1)
+# A delivery still "sending" this long after its claim lost its worker mid-send: whether the message left
+# is unknown, so it is failed for a person to check, never sent again blindly.
+STALE_SENDING = datetime.timedelta(hours=1)
+
+logger = logging.getLogger(__name__)
 
 
 def email_delivery_send(delivery_id: int, *, now: datetime.datetime | None = None) -> str:
@@ -38,21 +45,42 @@ def email_delivery_send(delivery_id: int, *, now: datetime.datetime | None = Non
     claimed = _claim(delivery_id, now)
     if isinstance(claimed, str):
         return claimed
-    delivery = claimed
+    delivery, decision = claimed
     try:
-        _email_message(delivery).send(fail_silently=False)
+        _email_message(delivery, opt_out="opt_out" in decision.requirements).send(fail_silently=False)
+    except PERMANENT_ERRORS as error:
+        _set(delivery, Status.FAILED, f"{type(error).__name__}: {error}")
+        return "failed"
     except TRANSIENT_ERRORS as error:
         return _record_failure(delivery, now, f"{type(error).__name__}: {error}")
+    except Exception as error:  # a bug or bad data: fail visibly with the reason rather than stay "sending"
+        logger.exception("notice e-mail delivery %s failed", delivery.pk)
+        _set(delivery, Status.FAILED, f"{type(error).__name__}: {error}")
+        return "failed"
+    _record_sent(delivery, decision, now)
+    return "sent"
+
+
+def _record_sent(delivery: NoticeDelivery, decision, now) -> None:
+    """Sent: the delivery's status, the contact on the case (like any allowed contact) and the timeline."""
+    notice = delivery.notice
     with transaction.atomic():
         NoticeDelivery.objects.filter(pk=delivery.pk).update(
             status=Status.SENT, sent_at=timezone.now(), status_reason=""
         )
-        detail = {"notice": delivery.notice.reference, "delivery": delivery.pk, "channel": "email", "status": "sent"}
-        case_event_add(case=delivery.notice.case, kind=CaseEvent.Kind.NOTICE, detail=detail)
-    return "sent"
+        _record_contact(notice, decision, now)
+        detail = {"notice": notice.reference, "delivery": delivery.pk, "channel": "email", "status": "sent"}
+        case_event_add(case=notice.case, kind=CaseEvent.Kind.NOTICE, detail=detail)
 
 
-def _claim(delivery_id: int, now) -> NoticeDelivery | str:
+def _record_contact(notice: Notice, decision, now) -> None:
+    contact_decision_record(
+        case=notice.case, channel=Channel.EMAIL, decision=decision, outcome=ContactAttempt.Outcome.SENT,
+        actor=None, at=now, note=f"notice:{notice.reference}", automatic=True,
+    )  # fmt: skip
+
+
+def _claim(delivery_id: int, now) -> tuple[NoticeDelivery, Decision] | str:
     with transaction.atomic():
         delivery = (
             NoticeDelivery.objects.select_for_update(of=("self",), skip_locked=True)
@@ -78,26 +106,12 @@ def _claim(delivery_id: int, now) -> NoticeDelivery | str:
             return "deferred"
         if not decision.allowed:
             _set(delivery, Status.BLOCKED, decision.rule)
-        else:
-            delivery.status, delivery.attempts, delivery.message_id = (
-                Status.SENDING,
-                delivery.attempts + 1,
-                _message_id(notice),
-            )
-            delivery.save(update_fields=["status", "attempts", "message_id"])
-    if not decision.allowed:
-        _record_refusal(notice, passes_holds, now)
-        return "blocked"
-    return delivery
-
-
-def _record_refusal(notice: Notice, passes_holds, now) -> None:
-    """The blocked e-mail on the case timeline and in the audit trail, like any refused contact."""
-    with contextlib.suppress(ContactBlockedError):
-        contact_attempt_log(
-            case=notice.case, channel=Channel.EMAIL, outcome=ContactAttempt.Outcome.SENT, actor=None, at=now,
-            automatic=True, note=f"notice:{notice.reference}", passes_holds=passes_holds,
-        )  # fmt: skip
+            _record_contact(notice, decision, now)  # the refusal, on the timeline and in the audit trail
+            return "blocked"
+        delivery.status, delivery.attempts = Status.SENDING, delivery.attempts + 1
+        delivery.message_id, delivery.claimed_at = _message_id(notice), now
+        delivery.save(update_fields=["status", "attempts", "message_id", "claimed_at"])
+    return delivery, decision
 
 
 def _record_failure(delivery: NoticeDelivery, now, reason: str) -> str:
@@ -122,10 +136,13 @@ def _message_id(notice: Notice) -> str:
     return f"<notice-{notice.reference}@{domain}>"
 
 
-def _email_message(delivery: NoticeDelivery) -> EmailMultiAlternatives:
+def _email_message(delivery: NoticeDelivery, *, opt_out: bool) -> EmailMultiAlternatives:
     notice = delivery.notice
     with translation.override(notice.language):
-        context = {"n": notice.data, "kind_label": NoticeKind(notice.kind).label, "language": notice.language}
+        context = {
+            "n": notice.data, "kind_label": NoticeKind(notice.kind).label, "language": notice.language,
+            "opt_out": opt_out,
+        }  # fmt: skip
         subject = _("%(kind)s, reference %(reference)s") % {
             "kind": context["kind_label"],
             "reference": notice.reference,
@@ -142,8 +159,16 @@ def _email_message(delivery: NoticeDelivery) -> EmailMultiAlternatives:
 
 
 def email_deliveries_due(*, now: datetime.datetime | None = None) -> dict:
-    """Send every queued e-mail delivery that is due (retries and deferrals). Returns counts by outcome."""
+    """Send every queued e-mail delivery that is due (retries and deferrals), after failing the ones a
+    worker left "sending" too long ago. Returns counts by outcome."""
     now = now or timezone.now()
+    stale = NoticeDelivery.objects.filter(
+        channel=NoticeDelivery.Channel.EMAIL, status=Status.SENDING, claimed_at__lt=now - STALE_SENDING
+    )
+    stale.update(
+        status=Status.FAILED,
+        status_reason=_("The worker stopped while sending: check the mail server's log before sending again."),
+    )
     due = NoticeDelivery.objects.filter(channel=NoticeDelivery.Channel.EMAIL, status=Status.QUEUED).exclude(
         next_attempt_at__gt=now
     )

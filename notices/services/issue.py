@@ -25,8 +25,8 @@ from creditops.core.dates import business_today
 from creditops.core.errors import DomainError
 from creditops.core.references import format_reference, reference_allocate_block
 from dunning.models import CaseEvent, Channel, CollectionCase, ContactAttempt, DunningAction, NoticeKind, PaymentPlan
-from dunning.services.cases import contact_attempt_log, require_open, require_workable
-from dunning.services.guardrails import ContactBlockedError, contact_decide
+from dunning.services.cases import contact_decision_record, require_open, require_workable
+from dunning.services.guardrails import ContactBlockedError, Decision, contact_decide
 from dunning.services.timeline import case_event_add
 
 from ..models import REFERENCE_PREFIX, Notice, NoticeDelivery
@@ -116,22 +116,23 @@ def _reserve(*, case, kind, actor, action, plan, replaces, reason, issued_on) ->
         if existing is None:
             raise
         return existing
-    if reserved is None:
-        _refuse(case=case, kind=kind, actor=actor, action=action, passes_holds=passes_holds, now=now)
+    if isinstance(reserved, Decision):
+        _refuse(case=case, kind=kind, actor=actor, action=action, decision=reserved, now=now)
     return reserved
 
 
 def _reserve_locked(*, case, kind, actor, action, plan, replaces, reason, issued_on, now, passes_holds):
-    """The reserved notice, or None when the guardrail refuses it. The guardrail reads the case and the
-    borrower as they are now, under the case's row lock, not as the caller loaded them."""
+    """The reserved notice, or the guardrail's refusal. The guardrail reads the case and the borrower as
+    they are now, under the case's row lock, not as the caller loaded them."""
     case = (
         CollectionCase.objects.select_for_update(of=("self",))
         .select_related("loan__product", "borrower")
         .get(pk=case.pk)
     )
     require_open(case)
-    if not contact_decide(case=case, channel=Channel.LETTER, at=now, passes_holds=passes_holds).allowed:
-        return None
+    decision = contact_decide(case=case, channel=Channel.LETTER, at=now, passes_holds=passes_holds)
+    if not decision.allowed:
+        return decision
     if replaces is not None:
         _check_replaceable(replaces, case)
     if kind == NoticeKind.PLAN_CONFIRMATION and plan is None:
@@ -162,20 +163,19 @@ def _check_replaceable(old: Notice, case: CollectionCase) -> None:
         )
 
 
-def _refuse(*, case, kind, actor, action, passes_holds, now):
-    """Record the refusal (a blocked letter contact on the case, audited) and raise it."""
-    try:
-        contact_attempt_log(
-            case=case, channel=Channel.LETTER, outcome=ContactAttempt.Outcome.SENT, actor=actor, at=now,
-            automatic=actor is None, note=f"notice:{kind}", passes_holds=passes_holds,
+def _refuse(*, case, kind, actor, action, decision, now):
+    """Record the refusal the guardrail gave (a blocked letter contact on the case, audited), block the
+    stage action, and raise it."""
+    with transaction.atomic():
+        attempt = contact_decision_record(
+            case=case, channel=Channel.LETTER, decision=decision, outcome=ContactAttempt.Outcome.SENT, actor=actor,
+            at=now, note=f"notice:{kind}", automatic=actor is None,
         )  # fmt: skip
-    except ContactBlockedError as refusal:
         if action is not None:
             DunningAction.objects.filter(pk=action.pk, status=DunningAction.Status.PENDING).update(
-                status=DunningAction.Status.BLOCKED, completed_at=now, result=refusal.code[:200]
+                status=DunningAction.Status.BLOCKED, completed_at=now, result=decision.rule[:200]
             )
-        raise
-    # The hold lifted between the two looks: the letter was recorded as allowed, and issuing goes on.
+    raise ContactBlockedError(decision, attempt)
 
 
 def notice_finish(notice: Notice, *, queue_email: bool = True) -> Notice:
@@ -195,6 +195,8 @@ def notice_finish(notice: Notice, *, queue_email: bool = True) -> Notice:
             rendered.page_count,
         )
         notice.status, notice.issued_at = Notice.Status.ISSUED, timezone.now()
+        # The wording the PDF was rendered with now (a notice finished after a crash renders later).
+        notice.template_version = template_version(notice.kind, notice.language)
         notice.save()
         _after_issue(notice, queue_email=queue_email)
     return notice

@@ -14,48 +14,90 @@ from django.utils.translation import gettext as _
 from pypdf import PdfReader, PdfWriter
 
 from accounts.services import audit_record
+from creditops.core.dates import business_today
 from creditops.core.errors import DomainError
-from dunning.models import NoticeKind
+from dunning.models import Channel, ContactAttempt, NoticeKind
+from dunning.services.cases import contact_decision_record
+from dunning.services.guardrails import contact_decide
 
 from ..models import NoticeDelivery, PrintBatch
 from ..rendering import html_to_pdf
+from .issue import HOLDS_PASSED
 
 Status = NoticeDelivery.Status
 
 
-@transaction.atomic
 def print_batch_create(
     *, business_date: datetime.date | None = None, notice_ids: list[int] | None = None, actor=None
 ) -> PrintBatch:
     """Merge the letters waiting to be printed — those of notices issued on `business_date`, or the given
-    notices — into one stored PDF, and mark them printed. All or nothing."""
-    letters = NoticeDelivery.objects.select_for_update(of=("self",)).filter(
-        channel=NoticeDelivery.Channel.LETTER, status=Status.QUEUED
-    )
+    notices — into one stored PDF, and mark them printed. Printing is when a letter leaves, so each one
+    passes the guardrail again first: a case closed since the notice was issued cancels its letter, a hold
+    blocks it (the refusal recorded). The batch itself is all or nothing."""
+    now = timezone.now()
+    _letters_withhold(_waiting_letters(business_date, notice_ids), now)
+    with transaction.atomic():
+        letters = list(_waiting_letters(business_date, notice_ids).select_for_update(of=("self",)))
+        if not letters:
+            raise DomainError(_("No letters are waiting to be printed for this selection."), code="print.nothing")
+        business_date = business_date or business_today()
+        readers = [PdfReader(letter.notice.pdf.open("rb")) for letter in letters]
+        content, sheets = _merge(business_date, letters, readers)
+        batch = PrintBatch(
+            business_date=business_date, created_by=actor if actor is not None and actor.is_authenticated else None,
+            letter_count=len(letters), sheet_count=sheets, sha256=hashlib.sha256(content).hexdigest(),
+        )  # fmt: skip
+        batch.pdf.save(f"{business_date:%Y/%Y-%m-%d}.pdf", ContentFile(content), save=False)
+        batch.save()
+        NoticeDelivery.objects.filter(pk__in=[letter.pk for letter in letters]).update(
+            status=Status.PRINTED, print_batch=batch, sent_at=now
+        )
+        for letter in letters:
+            _record_letter_contact(letter.notice, _letter_decision(letter.notice, now), now)
+        audit_record(
+            actor=actor, event="notice.print_batch", subject=batch,
+            detail={"letters": [letter.notice.reference for letter in letters], "sheets": sheets},
+        )  # fmt: skip
+    return batch
+
+
+def _waiting_letters(business_date, notice_ids):
+    letters = NoticeDelivery.objects.filter(channel=NoticeDelivery.Channel.LETTER, status=Status.QUEUED)
     if notice_ids is not None:
         letters = letters.filter(notice_id__in=notice_ids)
     if business_date is not None:
         letters = letters.filter(notice__issued_on=business_date)
-    letters = list(letters.select_related("notice").order_by("notice__reference"))
-    if not letters:
-        raise DomainError(_("No letters are waiting to be printed for this selection."), code="print.nothing")
-    business_date = business_date or timezone.localdate()
-    readers = [PdfReader(letter.notice.pdf.open("rb")) for letter in letters]
-    content, sheets = _merge(business_date, letters, readers)
-    batch = PrintBatch(
-        business_date=business_date, created_by=actor if actor is not None and actor.is_authenticated else None,
-        letter_count=len(letters), sheet_count=sheets, sha256=hashlib.sha256(content).hexdigest(),
-    )  # fmt: skip
-    batch.pdf.save(f"{business_date:%Y/%Y-%m-%d}.pdf", ContentFile(content), save=False)
-    batch.save()
-    NoticeDelivery.objects.filter(pk__in=[letter.pk for letter in letters]).update(
-        status=Status.PRINTED, print_batch=batch, sent_at=timezone.now()
+    return letters.select_related("notice__case__loan__product", "notice__case__borrower").order_by("notice__reference")
+
+
+def _letters_withhold(letters, now) -> None:
+    """Cancel the letters of closed cases and block those a hold now stops, each in its own transaction."""
+    for letter in letters:
+        notice = letter.notice
+        with transaction.atomic():
+            if not notice.case.is_open:
+                NoticeDelivery.objects.filter(pk=letter.pk).update(
+                    status=Status.CANCELLED, status_reason=_("The case closed before the letter was printed.")
+                )
+                continue
+            decision = _letter_decision(notice, now)
+            if not decision.allowed:
+                NoticeDelivery.objects.filter(pk=letter.pk).update(status=Status.BLOCKED, status_reason=decision.rule)
+                _record_letter_contact(notice, decision, now)
+
+
+def _letter_decision(notice, now):
+    return contact_decide(
+        case=notice.case, channel=Channel.LETTER, at=now, passes_holds=HOLDS_PASSED.get(notice.kind, ())
     )
-    audit_record(
-        actor=actor, event="notice.print_batch", subject=batch,
-        detail={"letters": [letter.notice.reference for letter in letters], "sheets": sheets},
+
+
+def _record_letter_contact(notice, decision, now) -> None:
+    """A printed letter is a contact with the borrower (a refused one is recorded as blocked and audited)."""
+    contact_decision_record(
+        case=notice.case, channel=Channel.LETTER, decision=decision,
+        outcome=ContactAttempt.Outcome.SENT, actor=None, at=now, note=f"notice:{notice.reference}", automatic=True,
     )  # fmt: skip
-    return batch
 
 
 def _padded(pages: int) -> int:

@@ -197,17 +197,85 @@ def test_a_borrowers_name_is_printed_as_written_in_the_plain_text_email(issue):
     assert message.body.startswith("Dear O'Brien & Sons,\n"), message.body[:40]
 
 
-def test_a_delivery_left_sending_by_a_worker_that_died_is_never_sent_again(issue):
+def test_a_delivery_left_sending_by_a_worker_that_died_is_never_sent_again_and_fails_after_an_hour(issue):
     _notice, by_email = issue()
     # The worker claimed the delivery (committed) and died before the message left, or after.
-    NoticeDelivery.objects.filter(pk=by_email.pk).update(status=Status.SENDING, attempts=1)
+    NoticeDelivery.objects.filter(pk=by_email.pk).update(status=Status.SENDING, attempts=1, claimed_at=DAYTIME)
 
-    assert email_deliveries_due(now=DAYTIME) == {}
-    assert email_delivery_send(by_email.pk, now=DAYTIME + datetime.timedelta(hours=1)) == "already sending"
+    assert email_deliveries_due(now=DAYTIME + minutes(59)) == {}
+    assert email_delivery_send(by_email.pk, now=DAYTIME + minutes(59)) == "already sending"
     assert tasks.deliver_emails([by_email.pk]) == {"already sending": 1}
+    assert reloaded(by_email).status == Status.SENDING
 
+    # An hour after the claim the sweep fails it for a person to check; it is still never re-sent.
+    assert email_deliveries_due(now=DAYTIME + minutes(61)) == {}
     assert mail.outbox == []
-    assert (reloaded(by_email).status, reloaded(by_email).attempts) == (Status.SENDING, 1)
+    stale = reloaded(by_email)
+    assert (stale.status, stale.attempts) == (Status.FAILED, 1)
+    assert "check the mail server's log" in stale.status_reason
+
+
+class BrokenMessageBackend(BaseEmailBackend):
+    """A backend that fails on something that is not the mail server's fault (bad data, a bug)."""
+
+    def send_messages(self, email_messages):
+        raise ValueError("header value contains a newline")
+
+
+class RefusingRecipientBackend(BaseEmailBackend):
+    def send_messages(self, email_messages):
+        raise smtplib.SMTPRecipientsRefused({"zhang@example.com": (550, b"mailbox unavailable")})
+
+
+@pytest.mark.parametrize(
+    ("backend", "reason"),
+    [("BrokenMessageBackend", "ValueError: header value"), ("RefusingRecipientBackend", "SMTPRecipientsRefused")],
+)
+def test_a_permanent_error_fails_the_email_with_the_reason_instead_of_leaving_it_sending(
+    issue, settings, backend, reason
+):
+    _notice, by_email = issue()
+    settings.EMAIL_BACKEND = f"{__name__}.{backend}"
+
+    assert email_delivery_send(by_email.pk, now=DAYTIME) == "failed"
+
+    failed = reloaded(by_email)
+    assert (failed.status, failed.attempts) == (Status.FAILED, 1)
+    assert failed.status_reason.startswith(reason)
+    assert email_deliveries_due(now=DAYTIME + minutes(30)) == {}  # never retried
+
+
+def test_a_sent_email_is_recorded_as_an_allowed_contact_on_the_case(issue):
+    notice, by_email = issue()
+
+    assert email_delivery_send(by_email.pk, now=DAYTIME) == "sent"
+
+    [contact] = ContactAttempt.objects.filter(case=notice.case)
+    assert (contact.channel, contact.decision, contact.outcome, contact.is_automatic) == (
+        "email", "allowed", "sent", True,
+    )  # fmt: skip
+    assert contact.note == f"notice:{notice.reference}"
+    notice.case.refresh_from_db()
+    assert notice.case.last_contact_at == DAYTIME
+
+
+def test_a_us_borrowers_notice_email_carries_the_opt_out_line_and_a_cn_borrowers_does_not(
+    issue, us_product, overdue_case
+):
+    _cn_notice, cn_email = issue()
+    us_case = overdue_case(days_past_due=20, product=us_product, borrower=BorrowerFactory(email="us@example.com"))
+    us_notice = notice_issue(
+        case=us_case, kind=NoticeKind.PAYMENT_REMINDER, actor=None, issued_on=FIRST_DUE + datetime.timedelta(days=20)
+    )
+    us_email = us_notice.deliveries.get(channel=NoticeDelivery.Channel.EMAIL)
+
+    assert email_delivery_send(cn_email.pk, now=DAYTIME) == "sent"
+    assert email_delivery_send(us_email.pk, now=DAYTIME) == "sent"
+
+    cn_message, us_message = mail.outbox
+    assert "reply STOP" not in cn_message.body and "TD" not in cn_message.body
+    assert "STOP" in us_message.body  # the borrower's language (zh-hans here) carries the same instruction
+    assert "STOP" in us_message.alternatives[0][0]
 
 
 def test_only_email_deliveries_are_sent_by_the_email_task(issue):

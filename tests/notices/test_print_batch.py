@@ -13,13 +13,14 @@ import re
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.utils import timezone
 
 from accounts import roles
 from accounts.models import AuditEvent
+from creditops.core.dates import business_today
 from creditops.core.errors import DomainError
-from dunning.models import NoticeKind
-from lending.models import BorrowerContact
+from dunning.models import CloseReason, ContactAttempt, NoticeKind
+from dunning.services.approvals import case_close
+from lending.models import Borrower, BorrowerContact
 from notices.models import NoticeDelivery, PrintBatch
 from notices.services.issue import notice_correct, notice_issue
 from notices.services.printing import print_batch_create
@@ -173,7 +174,7 @@ def test_the_admin_action_prints_the_selected_letters_as_one_pdf(client, admin_u
     content = b"".join(response.streaming_content)
     batch = PrintBatch.objects.get()
     assert content == batch_bytes(batch)
-    assert (batch.letter_count, batch.created_by, batch.business_date) == (2, user, timezone.localdate())
+    assert (batch.letter_count, batch.created_by, batch.business_date) == (2, user, business_today())
     assert_letters_start_on_new_sheets(pdf_pages(content), ["CN-2026-000001", "CN-2026-000002"], [3, 5])
     assert letters[2].deliveries.get().status == Status.QUEUED
     stored = client.get(f"/admin/notices/printbatch/{batch.pk}/pdf/")
@@ -191,3 +192,47 @@ def test_a_collector_cannot_print_letters_from_the_admin(client, letters, collec
     assert (response.status_code, response["Content-Type"]) == (200, "text/html; charset=utf-8")
     assert PrintBatch.objects.count() == 0
     assert set(NoticeDelivery.objects.values_list("status", flat=True)) == {Status.QUEUED}
+
+
+def test_a_letter_whose_case_closed_or_whose_borrower_is_now_on_hold_is_not_printed(letters, overdue_case):
+    """Printing is when a letter leaves: the guardrail decides again, as for an e-mail at sending time."""
+    held_case = overdue_case(days_past_due=16)
+    closed_case = overdue_case(days_past_due=17)
+    held = issue(held_case, NoticeKind.COLLECTION_NOTICE)
+    closed = issue(closed_case, NoticeKind.COLLECTION_NOTICE)
+    Borrower.objects.filter(pk=held_case.borrower_id).update(is_bankrupt=True)
+    case_close(case=closed_case, reason=CloseReason.CURED, on=DAY)
+
+    batch = print_batch_create(business_date=DAY)
+
+    assert batch.letter_count == 3  # the first case's three letters only
+    assert (held.deliveries.get().status, held.deliveries.get().status_reason) == (
+        Status.BLOCKED, "contact.hold_bankruptcy",
+    )  # fmt: skip
+    assert closed.deliveries.get().status == Status.CANCELLED
+    refusal = ContactAttempt.objects.get(case=held_case)
+    assert (refusal.channel, refusal.decision, refusal.rule) == ("letter", "blocked", "contact.hold_bankruptcy")
+    assert not ContactAttempt.objects.filter(case=closed_case).exists()
+
+
+def test_each_printed_letter_is_recorded_as_a_letter_sent_to_the_borrower(letters):
+    print_batch_create(business_date=DAY)
+
+    contacts = ContactAttempt.objects.filter(case=letters[0].case).order_by("note")
+    assert [(c.channel, c.decision, c.outcome, c.note) for c in contacts] == [
+        ("letter", "allowed", "sent", f"notice:{notice.reference}") for notice in letters
+    ]
+
+
+def test_only_those_who_see_every_case_see_print_batches(client, letters, supervisor):
+    batch = print_batch_create(business_date=DAY)
+    administrator = staff("administrator", roles.ADMINISTRATOR)
+
+    client.force_login(supervisor)  # holds view_printbatch, but a batch mixes every team's letters
+    supervisor_pdf = client.get(f"/admin/notices/printbatch/{batch.pk}/pdf/")
+    supervisor_list = client.get("/admin/notices/printbatch/")
+    client.force_login(administrator)
+    administrator_pdf = client.get(f"/admin/notices/printbatch/{batch.pk}/pdf/")
+
+    assert (supervisor_pdf.status_code, supervisor_list.status_code) == (404, 403)
+    assert administrator_pdf.status_code == 200

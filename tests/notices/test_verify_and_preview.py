@@ -88,6 +88,11 @@ def test_a_wrong_code_and_an_unknown_reference_get_the_same_404(client, notice):
     assert b"CN-2026-000001" not in wrong_code.content
 
 
+@pytest.mark.parametrize("code", ["é", "ÉÉÉÉÉÉÉÉÉÉ", "ABC", "0000000000", "ABCDEFGHJKL"])
+def test_a_code_that_cannot_be_a_verification_code_is_a_404_not_an_error(client, notice, code):
+    assert client.get(verify_url(notice), {"code": code}).status_code == 404
+
+
 def test_the_sha256_of_a_copy_is_compared_with_the_stored_one(client, notice):
     genuine = verify(client, notice, sha256=hashlib.sha256(stored_bytes(notice)).hexdigest())
     forged = verify(client, notice, sha256=hashlib.sha256(b"forged").hexdigest())
