@@ -35,9 +35,10 @@ def print_batch_create(
     passes the guardrail again first: a case closed since the notice was issued cancels its letter, a hold
     blocks it (the refusal recorded). The batch itself is all or nothing."""
     now = timezone.now()
-    _letters_withhold(_waiting_letters(business_date, notice_ids), now)
+    allowed = _letters_screen(_waiting_letters(business_date, notice_ids), now)
     with transaction.atomic():
-        letters = list(_waiting_letters(business_date, notice_ids).select_for_update(of=("self",)))
+        waiting = _waiting_letters(business_date, notice_ids).filter(pk__in=list(allowed))
+        letters = list(waiting.select_for_update(of=("self",)))
         if not letters:
             raise DomainError(_("No letters are waiting to be printed for this selection."), code="print.nothing")
         business_date = business_date or business_today()
@@ -53,7 +54,7 @@ def print_batch_create(
             status=Status.PRINTED, print_batch=batch, sent_at=now
         )
         for letter in letters:
-            _record_letter_contact(letter.notice, _letter_decision(letter.notice, now), now)
+            _record_letter_contact(letter.notice, allowed[letter.pk], now)
         audit_record(
             actor=actor, event="notice.print_batch", subject=batch,
             detail={"letters": [letter.notice.reference for letter in letters], "sheets": sheets},
@@ -70,8 +71,10 @@ def _waiting_letters(business_date, notice_ids):
     return letters.select_related("notice__case__loan__product", "notice__case__borrower").order_by("notice__reference")
 
 
-def _letters_withhold(letters, now) -> None:
-    """Cancel the letters of closed cases and block those a hold now stops, each in its own transaction."""
+def _letters_screen(letters, now) -> dict:
+    """Cancel the letters of closed cases and block those a hold now stops, each in its own transaction.
+    Returns the guardrail's decision for each letter that may go, by delivery id."""
+    allowed = {}
     for letter in letters:
         notice = letter.notice
         with transaction.atomic():
@@ -81,9 +84,12 @@ def _letters_withhold(letters, now) -> None:
                 )
                 continue
             decision = _letter_decision(notice, now)
-            if not decision.allowed:
-                NoticeDelivery.objects.filter(pk=letter.pk).update(status=Status.BLOCKED, status_reason=decision.rule)
-                _record_letter_contact(notice, decision, now)
+            if decision.allowed:
+                allowed[letter.pk] = decision
+                continue
+            NoticeDelivery.objects.filter(pk=letter.pk).update(status=Status.BLOCKED, status_reason=decision.rule)
+            _record_letter_contact(notice, decision, now)
+    return allowed
 
 
 def _letter_decision(notice, now):
