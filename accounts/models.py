@@ -1,3 +1,5 @@
+import json
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
@@ -84,6 +86,11 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise DomainError(gettext("The audit trail is append-only."), code="audit.append_only")
+
+    @property
+    def detail_json(self) -> str:
+        """The detail as one line of JSON, Chinese kept readable (screens and CSV exports)."""
+        return json.dumps(self.detail, ensure_ascii=False, sort_keys=True) if self.detail else ""
 
     @property
     def actor_label(self):

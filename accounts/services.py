@@ -16,3 +16,10 @@ def audit_record(*, actor: User | None, event: str, subject: models.Model | None
         subject_id=subject_id,
         detail=detail or {},
     )
+
+
+def preferred_language_set(*, user: User, language: str) -> None:
+    """Remember the language a staff member chose (the portal then opens in it on any browser)."""
+    if user.preferred_language != language:
+        user.preferred_language = language
+        user.save(update_fields=["preferred_language"])

@@ -1,10 +1,25 @@
 """Reads for collections, including who may see and work which case: one place, used by every interface."""
 
-from django.db.models import Q, QuerySet
+import datetime
+from dataclasses import dataclass
 
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+
+from accounts.models import Team, User
 from accounts.roles import ADMINISTRATOR, COLLECTOR, COMPLIANCE, MANAGER, SUPERVISOR
+from creditops.core.dates import business_today
+from creditops.core.masking import mask_phone
+from creditops.core.money import ZERO
+from lending.models import Borrower, Loan, Payment
 
-from .models import ApprovalRequest, CollectionCase
+from .models import (
+    ApprovalRequest,
+    CollectionCase,
+    DunningAction,
+    DunningStage,
+    PaymentPlan,
+    PromiseToPay,
+)
 
 
 def user_roles(user) -> set[str]:
@@ -29,7 +44,8 @@ def cases_visible_to(user) -> QuerySet[CollectionCase]:
         return cases
     if SUPERVISOR in roles:
         # The cases of the teams they supervise; a member's cases in another team stay that team's.
-        return cases.filter(Q(team__supervisor=user) | Q(assigned_to=user))
+        supervised = Team.objects.filter(supervisor=user).values("pk")
+        return cases.filter(Q(team_id__in=supervised) | Q(assigned_to=user))
     if COLLECTOR in roles:
         return cases.filter(assigned_to=user)
     return cases.none()
@@ -61,4 +77,198 @@ def approvals_decidable_by(user) -> QuerySet[ApprovalRequest]:
         ApprovalRequest.objects.filter(status=ApprovalRequest.Status.PENDING, case__in=cases_visible_to(user))
         .exclude(requested_by=user)
         .select_related("case__loan", "case__borrower", "plan")
+    )
+
+
+def borrowers_visible_to(user) -> QuerySet[Borrower]:
+    """Borrowers with a case the user may see (everyone for those who see every case)."""
+    if sees_every_case(user):
+        return Borrower.objects.all()
+    return Borrower.objects.filter(pk__in=cases_visible_to(user).values("borrower_id"))
+
+
+def loans_visible_to(user) -> QuerySet[Loan]:
+    """Loans of the borrowers the user may see: a collector sees the other loans of a borrower they work."""
+    if sees_every_case(user):
+        return Loan.objects.all()
+    return Loan.objects.filter(borrower_id__in=cases_visible_to(user).values("borrower_id"))
+
+
+def portal_abilities(user) -> dict:
+    """What the header offers: one roles query, reused by every check below."""
+    roles = user_roles(user)
+    return {
+        "role_names": sorted(roles),
+        "reads_cases": bool(roles),
+        "sees_every_case": bool(roles & {ADMINISTRATOR, MANAGER, COMPLIANCE}),
+        "supervises": bool(roles & {SUPERVISOR, ADMINISTRATOR}),
+        "audits": user.has_perm("accounts.view_auditevent"),
+    }
+
+
+# The worklist: a case's place in it is its priority; pages follow on from the last row shown
+# (keyset pagination), so page 2,000 costs what page 1 does and nothing ever counts the whole list.
+WORKLIST_PAGE_SIZE = 50
+
+
+def worklist_cases(user, *, today: datetime.date | None = None) -> QuerySet[CollectionCase]:
+    """Open cases in the user's scope, highest priority first, with what each row shows."""
+    today = today or business_today()
+    due_today = PromiseToPay.objects.filter(case=OuterRef("pk"), status=PromiseToPay.Status.PENDING, promised_for=today)
+    return (
+        cases_visible_to(user)
+        .filter(is_open=True)
+        .select_related("loan__product", "borrower", "stage", "assigned_to")
+        .annotate(promise_due_today=Exists(due_today))
+        .order_by("-priority_score", "id")
+    )
+
+
+def worklist_page(cases: QuerySet, *, after: str = "", size: int | None = None) -> tuple[list, str]:
+    """One page of `cases` (ordered by -priority_score, id) after the cursor "priority:id", and the cursor
+    of the next page ("" on the last)."""
+    size = size or WORKLIST_PAGE_SIZE
+    priority, case_id = parse_cursor(after)
+    if case_id is not None:
+        cases = cases.filter(Q(priority_score__lt=priority) | Q(priority_score=priority, id__gt=case_id))
+    rows = list(cases[: size + 1])
+    if len(rows) <= size:
+        return rows, ""
+    last = rows[size - 1]
+    return rows[:size], f"{last.priority_score}:{last.pk}"
+
+
+def parse_cursor(cursor: str) -> tuple[int, int | None]:
+    try:
+        priority, case_id = (int(part) for part in cursor.split(":"))
+    except ValueError:
+        return 0, None
+    return priority, case_id
+
+
+def worklist_counts(user, *, today: datetime.date | None = None) -> dict[str, int]:
+    """The figures above the worklist, each one COUNT on an index of the user's open cases."""
+    today = today or business_today()
+    open_cases = cases_visible_to(user).filter(is_open=True)
+    return {
+        "open": open_cases.count(),
+        "promises_due_today": PromiseToPay.objects.filter(
+            status=PromiseToPay.Status.PENDING, promised_for=today, case__in=open_cases
+        ).count(),
+        "broken_promises": open_cases.filter(broken_promises__gt=0).count(),
+        "new_today": open_cases.filter(opened_on=today).count(),
+    }
+
+
+@dataclass
+class NextStage:
+    stage: DunningStage
+    expected_on: datetime.date | None  # None while the ladder waits (dispute, plan)
+
+
+def next_stage(case: CollectionCase, *, today: datetime.date | None = None) -> NextStage | None:
+    """The stage the case reaches next if nothing is paid, and the business date it would get there."""
+    if not case.is_open:
+        return None
+    current_start = case.stage.start_dpd if case.stage_id else -1
+    upcoming = (
+        DunningStage.objects.filter(policy_id=case.policy_id, is_active=True, start_dpd__gt=current_start)
+        .order_by("start_dpd")
+        .first()
+    )
+    if upcoming is None:
+        return None
+    if case.is_paused:
+        return NextStage(upcoming, None)
+    today = today or business_today()
+    days = max(upcoming.start_dpd - case.days_past_due, 1)
+    return NextStage(upcoming, today + datetime.timedelta(days=days))
+
+
+TIMELINE_LIMIT = 100
+PAYMENTS_LIMIT = 50
+OTHER_LOANS_LIMIT = 20
+
+
+def case_workspace(case: CollectionCase, *, today: datetime.date | None = None) -> dict:
+    """Everything the case workspace shows, each list bounded so a long-running case stays fast."""
+    loan = case.loan
+    today = today or business_today()
+    schedule = list(loan.installments.order_by("sequence"))
+    for installment in schedule:
+        installment.is_overdue = installment.due_date < today and installment.outstanding_amount > 0
+    contacts = list(case.borrower.contacts.order_by("id"))
+    for contact in contacts:
+        contact.masked_phone = mask_phone(contact.phone)
+        contact.reveal_field = f"phone-{contact.pk}"
+    return {
+        "transition": case.transitions.order_by("-id").first(),
+        "next_stage": next_stage(case),
+        "open_actions": list(
+            case.actions.filter(status__in=[DunningAction.Status.PENDING, DunningAction.Status.AWAITING_APPROVAL])
+            .select_related("stage")
+            .order_by("created_on", "id")
+        ),
+        "contacts": contacts,
+        "other_loans": list(
+            Loan.objects.filter(borrower_id=case.borrower_id)
+            .exclude(pk=loan.pk)
+            .select_related("product")
+            .order_by("-id")[:OTHER_LOANS_LIMIT]
+        ),
+        "schedule": schedule,
+        "outstanding_total": sum((installment.outstanding_amount for installment in schedule), ZERO),
+        "payments": list(Payment.objects.filter(loan=loan).order_by("-received_on", "-id")[:PAYMENTS_LIMIT]),
+        "timeline": list(case.events.select_related("actor").order_by("-occurred_at", "-id")[:TIMELINE_LIMIT]),
+        "pending_promise": case.promises.filter(status=PromiseToPay.Status.PENDING).first(),
+        "open_disputes": list(case.disputes.filter(status="open").order_by("-raised_at")),
+        "live_plan": case.plans.filter(status__in=[PaymentPlan.Status.REQUESTED, PaymentPlan.Status.ACTIVE])
+        .prefetch_related("installments")
+        .first(),
+        "pending_approvals": list(
+            case.approvals.filter(status=ApprovalRequest.Status.PENDING).select_related("requested_by")
+        ),
+    }
+
+
+def team_collectors_of(user) -> QuerySet[User]:
+    """Active collectors in the teams the user supervises (every team for administrators)."""
+    collectors = User.objects.filter(is_active=True, groups__name=COLLECTOR)
+    if ADMINISTRATOR not in user_roles(user):
+        collectors = collectors.filter(teams__supervisor=user)
+    return collectors.distinct().order_by("username")
+
+
+def collector_loads(user, *, today: datetime.date | None = None) -> list[dict]:
+    """Per collector of the user's teams: open cases, their overdue total, promises due today."""
+    today = today or business_today()
+    collectors = list(team_collectors_of(user))
+    open_cases = cases_visible_to(user).filter(is_open=True, assigned_to__in=[c.pk for c in collectors])
+    loads = {
+        row["assigned_to"]: row
+        for row in open_cases.values("assigned_to").annotate(open_cases=Count("pk"), overdue=Sum("overdue_amount"))
+    }
+    promises_due = dict(
+        PromiseToPay.objects.filter(status=PromiseToPay.Status.PENDING, promised_for=today, case__in=open_cases)
+        .values("case__assigned_to")
+        .annotate(count=Count("pk"))
+        .values_list("case__assigned_to", "count")
+    )
+    empty = {"open_cases": 0, "overdue": 0}
+    return [
+        {"collector": collector, **loads.get(collector.pk, empty), "promises_due": promises_due.get(collector.pk, 0)}
+        for collector in collectors
+    ]
+
+
+def unassigned_open_cases(user) -> QuerySet[CollectionCase]:
+    return worklist_cases(user).filter(assigned_to__isnull=True)
+
+
+def own_pending_requests(user) -> QuerySet[ApprovalRequest]:
+    """The user's own requests still waiting: shown to them, never as something they can decide."""
+    return (
+        ApprovalRequest.objects.filter(status=ApprovalRequest.Status.PENDING, requested_by=user)
+        .select_related("case__loan", "case__borrower")
+        .order_by("-requested_at")
     )

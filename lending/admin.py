@@ -27,6 +27,25 @@ def money_column(field_name, description):
     return column
 
 
+class CaseScopedLedgerMixin:
+    """Staff who do not see every case (collectors, supervisors) see the ledger of the borrowers whose
+    cases they may see, through `borrower_path`; any other id answers 404 (BigTableAdmin)."""
+
+    borrower_path = "borrower"
+    # Holders of this permission see every row (those who post bank payments see every payment).
+    unscoped_permission = ""
+
+    def get_queryset(self, request):
+        # Imported here: the case scope is the collections app's, which is built on this one.
+        from dunning.selectors import borrowers_visible_to, sees_every_case
+
+        queryset = super().get_queryset(request)
+        unscoped = self.unscoped_permission and request.user.has_perm(self.unscoped_permission)
+        if unscoped or sees_every_case(request.user):
+            return queryset
+        return queryset.filter(**{f"{self.borrower_path}__in": borrowers_visible_to(request.user).values("pk")})
+
+
 class LedgerRowAdmin(BigTableAdmin):
     """Ledger rows are written only by services; nobody edits or deletes them here."""
 
@@ -57,7 +76,8 @@ class BorrowerContactInline(admin.TabularInline):
 
 
 @admin.register(Borrower)
-class BorrowerAdmin(BigTableAdmin):
+class BorrowerAdmin(CaseScopedLedgerMixin, BigTableAdmin):
+    borrower_path = "pk"
     list_display = [
         "name", "kind", "masked_id", "masked_phone_display", "province", "city", "risk_grade", "on_hold",
     ]  # fmt: skip
@@ -210,7 +230,7 @@ class ServiceBackedAddMixin:
 
 
 @admin.register(Loan)
-class LoanAdmin(ServiceBackedAddMixin, BigTableAdmin):
+class LoanAdmin(CaseScopedLedgerMixin, ServiceBackedAddMixin, BigTableAdmin):
     add_form = LoanCreateForm
     list_display = [
         "reference", "borrower", "product_code", "principal_display", "status", "days_past_due", "aging_bucket",
@@ -256,7 +276,7 @@ class LoanAdmin(ServiceBackedAddMixin, BigTableAdmin):
 
 
 @admin.register(BorrowerContact)
-class BorrowerContactAdmin(BigTableAdmin):
+class BorrowerContactAdmin(CaseScopedLedgerMixin, BigTableAdmin):
     list_display = ["name", "relation", "masked_phone_display", "borrower", "consent_to_contact"]
     list_select_related = ["borrower"]
     list_filter = ["relation", "consent_to_contact"]
@@ -276,7 +296,8 @@ class BorrowerContactAdmin(BigTableAdmin):
 
 
 @admin.register(Installment)
-class InstallmentAdmin(LedgerRowAdmin):
+class InstallmentAdmin(CaseScopedLedgerMixin, LedgerRowAdmin):
+    borrower_path = "loan__borrower"
     list_display = [
         "loan", "sequence", "due_date", "principal_display", "interest_display", "fee_display", "penalty_display",
         "outstanding_display",
@@ -326,7 +347,9 @@ class ReversalForm(forms.Form):
 
 
 @admin.register(Payment)
-class PaymentAdmin(ServiceBackedAddMixin, LedgerRowAdmin):
+class PaymentAdmin(CaseScopedLedgerMixin, ServiceBackedAddMixin, LedgerRowAdmin):
+    borrower_path = "loan__borrower"
+    unscoped_permission = "lending.add_payment"
     add_form = PaymentPostForm
     list_display = [
         "external_ref", "source", "loan", "amount_display", "unallocated_display", "received_on", "channel",
@@ -374,7 +397,9 @@ class PaymentAdmin(ServiceBackedAddMixin, LedgerRowAdmin):
 
 
 @admin.register(PaymentAllocation)
-class PaymentAllocationAdmin(LedgerRowAdmin):
+class PaymentAllocationAdmin(CaseScopedLedgerMixin, LedgerRowAdmin):
+    borrower_path = "payment__loan__borrower"
+    unscoped_permission = "lending.add_payment"
     list_display = [
         "payment", "installment", "principal_display", "interest_display", "fee_display", "penalty_display",
         "is_reversal",

@@ -18,7 +18,7 @@ from creditops.core.references import format_reference, reference_allocate_block
 
 from .allocation import COMPONENTS, AllocationLine, OpenInstallment, allocate
 from .delinquency import BUCKET_UPPER_BOUNDS
-from .models import Borrower, Installment, Loan, Payment, PaymentAllocation, Product
+from .models import Borrower, BorrowerContact, Installment, Loan, Payment, PaymentAllocation, Product
 from .schedules import build_schedule
 from .signals import payment_posted, payment_reversed
 
@@ -348,3 +348,18 @@ def loan_write_off(*, loan: Loan, on: datetime.date, actor=None) -> Loan:
     loan.save(update_fields=["status"])
     audit_record(actor=actor, event="loan.written_off", subject=loan, detail={"on": on.isoformat()})
     return loan
+
+
+REVEALABLE_FIELDS = ("id_number", "phone")
+
+
+def personal_data_reveal(*, record: Borrower | BorrowerContact, field: str, actor, via: str, case_id=None) -> str:
+    """The full value of a masked field, with an audit event saying who saw it, where and why (which case).
+    Callers check first that the actor may see the record."""
+    if field not in REVEALABLE_FIELDS or not hasattr(record, field):
+        raise DomainError(_("%(field)s cannot be revealed.") % {"field": field}, code="personal_data.field_invalid")
+    detail = {"field": field, "via": via}
+    if case_id is not None:
+        detail["case"] = case_id
+    audit_record(actor=actor, event="personal_data.revealed", subject=record, detail=detail)
+    return getattr(record, field)

@@ -67,3 +67,18 @@ class EnterpriseFactory(BorrowerFactory):
     id_type = Borrower.IdType.USCC
     id_number = factory.Sequence(uscc)
     legal_representative = "王五"
+
+
+def time_zone_where_local_hour_is(hours) -> str:
+    """A fixed-offset zone (Etc/GMT±N) in which the current hour is one of `hours`: guardrail tests pick
+    a borrower who is, right now, inside or outside their contact hours without freezing the clock."""
+    now = datetime.datetime.now(datetime.UTC)
+    for offset in range(-12, 15):
+        if (now + datetime.timedelta(hours=offset)).hour in hours:
+            # The Etc zones' signs are inverted: Etc/GMT-8 is UTC+8.
+            return f"Etc/GMT{-offset:+d}" if offset else "Etc/UTC"
+    raise AssertionError(f"no zone has a local hour in {hours}")
+
+
+AWAKE_HOURS = range(10, 20)  # well inside every profile's contact hours
+ASLEEP_HOURS = [23, 0, 1, 2, 3, 4, 5, 6]  # outside every profile's contact hours

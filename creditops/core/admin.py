@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.admin.views.main import ORDER_VAR, ChangeList
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.utils.functional import cached_property
 
 from .db import estimated_row_count, planner_row_estimate
@@ -67,6 +68,11 @@ class BigTableAdmin(admin.ModelAdmin):
 
     def get_changelist(self, request, **kwargs):
         return IndexedOrderingChangeList
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        # The admin would redirect with "does not exist"; a record outside the viewer's scope (or none at
+        # all) answers 404, as everywhere else in the portal.
+        raise Http404(f"No {opts.model_name} {object_id!s:.40} here.")
 
 
 @admin.register(ReferenceCounter)

@@ -1,8 +1,12 @@
+from django.contrib.auth.decorators import login_required
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
+from django.shortcuts import redirect
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from dunning.selectors import user_roles
 
 
 @never_cache
@@ -23,3 +27,9 @@ def healthz(request):
         "time": timezone.now().isoformat(),
     }
     return JsonResponse(payload, status=status)
+
+
+@login_required
+def home(request):
+    """Staff who work or read cases start at the worklist; anyone else at the data admin."""
+    return redirect("cases:worklist" if user_roles(request.user) else "admin:index")

@@ -3,6 +3,7 @@ plan) and hardship payment plans. The requester can never decide their own reque
 in a screen."""
 
 import datetime
+from decimal import ROUND_DOWN
 
 from django.db import transaction
 from django.db.models import F, OuterRef, Subquery, Sum, Value
@@ -11,10 +12,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.services import audit_record
-from creditops.core.dates import business_today
+from creditops.core.dates import add_months, business_today
 from creditops.core.db import insert_from_select
 from creditops.core.errors import DomainError
-from creditops.core.money import ZERO, positive_whole_cents
+from creditops.core.money import CENT, ZERO, positive_whole_cents, to_money
 from lending.models import Payment
 from lending.services import loan_write_off
 
@@ -262,6 +263,31 @@ def plan_request(
     case_event_add(case=case, kind=Event.PLAN_REQUESTED, actor=actor, detail={"plan": plan.pk, "total": str(total)})
     approval_request(case=case, kind=Kind.PAYMENT_PLAN, actor=actor, reason=reason, amount=total, plan=plan)
     return plan
+
+
+class PlanFrequency:
+    WEEKLY = "weekly"
+    FORTNIGHTLY = "fortnightly"
+    MONTHLY = "monthly"
+
+
+def plan_installments_even(
+    *, total, count: int, first_due: datetime.date, frequency: str
+) -> list[tuple[datetime.date, object]]:
+    """`count` instalments of `total` in whole cents, equal but for the last one, which takes the
+    remainder so the plan adds up to the arrears exactly."""
+    if not 1 <= count <= MAX_PLAN_INSTALLMENTS:
+        raise DomainError(
+            _("A plan has 1 to %(max)d instalments.") % {"max": MAX_PLAN_INSTALLMENTS}, code="plan.installments_invalid"
+        )
+    share = (to_money(total) / count).quantize(CENT, rounding=ROUND_DOWN)
+    amounts = [share] * (count - 1) + [to_money(total) - share * (count - 1)]
+    if frequency == PlanFrequency.MONTHLY:
+        dates = [add_months(first_due, number) for number in range(count)]
+    else:
+        step = 7 if frequency == PlanFrequency.WEEKLY else 14
+        dates = [first_due + datetime.timedelta(days=step * number) for number in range(count)]
+    return list(zip(dates, amounts, strict=True))
 
 
 def _plan_end(plan: PaymentPlan, status: str, on: datetime.date):

@@ -77,3 +77,25 @@ def overdue_case(db, team, cn_product):
         return CollectionCase.objects.get(loan=loan, is_open=True)
 
     return make
+
+
+@pytest.fixture
+def overdue_cases(db, team, cn_product):
+    """overdue_cases(n, days_past_due=20, borrowers=None) → n open cases opened by one nightly run."""
+
+    def make(count: int, days_past_due: int = 20, borrowers=None):
+        loans = [
+            loan_create(
+                borrower=borrowers[number] if borrowers else BorrowerFactory(),
+                product=cn_product,
+                principal_amount=Decimal("12000.00") + number * 1000,
+                term_months=12,
+                disbursed_on=DISBURSED_ON,
+                actor=None,
+            )
+            for number in range(count)
+        ]
+        dunning_run(as_of=FIRST_DUE + datetime.timedelta(days=days_past_due))
+        return list(CollectionCase.objects.filter(loan__in=loans, is_open=True).order_by("pk"))
+
+    return make

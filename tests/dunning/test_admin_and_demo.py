@@ -63,7 +63,7 @@ def test_a_collector_lists_only_their_own_cases(client, overdue_case, collector,
     client = _logged_in(client, collector)
     listing = client.get(reverse("admin:dunning_collectioncase_changelist")).content.decode()
     assert mine.loan.reference in listing and theirs.loan.reference not in listing
-    assert client.get(reverse("admin:dunning_collectioncase_change", args=[theirs.pk])).status_code == 302
+    assert client.get(reverse("admin:dunning_collectioncase_change", args=[theirs.pk])).status_code == 404
     actions = client.get(reverse("admin:dunning_dunningaction_changelist")).content.decode()
     assert mine.loan.reference in actions and theirs.loan.reference not in actions
 

@@ -596,11 +596,11 @@ def test_audit_events_and_ledger_rows_cannot_be_edited_or_added(admin_client, lo
 
 
 @pytest.mark.django_db
-def test_collector_reads_loans_but_cannot_post_payments(collector_client, loan):
+def test_collector_sees_no_loan_outside_their_cases_and_cannot_post_payments(collector_client, loan):
     response = collector_client.get(reverse("admin:lending_loan_changelist"))
     assert response.status_code == 200
-    assert [row.reference for row in response.context["cl"].result_list] == [loan.reference]
-    assert collector_client.get(reverse("admin:lending_loan_change", args=[loan.pk])).status_code == 200
+    assert list(response.context["cl"].result_list) == []  # no case of theirs on this borrower
+    assert collector_client.get(reverse("admin:lending_loan_change", args=[loan.pk])).status_code == 404
     assert collector_client.get(reverse("admin:lending_payment_add")).status_code == 403
     assert collector_client.post(reverse("admin:lending_payment_add"), _payment_form(loan)).status_code == 403
     assert collector_client.get(reverse("admin:lending_loan_add")).status_code == 403

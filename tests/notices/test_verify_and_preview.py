@@ -145,7 +145,7 @@ def test_the_pdf_needs_a_login(client, notice):
     response = client.get(f"/notices/{notice.pk}/pdf/")
 
     assert response.status_code == 302
-    assert response["Location"].startswith("/admin/login/")
+    assert response["Location"].startswith("/accounts/login/")
 
 
 def test_the_cases_collector_downloads_the_stored_pdf_and_the_download_is_audited(client, notice, collector):

@@ -1,0 +1,133 @@
+"""Signing in and out, the language switch, and the audit-trail screens for Compliance."""
+
+import csv
+import datetime
+
+from django.conf import settings
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required, permission_required
+from django.http import StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+from django.views.i18n import set_language
+
+from . import selectors
+from .filters import AuditEventFilter, BlockedContactFilter
+from .services import audit_record, preferred_language_set
+
+AUDIT_PAGE_SIZE = 100
+# One CSV export holds at most this many rows; narrow the filters for more (the file says so at its end).
+EXPORT_ROW_LIMIT = 100_000
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True
+    extra_context = {"failure_limit": settings.AXES_FAILURE_LIMIT}
+
+
+@require_POST
+def language(request):
+    """The header's language switch: Django's set_language, and for a signed-in user the choice is also
+    remembered as their preference (so it follows them to another browser)."""
+    response = set_language(request)
+    chosen = request.POST.get("language", "")
+    if request.user.is_authenticated and chosen in dict(settings.LANGUAGES):
+        preferred_language_set(user=request.user, language=chosen)
+    return response
+
+
+@login_required
+@permission_required("accounts.view_auditevent", raise_exception=True)
+@require_GET
+def audit_events(request):
+    """Every audit event, newest first, filterable (category, actor, subject, dates) and exportable."""
+    filters = AuditEventFilter(request.GET or None, queryset=selectors.audit_events())
+    if request.GET.get("format") == "csv" and filters.is_valid():
+        return _csv_export(request, "audit-events", filters, AUDIT_EVENT_COLUMNS)
+    return _render_page(request, "accounts/audit_events.html", filters)
+
+
+@login_required
+@permission_required("accounts.view_auditevent", raise_exception=True)
+@require_GET
+def blocked_contacts(request):
+    """Every contact a guardrail refused: who tried, which rule, on which case."""
+    filters = BlockedContactFilter(request.GET or None, queryset=selectors.blocked_contacts())
+    if request.GET.get("format") == "csv" and filters.is_valid():
+        return _csv_export(request, "blocked-contacts", filters, BLOCKED_CONTACT_COLUMNS)
+    return _render_page(request, "accounts/blocked_contacts.html", filters)
+
+
+def _render_page(request, template, filters):
+    rows = filters.qs
+    before = request.GET.get("before", "")
+    if before.isdigit():  # the next page: rows older than the last one shown (ids grow with time)
+        rows = rows.filter(pk__lt=int(before))
+    rows = list(rows[: AUDIT_PAGE_SIZE + 1])
+    query = request.GET.copy()
+    query.pop("before", None)
+    context = {
+        "filters": filters,
+        "rows": rows[:AUDIT_PAGE_SIZE],
+        "next_before": rows[AUDIT_PAGE_SIZE - 1].pk if len(rows) > AUDIT_PAGE_SIZE else None,
+        "is_later_page": before.isdigit(),
+        "query": query.urlencode(),
+    }
+    return render(request, template, context)
+
+
+def _local(moment: datetime.datetime | None) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S") if moment else ""
+
+
+AUDIT_EVENT_COLUMNS = [
+    ("id", lambda event: event.pk),
+    ("time", lambda event: _local(event.created_at)),
+    ("actor", lambda event: event.actor.get_username() if event.actor_id else "system"),
+    ("event", lambda event: event.event),
+    ("subject_type", lambda event: event.subject_type),
+    ("subject_id", lambda event: event.subject_id),
+    ("detail", lambda event: event.detail_json),
+]
+BLOCKED_CONTACT_COLUMNS = [
+    ("id", lambda attempt: attempt.pk),
+    ("time", lambda attempt: _local(attempt.attempted_at)),
+    ("actor", lambda attempt: attempt.actor.get_username() if attempt.actor_id else "system"),
+    ("channel", lambda attempt: attempt.channel),
+    ("rule", lambda attempt: attempt.rule),
+    ("profile", lambda attempt: attempt.profile),
+    ("case", lambda attempt: attempt.case_id or ""),
+    ("loan", lambda attempt: attempt.loan.reference),
+    ("automatic", lambda attempt: "yes" if attempt.is_automatic else "no"),
+]
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _csv_export(request, name, filters, columns):
+    """Stream the filtered rows as CSV (UTF-8 with BOM, so Excel opens Chinese text correctly), and record
+    the export — with its filters — in the audit trail before the first byte leaves."""
+    parameters = {key: value for key, value in request.GET.items() if key not in ("format", "before")}
+    audit_record(actor=request.user, event="audit.exported", detail={"export": name, "filters": parameters})
+    writer = csv.writer(_Echo())
+    rows = filters.qs.iterator(chunk_size=2000)
+
+    def lines():
+        yield "\ufeff" + writer.writerow([header for header, _value in columns])
+        for count, row in enumerate(rows, start=1):
+            if count > EXPORT_ROW_LIMIT:
+                notice = _("Stopped at %(limit)d rows: narrow the filters.") % {"limit": EXPORT_ROW_LIMIT}
+                yield writer.writerow([notice])
+                return
+            yield writer.writerow([value(row) for _header, value in columns])
+
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.csv"'
+    return response

@@ -1,0 +1,253 @@
+"""Forms of the case workspace, the team queue and the approvals inbox. Each form checks the shape of what
+was typed and hands it to one service (`submit`); the rules themselves live in the services, whose
+DomainError comes back as a form error so the page keeps what the user typed."""
+
+from django import forms
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import User
+from lending.models import BorrowerContact
+from notices.services.issue import notice_issue
+
+from .models import ApprovalRequest, Channel, CollectionCase, ContactAttempt, Dispute, NoticeKind
+from .services.approvals import (
+    MAX_PLAN_INSTALLMENTS,
+    PlanFrequency,
+    approval_decide,
+    approval_request,
+    plan_installments_even,
+    plan_request,
+)
+from .services.cases import (
+    NOTE_MAX_LENGTH,
+    case_note_add,
+    cases_reassign,
+    contact_attempt_log,
+    dispute_raise,
+    dispute_resolve,
+    promise_record,
+)
+
+BORROWER = "borrower"
+DATE_INPUT = forms.DateInput(attrs={"type": "date"})
+AMOUNT_FIELD = {"max_digits": 18, "decimal_places": 2, "min_value": 0.01}
+
+
+class CaseForm(forms.Form):
+    """A form about one case; `submit(actor)` performs it and returns the message to show."""
+
+    def __init__(self, *args, case: CollectionCase, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.case = case
+
+    def submit(self, actor) -> str:
+        raise NotImplementedError
+
+
+class PromiseFields(forms.Form):
+    promise_amount = forms.DecimalField(label=_("Promised amount"), required=False, **AMOUNT_FIELD)
+    promised_for = forms.DateField(label=_("Pay by"), required=False, widget=DATE_INPUT)
+
+    def record_promise(self, actor, contact=None):
+        return promise_record(
+            case=self.case, amount=self.cleaned_data["promise_amount"], promised_for=self.cleaned_data["promised_for"],
+            actor=actor, contact=contact,
+        )  # fmt: skip
+
+
+class ContactForm(PromiseFields, CaseForm):
+    prefix = "contact"
+    channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices, initial=Channel.CALL)
+    target = forms.ChoiceField(label=_("Who"))
+    outcome = forms.ChoiceField(label=_("Outcome"), choices=ContactAttempt.Outcome.choices)
+    note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, case, **kwargs):
+        super().__init__(*args, case=case, **kwargs)
+        self.fields["target"].choices = [(BORROWER, _("The borrower"))] + [
+            (str(contact.pk), f"{contact.name} ({contact.get_relation_display()})")
+            for contact in case.borrower.contacts.order_by("id")
+        ]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("outcome") == ContactAttempt.Outcome.PROMISE_TO_PAY:
+            for name in ("promise_amount", "promised_for"):
+                if not data.get(name):
+                    self.add_error(name, _("A promise to pay needs an amount and a date."))
+        return data
+
+    def target_contact(self):
+        target = self.cleaned_data["target"]
+        if target == BORROWER:
+            return None
+        return BorrowerContact.objects.get(pk=int(target), borrower_id=self.case.borrower_id)
+
+    def submit(self, actor) -> str:
+        attempt = contact_attempt_log(
+            case=self.case, channel=self.cleaned_data["channel"], outcome=self.cleaned_data["outcome"], actor=actor,
+            target_contact=self.target_contact(), note=self.cleaned_data["note"],
+        )  # fmt: skip
+        if self.cleaned_data["outcome"] == ContactAttempt.Outcome.PROMISE_TO_PAY:
+            self.record_promise(actor, contact=attempt)
+            return gettext("Contact logged and promise to pay recorded.")
+        return gettext("Contact logged.")
+
+
+class PromiseForm(PromiseFields, CaseForm):
+    prefix = "promise"
+
+    def clean(self):
+        data = super().clean()
+        for name in ("promise_amount", "promised_for"):
+            if not data.get(name):
+                self.add_error(name, _("This field is required."))
+        return data
+
+    def submit(self, actor) -> str:
+        self.record_promise(actor)
+        return gettext("Promise to pay recorded.")
+
+
+class NoteForm(CaseForm):
+    prefix = "note"
+    text = forms.CharField(label=_("Note"), max_length=NOTE_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def submit(self, actor) -> str:
+        case_note_add(case=self.case, text=self.cleaned_data["text"], actor=actor)
+        return gettext("Note added.")
+
+
+class DisputeForm(CaseForm):
+    prefix = "dispute"
+    reason = forms.CharField(label=_("What the borrower disputes"), widget=forms.Textarea(attrs={"rows": 3}))
+
+    def submit(self, actor) -> str:
+        dispute_raise(case=self.case, reason=self.cleaned_data["reason"], actor=actor)
+        return gettext("Dispute raised: the case is on hold until it is resolved.")
+
+
+class DisputeResolveForm(CaseForm):
+    prefix = "resolve"
+    dispute = forms.ModelChoiceField(label=_("Dispute"), queryset=Dispute.objects.none())
+    resolution = forms.CharField(label=_("Resolution"), widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args, case, **kwargs):
+        super().__init__(*args, case=case, **kwargs)
+        self.fields["dispute"].queryset = case.disputes.filter(status=Dispute.Status.OPEN)
+
+    def submit(self, actor) -> str:
+        dispute_resolve(dispute=self.cleaned_data["dispute"], resolution=self.cleaned_data["resolution"], actor=actor)
+        return gettext("Dispute resolved.")
+
+
+class PlanForm(CaseForm):
+    prefix = "plan"
+    installments = forms.IntegerField(label=_("Instalments"), min_value=1, max_value=MAX_PLAN_INSTALLMENTS, initial=3)
+    first_due = forms.DateField(label=_("First instalment due"), widget=DATE_INPUT)
+    frequency = forms.ChoiceField(
+        label=_("Every"),
+        choices=[
+            (PlanFrequency.MONTHLY, _("month")),
+            (PlanFrequency.FORTNIGHTLY, _("two weeks")),
+            (PlanFrequency.WEEKLY, _("week")),
+        ],
+    )
+    reason = forms.CharField(label=_("Hardship reason"), widget=forms.Textarea(attrs={"rows": 2}))
+
+    def submit(self, actor) -> str:
+        rows = plan_installments_even(
+            total=self.case.loan.overdue_amount, count=self.cleaned_data["installments"],
+            first_due=self.cleaned_data["first_due"], frequency=self.cleaned_data["frequency"],
+        )  # fmt: skip
+        plan_request(case=self.case, installments=rows, reason=self.cleaned_data["reason"], actor=actor)
+        return gettext("Payment plan requested; a supervisor will decide.")
+
+
+ESCALATION_KINDS = [
+    ApprovalRequest.Kind.LEGAL_REFERRAL,
+    ApprovalRequest.Kind.CREDIT_BUREAU_REPORT,
+    ApprovalRequest.Kind.SETTLEMENT_DISCOUNT,
+    ApprovalRequest.Kind.WRITE_OFF,
+]
+
+
+class EscalationForm(CaseForm):
+    prefix = "escalate"
+    kind = forms.ChoiceField(label=_("Request"), choices=[(kind.value, kind.label) for kind in ESCALATION_KINDS])
+    amount = forms.DecimalField(label=_("Amount (settlement or write-off)"), required=False, **AMOUNT_FIELD)
+    reason = forms.CharField(label=_("Why"), widget=forms.Textarea(attrs={"rows": 2}))
+
+    def clean(self):
+        data = super().clean()
+        needs_amount = data.get("kind") in (ApprovalRequest.Kind.SETTLEMENT_DISCOUNT, ApprovalRequest.Kind.WRITE_OFF)
+        if needs_amount and not data.get("amount"):
+            self.add_error("amount", _("A settlement or write-off names an amount."))
+        return data
+
+    def submit(self, actor) -> str:
+        approval_request(
+            case=self.case, kind=self.cleaned_data["kind"], amount=self.cleaned_data["amount"],
+            reason=self.cleaned_data["reason"], actor=actor,
+        )  # fmt: skip
+        return gettext("Request sent for approval.")
+
+
+class NoticeIssueForm(CaseForm):
+    prefix = "notice"
+    kind = forms.ChoiceField(
+        label=_("Notice"),
+        choices=[(kind.value, kind.label) for kind in NoticeKind if kind != NoticeKind.PLAN_CONFIRMATION],
+    )
+
+    def submit(self, actor) -> str:
+        notice = notice_issue(case=self.case, kind=self.cleaned_data["kind"], actor=actor)
+        return gettext("Notice %(reference)s issued.") % {"reference": notice.reference}
+
+
+# The workspace's forms by the name in their URL (/cases/<id>/<name>/).
+CASE_FORMS = {
+    "contact": ContactForm,
+    "promise": PromiseForm,
+    "note": NoteForm,
+    "dispute": DisputeForm,
+    "resolve": DisputeResolveForm,
+    "plan": PlanForm,
+    "escalate": EscalationForm,
+    "notice": NoticeIssueForm,
+}
+
+
+class ReassignForm(forms.Form):
+    cases = forms.ModelMultipleChoiceField(label=_("Cases"), queryset=CollectionCase.objects.none())
+    collector = forms.ModelChoiceField(label=_("Give to"), queryset=User.objects.none())
+    reason = forms.CharField(label=_("Reason"), required=False, max_length=200)
+
+    def __init__(self, *args, collectors, cases, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["collector"].queryset = collectors
+        # Cases outside `cases` (the reassigner's open cases) are "not one of the available choices".
+        self.fields["cases"].queryset = cases
+
+    def submit(self, actor) -> str:
+        moved = cases_reassign(
+            case_ids=[case.pk for case in self.cleaned_data["cases"]], collector=self.cleaned_data["collector"],
+            actor=actor,
+            reason=self.cleaned_data["reason"],
+        )  # fmt: skip
+        return gettext("%(count)d case(s) given to %(user)s.") % {
+            "count": moved,
+            "user": self.cleaned_data["collector"],
+        }
+
+
+class DecisionForm(forms.Form):
+    APPROVE, REJECT = "approve", "reject"
+    decision = forms.ChoiceField(choices=[(APPROVE, _("Approve")), (REJECT, _("Reject"))], widget=forms.HiddenInput)
+    reason = forms.CharField(label=_("Reason for the decision"), widget=forms.Textarea(attrs={"rows": 2}))
+
+    def submit(self, approval, actor) -> str:
+        approve = self.cleaned_data["decision"] == self.APPROVE
+        approval_decide(approval=approval, approve=approve, reason=self.cleaned_data["reason"], actor=actor)
+        return gettext("Approved.") if approve else gettext("Rejected.")
