@@ -6,8 +6,10 @@ PY := $(VENV)/bin/python
 # fonts-noto-cjk: Chinese text in PDF notices; libharfbuzz-subset0: WeasyPrint font subsetting;
 # gettext: compiling translations; poppler-utils: tests read notice PDFs back as text (pdftotext).
 SYSTEM_PACKAGES := fonts-noto-cjk libharfbuzz-subset0 gettext poppler-utils
+# chromium + chromium-driver (same Debian release, so they match): the browser tests in tests/browser.
+TEST_SYSTEM_PACKAGES := chromium chromium-driver
 
-.PHONY: run test setup system-packages lint messages
+.PHONY: run test setup system-packages test-system-packages lint messages screenshots
 
 ## run: set everything up (venv, packages, database, demo data) and serve http://127.0.0.1:8000
 run: setup
@@ -22,8 +24,12 @@ run: setup
 	$(PY) manage.py runserver 127.0.0.1:8000
 
 ## test: the whole suite (PostgreSQL when DATABASE_URL is set, SQLite otherwise)
-test: setup
+test: setup test-system-packages
 	$(VENV)/bin/pytest
+
+## screenshots: refresh docs/screenshots/ from the browser tests
+screenshots: setup test-system-packages
+	SCREENSHOT_DIR=docs/screenshots $(VENV)/bin/pytest -q tests/browser
 
 setup: system-packages $(VENV)/.installed
 
@@ -32,6 +38,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
 	touch $@
+
+test-system-packages:
+	@$(MAKE) --no-print-directory system-packages SYSTEM_PACKAGES="$(TEST_SYSTEM_PACKAGES)"
 
 system-packages:
 	@missing=$$(for package in $(SYSTEM_PACKAGES); do dpkg -s $$package >/dev/null 2>&1 || echo $$package; done); \
