@@ -181,8 +181,13 @@ def next_stage(case: CollectionCase, *, today: datetime.date | None = None) -> N
     if case.is_paused:
         return NextStage(upcoming, None)
     today = today or business_today()
-    days = max(upcoming.start_dpd - case.days_past_due, 1)
-    return NextStage(upcoming, today + datetime.timedelta(days=days))
+    oldest_due = case.loan.oldest_overdue_due_date
+    if oldest_due is None:
+        return NextStage(upcoming, today + datetime.timedelta(days=max(upcoming.start_dpd - case.days_past_due, 1)))
+    # DPD counts from the oldest unpaid due date, so the day is known exactly; a date already past (the
+    # nightly run is behind) means the next run.
+    reached_on = oldest_due + datetime.timedelta(days=upcoming.start_dpd)
+    return NextStage(upcoming, max(reached_on, today + datetime.timedelta(days=1)))
 
 
 TIMELINE_LIMIT = 100

@@ -180,9 +180,9 @@ def test_the_workspace_says_why_the_case_is_here_and_what_comes_next(client, awa
     assert response.context["transition"].to_stage == awake_case.stage
     following = response.context["next_stage"]
     assert following.stage.start_dpd > awake_case.stage.start_dpd
-    assert following.expected_on == business_today() + datetime.timedelta(
-        days=following.stage.start_dpd - awake_case.days_past_due
-    )
+    reached_on = awake_case.loan.oldest_overdue_due_date + datetime.timedelta(days=following.stage.start_dpd)
+    assert following.expected_on == max(reached_on, business_today() + datetime.timedelta(days=1))
+    assert following.expected_on.isoformat() in response.content.decode()
 
 
 def test_another_collectors_case_answers_404_everywhere(client, awake_case, collector, other_collector):
