@@ -14,6 +14,17 @@ from lending.selectors import loans_matching
 
 from .models import OPEN_STATUSES, CaseStatus, DunningStage, PromiseToPay
 
+ANY = _("Any")
+
+
+class AnyYesNo(django_filters.widgets.BooleanWidget):
+    """Any / Yes / No (django-filter's default reads "Unknown" for "no filter")."""
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs)
+        self.choices = (("", ANY), ("true", _("Yes")), ("false", _("No")))
+
+
 LAST_CONTACT_CHOICES = [
     ("never", _("Never contacted")),
     ("today", _("Contacted today")),
@@ -25,28 +36,30 @@ LAST_CONTACT_CHOICES = [
 class WorklistFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(label=_("Loan, ID number, phone or name"), method="filter_search")
     bucket = django_filters.ChoiceFilter(
-        field_name="aging_bucket", label=_("Aging bucket"), choices=Loan.Bucket.choices[1:]
+        field_name="aging_bucket", label=_("Aging bucket"), choices=Loan.Bucket.choices[1:], empty_label=ANY
     )
     stage = django_filters.ModelChoiceFilter(
-        label=_("Stage"), queryset=DunningStage.objects.filter(is_active=True).order_by("policy", "start_dpd")
+        label=_("Stage"),
+        queryset=DunningStage.objects.filter(is_active=True).order_by("policy", "start_dpd"),
+        empty_label=ANY,
     )
     status = django_filters.ChoiceFilter(
-        label=_("Status"), choices=[(status.value, status.label) for status in map(CaseStatus, OPEN_STATUSES)]
+        label=_("Status"),
+        choices=[(status.value, status.label) for status in map(CaseStatus, OPEN_STATUSES)],
+        empty_label=ANY,
     )
     product = django_filters.ModelChoiceFilter(
-        field_name="loan__product", label=_("Product"), queryset=Product.objects.order_by("code")
+        field_name="loan__product", label=_("Product"), queryset=Product.objects.order_by("code"), empty_label=ANY
     )
     promise_due_today = django_filters.BooleanFilter(
-        label=_("Promise due today"), method="filter_promise_due_today", widget=django_filters.widgets.BooleanWidget
+        label=_("Promise due today"), method="filter_promise_due_today", widget=AnyYesNo
     )
     broken_promise = django_filters.BooleanFilter(
-        label=_("Broken promise"), method="filter_broken_promise", widget=django_filters.widgets.BooleanWidget
+        label=_("Broken promise"), method="filter_broken_promise", widget=AnyYesNo
     )
-    new_today = django_filters.BooleanFilter(
-        label=_("New today"), method="filter_new_today", widget=django_filters.widgets.BooleanWidget
-    )
+    new_today = django_filters.BooleanFilter(label=_("New today"), method="filter_new_today", widget=AnyYesNo)
     last_contact = django_filters.ChoiceFilter(
-        label=_("Last contact"), choices=LAST_CONTACT_CHOICES, method="filter_last_contact"
+        label=_("Last contact"), choices=LAST_CONTACT_CHOICES, method="filter_last_contact", empty_label=ANY
     )
 
     def filter_search(self, queryset, name, value):

@@ -58,6 +58,7 @@ class PromiseFields(forms.Form):
 
 class ContactForm(PromiseFields, CaseForm):
     prefix = "contact"
+    field_order = ["channel", "target", "outcome", "promise_amount", "promised_for", "note"]
     channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices, initial=Channel.CALL)
     target = forms.ChoiceField(label=_("Who"))
     outcome = forms.ChoiceField(label=_("Outcome"), choices=ContactAttempt.Outcome.choices)

@@ -15,6 +15,7 @@ from creditops.core.errors import DomainError
 from creditops.core.masking import mask_id_number, mask_phone
 from lending.services import personal_data_reveal
 from notices.selectors import notices_visible_to
+from notices.services.content import postal_address
 
 from . import selectors
 from .filters import WorklistFilter
@@ -81,6 +82,7 @@ def _render_workspace(request, case, *, bound_form=None, refusal=None, status=20
         "loan": case.loan,
         "masked_id_number": mask_id_number(case.borrower.id_number),
         "masked_phone": mask_phone(case.borrower.phone),
+        "postal_address": postal_address(case.borrower),
         "workable": workable and case.is_open,
         "forms": forms,
         "open_form": bound_form.prefix if bound_form is not None else "",

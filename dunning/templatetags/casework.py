@@ -3,6 +3,8 @@
 from django import template
 from django.utils.translation import gettext as _
 
+from creditops.core.money import format_money
+
 from ..models import ActionKind, ApprovalRequest, CaseEvent, Channel, CloseReason, ContactAttempt, NoticeKind
 
 register = template.Library()
@@ -64,3 +66,9 @@ SUMMARIES = {
 def event_summary(event: CaseEvent) -> str:
     summary = SUMMARIES.get(event.kind)
     return summary(event.detail or {}) if summary else ""
+
+
+@register.filter
+def money(amount, currency: str = "") -> str:
+    """1234.5 → '1,234.50 CNY'."""
+    return format_money(amount, currency)
