@@ -16,6 +16,7 @@ run: setup
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo --if-empty --credentials-file .demo-credentials
 	$(PY) manage.py run_dunning --wait
+	$(PY) manage.py demo_casework
 	$(PY) manage.py issue_notices
 	$(PY) manage.py setup_schedules
 	@if [ -f .demo-credentials ]; then echo "Demo logins (also in .demo-credentials):"; cat .demo-credentials; fi

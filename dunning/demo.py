@@ -1,10 +1,20 @@
 """Demo routing for collections: early buckets to the East team, everything else to the North team."""
 
+import datetime
+from decimal import Decimal
+
+from django.utils import timezone
+
 from accounts.demo import DEMO_TEAMS
-from accounts.models import Team
+from accounts.models import Team, User
+from accounts.roles import COLLECTOR
+from creditops.core.dates import business_today
 from lending.models import Loan
 
-from .models import AssignmentRule
+from .models import ApprovalRequest, AssignmentRule, Channel, CollectionCase, ContactAttempt
+from .services.approvals import PlanFrequency, approval_request, plan_installments_even, plan_request
+from .services.cases import case_note_add, contact_attempt_log, promise_record
+from .services.guardrails import ContactBlockedError
 
 
 def demo_assignment_rules_create() -> int:
@@ -15,3 +25,62 @@ def demo_assignment_rules_create() -> int:
     AssignmentRule.objects.create(position=10, team=east, buckets=[Loan.Bucket.DPD_1_30, Loan.Bucket.DPD_31_60])
     AssignmentRule.objects.create(position=20, team=north)
     return 2
+
+
+# What a morning's casework leaves behind, for a first look at the workspace: for every demo collector,
+# calls on their top cases (some reached with a promise, one due today), a note, and on a few cases a
+# dispute, a payment plan and a settlement waiting for the supervisor. All through the real services, so
+# the guardrail decides each call. The calls are dated in this morning's office hours (yesterday's, before
+# 10:30), so a demo seeded at night still shows calls that went through.
+DEMO_CASES_PER_COLLECTOR = 4
+
+
+def demo_casework_create() -> int:
+    """Work the top cases of each demo collector once. Returns how many cases were worked (0 if done)."""
+    if ContactAttempt.objects.filter(is_automatic=False).exists():
+        return 0
+    worked = 0
+    for collector in User.objects.filter(groups__name=COLLECTOR, is_active=True).order_by("username"):
+        cases = CollectionCase.objects.filter(assigned_to=collector, is_open=True).select_related("loan")
+        for number, case in enumerate(cases.order_by("-priority_score", "id")[:DEMO_CASES_PER_COLLECTOR]):
+            _work(case, collector, number)
+            worked += 1
+    return worked
+
+
+def _office_hours_moment(number: int) -> datetime.datetime:
+    now = timezone.localtime()
+    morning = now.replace(hour=10, minute=number * 5, second=0, microsecond=0)
+    return morning if morning < now else morning - datetime.timedelta(days=1)
+
+
+def _work(case, collector, number):
+    today = business_today()
+    outcome = ContactAttempt.Outcome.PROMISE_TO_PAY if number in (0, 1) else ContactAttempt.Outcome.NO_ANSWER
+    try:
+        attempt = contact_attempt_log(
+            case=case, channel=Channel.CALL, outcome=outcome, actor=collector, at=_office_hours_moment(number)
+        )
+    except ContactBlockedError:
+        attempt = None
+    if attempt is not None and outcome == ContactAttempt.Outcome.PROMISE_TO_PAY:
+        days = 0 if number == 0 else 5  # one promise falls due today
+        amount = min(case.loan.overdue_amount, Decimal("500.00"))
+        promise_record(case=case, amount=amount, promised_for=today + datetime.timedelta(days=days),
+                       actor=collector, contact=attempt)  # fmt: skip
+    case_note_add(case=case, text=DEMO_NOTES[number % len(DEMO_NOTES)], actor=collector)
+    if number == 2:
+        rows = plan_installments_even(
+            total=case.loan.overdue_amount, count=3, first_due=today + datetime.timedelta(days=10),
+            frequency=PlanFrequency.MONTHLY,
+        )  # fmt: skip
+        plan_request(case=case, installments=rows, reason="借款人失业，申请分三期偿还。", actor=collector)
+    elif number == 3:
+        approval_request(
+            case=case, kind=ApprovalRequest.Kind.SETTLEMENT_DISCOUNT, actor=collector,
+            amount=(case.loan.overdue_amount * Decimal("0.8")).quantize(Decimal("0.01")),
+            reason="借款人愿一次性结清八成欠款。",
+        )  # fmt: skip
+
+
+DEMO_NOTES = ["借款人称工资月底到账。", "已发送还款账户信息。", "借款人情绪激动，下次由主管跟进。", "家属代为转告。"]

@@ -5,7 +5,10 @@ from decimal import Decimal
 
 import pytest
 
+from creditops.core.dates import business_today
 from creditops.core.errors import DomainError
+from dunning.demo import demo_casework_create
+from dunning.models import ApprovalRequest, PromiseToPay
 from dunning.selectors import next_stage
 from dunning.services.approvals import MAX_PLAN_INSTALLMENTS, PlanFrequency, plan_installments_even
 
@@ -56,3 +59,13 @@ def test_a_plan_outside_1_to_24_instalments_is_refused(count):
             total=Decimal("10.00"), count=count, first_due=datetime.date(2026, 12, 1), frequency=PlanFrequency.WEEKLY
         )
     assert refused.value.code == "plan.installments_invalid"
+
+
+@pytest.mark.django_db
+def test_the_demo_casework_leaves_promises_plans_and_settlements_to_look_at(overdue_cases, collector, other_collector):
+    overdue_cases(8)
+    assert demo_casework_create() == 8
+    pending = ApprovalRequest.objects.filter(status="pending", requested_by__in=[collector, other_collector])
+    assert sorted(pending.values_list("kind", flat=True)) == sorted(["payment_plan", "settlement_discount"] * 2)
+    assert PromiseToPay.objects.filter(promised_for=business_today(), status="pending").count() == 2
+    assert demo_casework_create() == 0  # once only
