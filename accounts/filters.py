@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from dunning.models import Channel
 
-from .selectors import APPROVAL_EVENTS, BLOCKED_CONTACT_EVENTS, EXPORT_EVENT_SUFFIX, REVEAL_EVENTS
+from .selectors import APPROVAL_EVENTS, BLOCKED_CONTACT_EVENTS, EXPORT_EVENTS, REVEAL_EVENTS
 
 CATEGORY_CHOICES = [
     ("reveals", _("Personal data seen")),
@@ -50,7 +50,7 @@ class AuditEventFilter(_DatedFilter):
         if value == "reveals":
             return queryset.filter(event__in=REVEAL_EVENTS)
         if value == "exports":
-            return queryset.filter(event__endswith=EXPORT_EVENT_SUFFIX)
+            return queryset.filter(event__in=EXPORT_EVENTS)
         if value == "approvals":
             return queryset.filter(event__in=APPROVAL_EVENTS)
         return queryset.filter(event__in=BLOCKED_CONTACT_EVENTS)

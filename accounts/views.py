@@ -13,6 +13,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django.views.i18n import set_language
 
+from creditops.core.parsing import parse_id
+
 from . import selectors
 from .filters import AuditEventFilter, BlockedContactFilter
 from .services import audit_record, preferred_language_set
@@ -63,9 +65,9 @@ def blocked_contacts(request):
 
 def _render_page(request, template, filters):
     rows = filters.qs
-    before = request.GET.get("before", "")
-    if before.isdigit():  # the next page: rows older than the last one shown (ids grow with time)
-        rows = rows.filter(pk__lt=int(before))
+    before = parse_id(request.GET.get("before"))
+    if before is not None:  # the next page: rows older than the last one shown (ids grow with time)
+        rows = rows.filter(pk__lt=before)
     rows = list(rows[: AUDIT_PAGE_SIZE + 1])
     query = request.GET.copy()
     query.pop("before", None)
@@ -73,7 +75,7 @@ def _render_page(request, template, filters):
         "filters": filters,
         "rows": rows[:AUDIT_PAGE_SIZE],
         "next_before": rows[AUDIT_PAGE_SIZE - 1].pk if len(rows) > AUDIT_PAGE_SIZE else None,
-        "is_later_page": before.isdigit(),
+        "is_later_page": before is not None,
         "query": query.urlencode(),
     }
     return render(request, template, context)
@@ -86,7 +88,7 @@ def _local(moment: datetime.datetime | None) -> str:
 AUDIT_EVENT_COLUMNS = [
     ("id", lambda event: event.pk),
     ("time", lambda event: _local(event.created_at)),
-    ("actor", lambda event: event.actor.get_username() if event.actor_id else "system"),
+    ("actor", lambda event: event.actor_label),
     ("event", lambda event: event.event),
     ("subject_type", lambda event: event.subject_type),
     ("subject_id", lambda event: event.subject_id),
@@ -103,6 +105,16 @@ BLOCKED_CONTACT_COLUMNS = [
     ("loan", lambda attempt: attempt.loan.reference),
     ("automatic", lambda attempt: "yes" if attempt.is_automatic else "no"),
 ]
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value):
+    """Text a spreadsheet would run as a formula (=, +, -, @ first) is opened as text: a leading '."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 class _Echo:
@@ -125,7 +137,7 @@ def _csv_export(request, name, filters, columns):
                 notice = _("Stopped at %(limit)d rows: narrow the filters.") % {"limit": EXPORT_ROW_LIMIT}
                 yield writer.writerow([notice])
                 return
-            yield writer.writerow([value(row) for _header, value in columns])
+            yield writer.writerow([spreadsheet_safe(value(row)) for _header, value in columns])
 
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")

@@ -1,5 +1,6 @@
 """Demo routing for collections: early buckets to the East team, everything else to the North team."""
 
+import contextlib
 import datetime
 from decimal import Decimal
 
@@ -13,7 +14,7 @@ from lending.models import Loan
 
 from .models import ApprovalRequest, AssignmentRule, Channel, CollectionCase, ContactAttempt
 from .services.approvals import PlanFrequency, approval_request, plan_installments_even, plan_request
-from .services.cases import case_note_add, contact_attempt_log, promise_record
+from .services.cases import case_note_add, contact_attempt_log
 from .services.guardrails import ContactBlockedError
 
 
@@ -57,17 +58,15 @@ def _office_hours_moment(number: int) -> datetime.datetime:
 def _work(case, collector, number):
     today = business_today()
     outcome = ContactAttempt.Outcome.PROMISE_TO_PAY if number in (0, 1) else ContactAttempt.Outcome.NO_ANSWER
-    try:
-        attempt = contact_attempt_log(
-            case=case, channel=Channel.CALL, outcome=outcome, actor=collector, at=_office_hours_moment(number)
-        )
-    except ContactBlockedError:
-        attempt = None
-    if attempt is not None and outcome == ContactAttempt.Outcome.PROMISE_TO_PAY:
+    promise = None
+    if outcome == ContactAttempt.Outcome.PROMISE_TO_PAY:
         days = 0 if number == 0 else 5  # one promise falls due today
-        amount = min(case.loan.overdue_amount, Decimal("500.00"))
-        promise_record(case=case, amount=amount, promised_for=today + datetime.timedelta(days=days),
-                       actor=collector, contact=attempt)  # fmt: skip
+        promise = (min(case.loan.overdue_amount, Decimal("500.00")), today + datetime.timedelta(days=days))
+    with contextlib.suppress(ContactBlockedError):  # a refused call stays recorded as blocked
+        contact_attempt_log(
+            case=case, channel=Channel.CALL, outcome=outcome, actor=collector, at=_office_hours_moment(number),
+            promise=promise,
+        )  # fmt: skip
     case_note_add(case=case, text=DEMO_NOTES[number % len(DEMO_NOTES)], actor=collector)
     if number == 2:
         rows = plan_installments_even(

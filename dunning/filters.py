@@ -68,9 +68,7 @@ class WorklistFilter(django_filters.FilterSet):
     def filter_promise_due_today(self, queryset, name, value):
         if value is None:
             return queryset
-        due = PromiseToPay.objects.filter(
-            case=OuterRef("pk"), status=PromiseToPay.Status.PENDING, promised_for=business_today()
-        )
+        due = PromiseToPay.objects.due_on(business_today()).filter(case=OuterRef("pk"))
         return queryset.filter(Exists(due)) if value else queryset.exclude(Exists(due))
 
     def filter_broken_promise(self, queryset, name, value):

@@ -8,9 +8,9 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from lending.models import BorrowerContact
-from notices.services.issue import notice_issue
+from notices.services.issue import ISSUED_BY_HAND, notice_issue
 
-from .models import ApprovalRequest, Channel, CollectionCase, ContactAttempt, Dispute, NoticeKind
+from .models import ApprovalRequest, Channel, CollectionCase, ContactAttempt, Dispute
 from .services.approvals import (
     MAX_PLAN_INSTALLMENTS,
     PlanFrequency,
@@ -49,12 +49,6 @@ class PromiseFields(forms.Form):
     promise_amount = forms.DecimalField(label=_("Promised amount"), required=False, **AMOUNT_FIELD)
     promised_for = forms.DateField(label=_("Pay by"), required=False, widget=DATE_INPUT)
 
-    def record_promise(self, actor, contact=None):
-        return promise_record(
-            case=self.case, amount=self.cleaned_data["promise_amount"], promised_for=self.cleaned_data["promised_for"],
-            actor=actor, contact=contact,
-        )  # fmt: skip
-
 
 class ContactForm(PromiseFields, CaseForm):
     prefix = "contact"
@@ -86,14 +80,13 @@ class ContactForm(PromiseFields, CaseForm):
         return BorrowerContact.objects.get(pk=int(target), borrower_id=self.case.borrower_id)
 
     def submit(self, actor) -> str:
-        attempt = contact_attempt_log(
+        promised = self.cleaned_data["outcome"] == ContactAttempt.Outcome.PROMISE_TO_PAY
+        contact_attempt_log(
             case=self.case, channel=self.cleaned_data["channel"], outcome=self.cleaned_data["outcome"], actor=actor,
             target_contact=self.target_contact(), note=self.cleaned_data["note"],
+            promise=(self.cleaned_data["promise_amount"], self.cleaned_data["promised_for"]) if promised else None,
         )  # fmt: skip
-        if self.cleaned_data["outcome"] == ContactAttempt.Outcome.PROMISE_TO_PAY:
-            self.record_promise(actor, contact=attempt)
-            return gettext("Contact logged and promise to pay recorded.")
-        return gettext("Contact logged.")
+        return gettext("Contact logged and promise to pay recorded.") if promised else gettext("Contact logged.")
 
 
 class PromiseForm(PromiseFields, CaseForm):
@@ -107,7 +100,10 @@ class PromiseForm(PromiseFields, CaseForm):
         return data
 
     def submit(self, actor) -> str:
-        self.record_promise(actor)
+        promise_record(
+            case=self.case, amount=self.cleaned_data["promise_amount"], promised_for=self.cleaned_data["promised_for"],
+            actor=actor,
+        )  # fmt: skip
         return gettext("Promise to pay recorded.")
 
 
@@ -197,10 +193,7 @@ class EscalationForm(CaseForm):
 
 class NoticeIssueForm(CaseForm):
     prefix = "notice"
-    kind = forms.ChoiceField(
-        label=_("Notice"),
-        choices=[(kind.value, kind.label) for kind in NoticeKind if kind != NoticeKind.PLAN_CONFIRMATION],
-    )
+    kind = forms.ChoiceField(label=_("Notice"), choices=[(kind.value, kind.label) for kind in ISSUED_BY_HAND])
 
     def submit(self, actor) -> str:
         notice = notice_issue(case=self.case, kind=self.cleaned_data["kind"], actor=actor)

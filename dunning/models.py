@@ -660,6 +660,12 @@ CONVERSATION_OUTCOMES = [
 ]
 
 
+class PromiseQuerySet(models.QuerySet):
+    def due_on(self, day):
+        """Pending promises whose pay-by date is `day` (on the partial index promise_pending_idx)."""
+        return self.filter(status=PromiseToPay.Status.PENDING, promised_for=day)
+
+
 class PromiseToPay(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")
@@ -686,6 +692,8 @@ class PromiseToPay(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
     )
+
+    objects = PromiseQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("promise to pay")

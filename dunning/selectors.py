@@ -10,6 +10,7 @@ from accounts.roles import ADMINISTRATOR, COLLECTOR, COMPLIANCE, MANAGER, SUPERV
 from creditops.core.dates import business_today
 from creditops.core.masking import mask_phone
 from creditops.core.money import ZERO
+from creditops.core.parsing import parse_id
 from lending.models import Borrower, Loan, Payment
 
 from .models import (
@@ -31,8 +32,11 @@ def user_roles(user) -> set[str]:
     return roles
 
 
+SEES_EVERY_CASE = {ADMINISTRATOR, MANAGER, COMPLIANCE}
+
+
 def sees_every_case(user) -> bool:
-    return bool(user_roles(user) & {ADMINISTRATOR, MANAGER, COMPLIANCE})
+    return bool(user_roles(user) & SEES_EVERY_CASE)
 
 
 def cases_visible_to(user) -> QuerySet[CollectionCase]:
@@ -40,7 +44,7 @@ def cases_visible_to(user) -> QuerySet[CollectionCase]:
     everything."""
     roles = user_roles(user)
     cases = CollectionCase.objects.all()
-    if sees_every_case(user):
+    if roles & SEES_EVERY_CASE:
         return cases
     if SUPERVISOR in roles:
         # The cases of the teams they supervise; a member's cases in another team stay that team's.
@@ -61,12 +65,18 @@ def case_workable_by(user, case: CollectionCase) -> bool:
     return cases_visible_to(user).filter(pk=case.pk).exists()
 
 
-def case_supervisable_by(user, case: CollectionCase) -> bool:
-    """May this user reassign the case or decide its approvals?"""
+def cases_supervisable_by(user) -> QuerySet[CollectionCase]:
+    """The cases this user may reassign or decide approvals on: an administrator's all, a supervisor's
+    their teams'."""
     roles = user_roles(user)
     if ADMINISTRATOR in roles:
-        return True
-    return SUPERVISOR in roles and cases_visible_to(user).filter(pk=case.pk).exists()
+        return CollectionCase.objects.all()
+    return cases_visible_to(user) if SUPERVISOR in roles else CollectionCase.objects.none()
+
+
+def case_supervisable_by(user, case: CollectionCase) -> bool:
+    """May this user reassign the case or decide its approvals?"""
+    return cases_supervisable_by(user).filter(pk=case.pk).exists()
 
 
 def approvals_decidable_by(user) -> QuerySet[ApprovalRequest]:
@@ -87,20 +97,13 @@ def borrowers_visible_to(user) -> QuerySet[Borrower]:
     return Borrower.objects.filter(pk__in=cases_visible_to(user).values("borrower_id"))
 
 
-def loans_visible_to(user) -> QuerySet[Loan]:
-    """Loans of the borrowers the user may see: a collector sees the other loans of a borrower they work."""
-    if sees_every_case(user):
-        return Loan.objects.all()
-    return Loan.objects.filter(borrower_id__in=cases_visible_to(user).values("borrower_id"))
-
-
 def portal_abilities(user) -> dict:
     """What the header offers: one roles query, reused by every check below."""
     roles = user_roles(user)
     return {
         "role_names": sorted(roles),
         "reads_cases": bool(roles),
-        "sees_every_case": bool(roles & {ADMINISTRATOR, MANAGER, COMPLIANCE}),
+        "sees_every_case": bool(roles & SEES_EVERY_CASE),
         "supervises": bool(roles & {SUPERVISOR, ADMINISTRATOR}),
         "audits": user.has_perm("accounts.view_auditevent"),
     }
@@ -114,7 +117,7 @@ WORKLIST_PAGE_SIZE = 50
 def worklist_cases(user, *, today: datetime.date | None = None) -> QuerySet[CollectionCase]:
     """Open cases in the user's scope, highest priority first, with what each row shows."""
     today = today or business_today()
-    due_today = PromiseToPay.objects.filter(case=OuterRef("pk"), status=PromiseToPay.Status.PENDING, promised_for=today)
+    due_today = PromiseToPay.objects.due_on(today).filter(case=OuterRef("pk"))
     return (
         cases_visible_to(user)
         .filter(is_open=True)
@@ -130,7 +133,10 @@ def worklist_page(cases: QuerySet, *, after: str = "", size: int | None = None) 
     size = size or WORKLIST_PAGE_SIZE
     priority, case_id = parse_cursor(after)
     if case_id is not None:
-        cases = cases.filter(Q(priority_score__lt=priority) | Q(priority_score=priority, id__gt=case_id))
+        # The redundant `priority_score <= p` gives the index scan a start; the OR alone would not.
+        cases = cases.filter(priority_score__lte=priority).filter(
+            Q(priority_score__lt=priority) | Q(priority_score=priority, id__gt=case_id)
+        )
     rows = list(cases[: size + 1])
     if len(rows) <= size:
         return rows, ""
@@ -139,9 +145,10 @@ def worklist_page(cases: QuerySet, *, after: str = "", size: int | None = None) 
 
 
 def parse_cursor(cursor: str) -> tuple[int, int | None]:
-    try:
-        priority, case_id = (int(part) for part in cursor.split(":"))
-    except ValueError:
+    """ "priority:id" → (priority, id); anything else → (0, None), the first page."""
+    priority, _sep, case_id = cursor.partition(":")
+    priority, case_id = parse_id(priority), parse_id(case_id)
+    if priority is None or case_id is None:
         return 0, None
     return priority, case_id
 
@@ -152,9 +159,7 @@ def worklist_counts(user, *, today: datetime.date | None = None) -> dict[str, in
     open_cases = cases_visible_to(user).filter(is_open=True)
     return {
         "open": open_cases.count(),
-        "promises_due_today": PromiseToPay.objects.filter(
-            status=PromiseToPay.Status.PENDING, promised_for=today, case__in=open_cases
-        ).count(),
+        "promises_due_today": PromiseToPay.objects.due_on(today).filter(case__in=open_cases).count(),
         "broken_promises": open_cases.filter(broken_promises__gt=0).count(),
         "new_today": open_cases.filter(opened_on=today).count(),
     }
@@ -254,7 +259,8 @@ def collector_loads(user, *, today: datetime.date | None = None) -> list[dict]:
         for row in open_cases.values("assigned_to").annotate(open_cases=Count("pk"), overdue=Sum("overdue_amount"))
     }
     promises_due = dict(
-        PromiseToPay.objects.filter(status=PromiseToPay.Status.PENDING, promised_for=today, case__in=open_cases)
+        PromiseToPay.objects.due_on(today)
+        .filter(case__in=open_cases)
         .values("case__assigned_to")
         .annotate(count=Count("pk"))
         .values_list("case__assigned_to", "count")
@@ -266,8 +272,12 @@ def collector_loads(user, *, today: datetime.date | None = None) -> list[dict]:
     ]
 
 
-def unassigned_open_cases(user) -> QuerySet[CollectionCase]:
-    return worklist_cases(user).filter(assigned_to__isnull=True)
+def team_queue_cases(user, *, collector_id: int | None = None) -> QuerySet[CollectionCase]:
+    """The team queue's list: one collector's open cases, or (by default) the unassigned ones."""
+    cases = worklist_cases(user)
+    if collector_id is not None:
+        return cases.filter(assigned_to_id=collector_id)
+    return cases.filter(assigned_to__isnull=True)
 
 
 def own_pending_requests(user) -> QuerySet[ApprovalRequest]:

@@ -13,14 +13,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from creditops.core.errors import DomainError
 from creditops.core.masking import mask_id_number, mask_phone
+from creditops.core.parsing import parse_id
 from lending.services import personal_data_reveal
 from notices.selectors import notices_visible_to
 from notices.services.content import postal_address
+from notices.services.issue import ISSUED_BY_HAND
 
 from . import selectors
 from .filters import WorklistFilter
 from .forms import CASE_FORMS, DecisionForm, ReassignForm
-from .models import NoticeKind
 from .services.guardrails import ContactBlockedError
 
 TEAM_QUEUE_LIMIT = 200
@@ -55,7 +56,7 @@ def worklist(request):
         "cases": rows,
         "counts": selectors.worklist_counts(request.user),
         "next_cursor": next_cursor,
-        "is_later_page": bool(request.GET.get("after")),
+        "is_later_page": selectors.parse_cursor(request.GET.get("after", ""))[1] is not None,
         "query": query.urlencode(),
         "shows_assignee": abilities["sees_every_case"] or abilities["supervises"],
     }
@@ -91,7 +92,7 @@ def _render_workspace(request, case, *, bound_form=None, refusal=None, status=20
         .filter(case=case)
         .prefetch_related("deliveries")
         .order_by("-issued_at")[:20],
-        "notice_kinds": [kind for kind in NoticeKind if kind != NoticeKind.PLAN_CONFIRMATION],
+        "notice_kinds": ISSUED_BY_HAND,
         **selectors.case_workspace(case),
     }
     return render(request, "cases/workspace.html", context, status=status)
@@ -139,9 +140,9 @@ def reveal(request, pk, field):
     _require_case_reader(request.user)
     case = _visible_case(request.user, pk)
     record = case.borrower
-    name, _sep, contact_id = field.partition("-")
-    if contact_id:
-        record = get_object_or_404(case.borrower.contacts, pk=contact_id)
+    name, _sep, contact = field.partition("-")
+    if contact:
+        record = get_object_or_404(case.borrower.contacts, pk=parse_id(contact))
     try:
         value = personal_data_reveal(record=record, field=name, actor=request.user, via="workspace", case_id=case.pk)
     except DomainError as error:
@@ -163,18 +164,13 @@ def team_queue(request):
             return redirect(request.get_full_path())
         except DomainError as error:
             form.add_error(None, error.message)
-    showing = request.GET.get("collector", "")
-    listed = selectors.worklist_cases(request.user)
-    if showing.isdigit():
-        listed = listed.filter(assigned_to_id=int(showing))
-    else:
-        listed = listed.filter(assigned_to__isnull=True)
+    showing = parse_id(request.GET.get("collector"))
     context = {
         "form": form,
         "loads": selectors.collector_loads(request.user),
-        "cases": listed[:TEAM_QUEUE_LIMIT],
+        "cases": selectors.team_queue_cases(request.user, collector_id=showing)[:TEAM_QUEUE_LIMIT],
         "limit": TEAM_QUEUE_LIMIT,
-        "showing": int(showing) if showing.isdigit() else None,
+        "showing": showing,
         "selected": {str(value) for value in form["cases"].value() or []},
     }
     return render(request, "cases/team_queue.html", context, status=400 if form.errors else 200)

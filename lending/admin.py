@@ -45,6 +45,25 @@ class CaseScopedLedgerMixin:
             return queryset
         return queryset.filter(**{f"{self.borrower_path}__in": borrowers_visible_to(request.user).values("pk")})
 
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        # A form may name only a borrower the user sees: a contact cannot be attached to someone else's.
+        from dunning.selectors import borrowers_visible_to, sees_every_case
+
+        if db_field.related_model is Borrower and not sees_every_case(request.user):
+            kwargs["queryset"] = borrowers_visible_to(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class PersonalDataAuditMixin:
+    """The change form shows full ID numbers and phone numbers: opening it is a reveal, recorded."""
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "GET" and response.status_code == 200:
+            record = self.get_object(request, object_id)
+            audit_record(actor=request.user, event="personal_data.viewed", subject=record, detail={"via": "admin"})
+        return response
+
 
 class LedgerRowAdmin(BigTableAdmin):
     """Ledger rows are written only by services; nobody edits or deletes them here."""
@@ -76,7 +95,7 @@ class BorrowerContactInline(admin.TabularInline):
 
 
 @admin.register(Borrower)
-class BorrowerAdmin(CaseScopedLedgerMixin, BigTableAdmin):
+class BorrowerAdmin(PersonalDataAuditMixin, CaseScopedLedgerMixin, BigTableAdmin):
     borrower_path = "pk"
     list_display = [
         "name", "kind", "masked_id", "masked_phone_display", "province", "city", "risk_grade", "on_hold",
@@ -117,14 +136,6 @@ class BorrowerAdmin(CaseScopedLedgerMixin, BigTableAdmin):
 
     def save_model(self, request, obj, form, change):
         services.borrower_save(borrower=obj, actor=request.user)
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        response = super().change_view(request, object_id, form_url, extra_context)
-        # The form shows the full ID number and phone: showing it is a reveal of personal data.
-        if request.method == "GET" and response.status_code == 200:
-            borrower = self.get_object(request, object_id)
-            audit_record(actor=request.user, event="personal_data.viewed", subject=borrower, detail={"via": "admin"})
-        return response
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -276,7 +287,7 @@ class LoanAdmin(CaseScopedLedgerMixin, ServiceBackedAddMixin, BigTableAdmin):
 
 
 @admin.register(BorrowerContact)
-class BorrowerContactAdmin(CaseScopedLedgerMixin, BigTableAdmin):
+class BorrowerContactAdmin(PersonalDataAuditMixin, CaseScopedLedgerMixin, BigTableAdmin):
     list_display = ["name", "relation", "masked_phone_display", "borrower", "consent_to_contact"]
     list_select_related = ["borrower"]
     list_filter = ["relation", "consent_to_contact"]

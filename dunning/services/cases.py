@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.roles import COLLECTOR
-from accounts.services import audit_record
+from accounts.services import audit_record, audit_record_many
 from creditops.core.dates import business_today
 from creditops.core.errors import DomainError
 from creditops.core.money import positive_whole_cents
@@ -25,12 +25,13 @@ from ..models import (
     DunningAction,
     PromiseToPay,
 )
-from ..selectors import case_supervisable_by, case_workable_by
+from ..selectors import case_workable_by, cases_supervisable_by
 from .guardrails import ContactBlockedError, contact_decide
-from .timeline import case_event_add
+from .timeline import case_event_add, case_events_add
 
 Event = CaseEvent.Kind
 NOTE_MAX_LENGTH = 2000
+PROMISE_MAX_DAYS_AHEAD = 30
 # A contact attempt through one of these channels completes the matching open stage action.
 ACTIONS_DONE_BY_CHANNEL = {Channel.CALL: ["collector_call"], Channel.VISIT: ["field_visit"]}
 
@@ -53,36 +54,43 @@ def _locked(case: CollectionCase) -> CollectionCase:
     )
 
 
-@transaction.atomic
 def case_assign(*, case: CollectionCase, collector: User, actor, reason: str = "") -> CollectionCase:
     """Give a case to a collector (supervisors of the case's team, or administrators)."""
-    if actor is not None and not case_supervisable_by(actor, case):
-        raise DomainError(_("Only the team's supervisor may reassign this case."), code="case.forbidden")
+    cases_reassign(case_ids=[case.pk], collector=collector, actor=actor, reason=reason)
+    return CollectionCase.objects.get(pk=case.pk)
+
+
+@transaction.atomic
+def cases_reassign(*, case_ids: list[int], collector: User, actor, reason: str = "") -> int:
+    """Give cases to a collector: all or nothing, in a fixed number of statements however many cases.
+    A case keeps its team when the collector is in it, and otherwise moves to the collector's first team."""
+    ids = sorted(set(case_ids))
     if not collector.is_active or not collector.groups.filter(name=COLLECTOR).exists():
         raise DomainError(_("%(user)s is not an active collector.") % {"user": collector}, code="case.not_collector")
-    case = _locked(case)
-    require_open(case)
-    teams = list(collector.teams.values_list("pk", flat=True))
+    teams = list(collector.teams.order_by("pk").values_list("pk", flat=True))
     if not teams:
         raise DomainError(_("%(user)s is in no team.") % {"user": collector}, code="case.collector_no_team")
-    previous = case.assigned_to_id
-    case.assigned_to = collector
-    case.team_id = case.team_id if case.team_id in teams else teams[0]
-    case.save(update_fields=["assigned_to", "team"])
-    detail = {"from": previous, "to": collector.pk, "team": case.team_id, "reason": reason}
-    case_event_add(case=case, kind=Event.ASSIGNED, actor=actor, detail=detail)
-    audit_record(actor=actor, event="case.assigned", subject=case, detail=detail)
-    return case
-
-
-def cases_reassign(*, case_ids: list[int], collector: User, actor, reason: str = "") -> int:
-    """Bulk reassignment: all or nothing. Returns how many cases moved."""
-    with transaction.atomic():
-        cases = list(CollectionCase.objects.filter(pk__in=case_ids).order_by("pk"))
-        if len(cases) != len(set(case_ids)):
-            raise DomainError(_("Some of the selected cases do not exist."), code="case.not_found")
-        for case in cases:
-            case_assign(case=case, collector=collector, actor=actor, reason=reason)
+    cases = list(CollectionCase.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+    if len(cases) != len(ids):
+        raise DomainError(_("Some of the selected cases do not exist."), code="case.not_found")
+    if actor is not None and cases_supervisable_by(actor).filter(pk__in=ids).count() != len(ids):
+        raise DomainError(_("Only the team's supervisor may reassign this case."), code="case.forbidden")
+    for case in cases:
+        require_open(case)
+    staying = [case.pk for case in cases if case.team_id in teams]
+    CollectionCase.objects.filter(pk__in=staying).update(assigned_to=collector)
+    CollectionCase.objects.filter(pk__in=ids).exclude(pk__in=staying).update(assigned_to=collector, team_id=teams[0])
+    details = {
+        case.pk: {
+            "from": case.assigned_to_id,
+            "to": collector.pk,
+            "team": case.team_id if case.pk in staying else teams[0],
+            "reason": reason,
+        }
+        for case in cases
+    }
+    case_events_add(cases=cases, kind=Event.ASSIGNED, actor=actor, details=details)
+    audit_record_many(actor=actor, event="case.assigned", subjects=cases, details=details)
     return len(cases)
 
 
@@ -109,9 +117,14 @@ def contact_attempt_log(
     target_contact=None,
     note: str = "",
     automatic: bool = False,
+    promise: tuple | None = None,
 ) -> ContactAttempt:
     """Ask the guardrail, then record the attempt. A refused attempt is recorded as blocked (committed) and
-    ContactBlockedError is raised, so callers show the refusal and nothing pretends the contact happened."""
+    ContactBlockedError is raised, so callers show the refusal and nothing pretends the contact happened.
+    `promise` (amount, pay-by date) is the promise the borrower made on this contact: checked before
+    anything is written, and recorded with the attempt in one transaction, or neither is."""
+    if promise is not None:
+        promise = promise_validate(*promise, made_on=business_today())
     if channel not in Channel.values:
         raise DomainError(_("Unknown channel %(channel)r.") % {"channel": channel}, code="contact.channel_invalid")
     if outcome and outcome not in ContactAttempt.Outcome.values:
@@ -129,6 +142,8 @@ def contact_attempt_log(
             case=case, channel=channel, decision=decision, outcome=outcome, actor=actor, at=at, note=note,
             automatic=automatic, target_contact=target_contact,
         )  # fmt: skip
+        if decision.allowed and promise is not None:
+            promise_record(case=case, amount=promise[0], promised_for=promise[1], actor=actor, contact=attempt)
     if not decision.allowed:
         raise ContactBlockedError(decision, attempt)
     attempt.requirements = decision.requirements  # what the contact must carry (e.g. an opt-out line)
@@ -194,15 +209,7 @@ def promise_record(
     case = _locked(case)
     require_open(case)
     made_on = made_on or business_today()
-    amount = positive_whole_cents(
-        amount,
-        code="promise.amount_invalid",
-        message=_("The promised amount must be a positive number in whole cents."),
-    )
-    if promised_for < made_on:
-        raise DomainError(_("The promised date cannot be in the past."), code="promise.date_past")
-    if promised_for > made_on + datetime.timedelta(days=30):
-        raise DomainError(_("A promise may be at most 30 days ahead."), code="promise.date_too_far")
+    amount, promised_for = promise_validate(amount, promised_for, made_on=made_on)
     case.promises.filter(status=PromiseToPay.Status.PENDING).update(
         status=PromiseToPay.Status.CANCELLED, evaluated_on=made_on
     )
@@ -216,6 +223,23 @@ def promise_record(
     case_event_add(case=case, kind=Event.PROMISE, actor=actor, detail=detail, as_of=made_on)
     audit_record(actor=actor, event="promise.recorded", subject=promise, detail=detail)
     return promise
+
+
+def promise_validate(amount, promised_for: datetime.date, *, made_on: datetime.date) -> tuple:
+    """The promise's amount in whole cents and its date, or the DomainError saying what is wrong."""
+    amount = positive_whole_cents(
+        amount,
+        code="promise.amount_invalid",
+        message=_("The promised amount must be a positive number in whole cents."),
+    )
+    if promised_for < made_on:
+        raise DomainError(_("The promised date cannot be in the past."), code="promise.date_past")
+    if promised_for > made_on + datetime.timedelta(days=PROMISE_MAX_DAYS_AHEAD):
+        raise DomainError(
+            _("A promise may be at most %(days)d days ahead.") % {"days": PROMISE_MAX_DAYS_AHEAD},
+            code="promise.date_too_far",
+        )
+    return amount, promised_for
 
 
 @transaction.atomic

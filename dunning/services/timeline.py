@@ -25,3 +25,13 @@ def case_event_add(
         occurred_at=timezone.now(),
         detail=detail or {},
     )
+
+
+def case_events_add(*, cases, kind: str, actor=None, details: dict, as_of: datetime.date | None = None) -> None:
+    """One timeline entry per case in one INSERT; `details` maps case id to that entry's detail."""
+    now, as_of = timezone.now(), as_of or business_today()
+    actor = actor if actor is not None and actor.is_authenticated else None
+    CaseEvent.objects.bulk_create(
+        CaseEvent(case=case, kind=kind, actor=actor, as_of=as_of, occurred_at=now, detail=details[case.pk])
+        for case in cases
+    )

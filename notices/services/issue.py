@@ -24,7 +24,16 @@ from accounts.services import audit_record
 from creditops.core.dates import business_today
 from creditops.core.errors import DomainError
 from creditops.core.references import format_reference, reference_allocate_block
-from dunning.models import CaseEvent, Channel, CollectionCase, ContactAttempt, DunningAction, NoticeKind, PaymentPlan
+from dunning.models import (
+    ApprovalRequest,
+    CaseEvent,
+    Channel,
+    CollectionCase,
+    ContactAttempt,
+    DunningAction,
+    NoticeKind,
+    PaymentPlan,
+)
 from dunning.services.cases import contact_decision_record, require_open, require_workable
 from dunning.services.guardrails import ContactBlockedError, Decision, contact_decide
 from dunning.services.timeline import case_event_add
@@ -49,6 +58,14 @@ LETTER_ALWAYS = {
     NoticeKind.LEGAL_REFERRAL,
     NoticeKind.CREDIT_REPORTING,
 }
+# Notices that announce a step someone must approve first (maker-checker): issued by hand only once an
+# approval of this kind was granted on the case. The nightly run issues them for approved stage actions.
+APPROVAL_NEEDED = {
+    NoticeKind.LEGAL_REFERRAL: ApprovalRequest.Kind.LEGAL_REFERRAL,
+    NoticeKind.CREDIT_REPORTING: ApprovalRequest.Kind.CREDIT_BUREAU_REPORT,
+}
+# A plan's confirmation is issued when its plan starts, never by hand.
+ISSUED_BY_HAND = [kind for kind in NoticeKind if kind != NoticeKind.PLAN_CONFIRMATION]
 # Verification codes avoid letters and digits that are easily misread (0/O, 1/I/L).
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 10
@@ -73,6 +90,8 @@ def notice_issue(
     if kind not in NoticeKind.values:
         raise DomainError(_("Unknown notice kind %(kind)r.") % {"kind": kind}, code="notice.kind_invalid")
     require_workable(case, actor)
+    if actor is not None and action is None and replaces is None:
+        _require_approval(case, kind)
     existing = _existing(action=action, plan=plan if replaces is None else None)
     if existing is None:
         existing = _reserve(
@@ -80,6 +99,16 @@ def notice_issue(
             issued_on=issued_on or business_today(),
         )  # fmt: skip
     return notice_finish(existing, queue_email=queue_email)
+
+
+def _require_approval(case: CollectionCase, kind: str) -> None:
+    needed = APPROVAL_NEEDED.get(kind)
+    if needed and not case.approvals.filter(kind=needed, status=ApprovalRequest.Status.APPROVED).exists():
+        raise DomainError(
+            _("A %(notice)s needs an approved %(approval)s on this case first; request it under escalation.")
+            % {"notice": NoticeKind(kind).label, "approval": ApprovalRequest.Kind(needed).label},
+            code="notice.approval_missing",
+        )
 
 
 def notice_correct(*, notice: Notice, actor, reason: str) -> Notice:
