@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from creditops.core.parsing import parse_id
 from dunning.models import Channel
 
 from .selectors import APPROVAL_EVENTS, BLOCKED_CONTACT_EVENTS, EXPORT_EVENTS, REVEAL_EVENTS
@@ -60,11 +61,15 @@ class BlockedContactFilter(_DatedFilter):
     time_field = "attempted_at"
     rule = django_filters.CharFilter(label=_("Rule"), field_name="rule")
     channel = django_filters.ChoiceFilter(label=_("Channel"), choices=Channel.choices)
-    case = django_filters.NumberFilter(label=_("Case"), field_name="case_id")
+    case = django_filters.CharFilter(label=_("Case"), method="filter_case")
     automatic = django_filters.BooleanFilter(
         label=_("Automatic"), field_name="is_automatic", widget=django_filters.widgets.BooleanWidget
     )
     loan = django_filters.CharFilter(label=_("Loan reference"), method="filter_loan")
+
+    def filter_case(self, queryset, name, value):
+        case_id = parse_id(value.strip())
+        return queryset.filter(case_id=case_id) if case_id is not None else queryset.none()
 
     def filter_loan(self, queryset, name, value):
         return queryset.filter(Q(loan__reference=value.strip().upper()))
