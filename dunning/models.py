@@ -842,7 +842,9 @@ class ApprovalRequest(models.Model):
         ordering = ["-requested_at", "-id"]
         permissions = [("decide_approvalrequest", _("Can approve or reject requests"))]
         indexes = [
-            models.Index(fields=["kind", "requested_at"], name="approval_pending_idx", condition=Q(status="pending"))
+            models.Index(fields=["kind", "requested_at"], name="approval_pending_idx", condition=Q(status="pending")),
+            # The approvals inbox, oldest first: read in order and stop at the page, not sort every request.
+            models.Index(fields=["requested_at", "id"], name="approval_inbox_idx", condition=Q(status="pending")),
         ]
 
     def __str__(self):
