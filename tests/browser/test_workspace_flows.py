@@ -217,3 +217,7 @@ def test_the_language_switch_submits_itself_and_is_remembered(portal, overdue_ca
     assert worklist_rows(portal)[0][5] == bucket_in_chinese
     collector.refresh_from_db()
     assert collector.preferred_language == "zh-hans"
+    portal.open(f"/cases/{case.pk}/")
+    with translation.override("zh-hans"):
+        assert translation.gettext("Where this case stands") in portal.find("#standing").text
+    portal.screenshot("workspace-zh-hans.png", full_page=True)
