@@ -18,6 +18,7 @@ from .models import (
     CollectionCase,
     DunningAction,
     DunningStage,
+    OwnerRole,
     PaymentPlan,
     PromiseToPay,
 )
@@ -101,7 +102,7 @@ def portal_abilities(user) -> dict:
     """What the header offers: one roles query, reused by every check below."""
     roles = user_roles(user)
     return {
-        "role_names": sorted(roles),
+        "role_names": sorted(str(OwnerRole(role).label) for role in roles),
         "reads_cases": bool(roles),
         "sees_every_case": bool(roles & SEES_EVERY_CASE),
         "supervises": bool(roles & {SUPERVISOR, ADMINISTRATOR}),
