@@ -9,6 +9,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("notices/", include("notices.urls")),
     path("accounts/", include("accounts.urls")),
+    path("dashboard/", include("creditops.dashboards.urls")),
     path("", include("dunning.urls")),
     path("", home, name="home"),
 ]

@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "axes",
     "creditops.core",
+    "creditops.dashboards",
     "accounts",
     "lending",
     "dunning",

@@ -1,0 +1,32 @@
+"""How the dashboard prints its figures: money with separators, rates as percentages, signed changes."""
+
+from decimal import Decimal
+
+from django import template
+
+from creditops.core.money import format_money
+
+register = template.Library()
+
+
+@register.filter
+def figure(value, kind: str) -> str:
+    if value is None:
+        return "—"
+    if kind == "rate":
+        return f"{Decimal(value) * 100:.2f} %"
+    if kind == "money":
+        return format_money(value)
+    return f"{value:,}"
+
+
+@register.filter
+def change(value, kind: str) -> str:
+    """+1.20 pp for rates (percentage points), +1,234.00 for money, +3 for counts; — when unknown."""
+    if value is None:
+        return "—"
+    if kind == "rate":
+        return f"{Decimal(value) * 100:+.2f} pp"
+    if kind == "money":
+        return ("+" if value >= 0 else "−") + format_money(abs(value))
+    return f"{value:+,}"

@@ -1,0 +1,140 @@
+"""The dashboard against figures computed here, independently, from the loans of a hand-built book:
+10 loans, 3 of them overdue in known buckets, and one cure."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Group
+from django.db.models import Sum
+from django.urls import reverse
+
+from accounts.models import AuditEvent
+from creditops.dashboards import selectors
+from dunning.services.run import dunning_run
+from lending.models import Installment, Loan
+from lending.services import loan_create, payment_post
+from tests.factories import BorrowerFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+RUN_DAY = datetime.date(2026, 5, 20)
+WEEK_BEFORE = RUN_DAY - datetime.timedelta(days=7)
+# Disbursement date → first due date one month later → days past due on RUN_DAY with nothing paid.
+DISBURSEMENTS = [
+    datetime.date(2026, 1, 15),  # due 02-15: DPD 94 (91–180)
+    datetime.date(2026, 3, 15),  # due 04-15: DPD 35 (31–60)
+    datetime.date(2026, 4, 16),  # due 05-16: DPD 4 (1–30); current a week earlier
+] + [datetime.date(2026, 5, 1)] * 7  # due 06-01: current
+
+
+@pytest.fixture
+def book(team, cn_product):
+    return [
+        loan_create(
+            borrower=BorrowerFactory(),
+            product=cn_product,
+            principal_amount=Decimal("10000.00") + 1000 * number,
+            term_months=12,
+            disbursed_on=disbursed_on,
+            actor=None,
+        )
+        for number, disbursed_on in enumerate(DISBURSEMENTS)
+    ]
+
+
+def independent_figures() -> dict:
+    """The book as it stands, computed from loans and instalments without the snapshot."""
+    loans = Loan.objects.filter(status=Loan.Status.ACTIVE)
+    outstanding = {
+        row["loan"]: row["total"]
+        for row in Installment.objects.filter(loan__in=loans).values("loan").annotate(total=Sum("outstanding_amount"))
+    }
+    total = sum(outstanding.values())
+
+    def share(predicate):
+        chosen = [loan for loan in loans if predicate(loan.days_past_due)]
+        return Decimal(len(chosen)) / loans.count(), sum(outstanding[loan.pk] for loan in chosen) / total
+
+    return {
+        "loans": loans.count(), "outstanding": total, "overdue": sum(loan.overdue_amount for loan in loans),
+        "1": share(lambda dpd: dpd > 0), "30": share(lambda dpd: dpd > 30), "90": share(lambda dpd: dpd > 90),
+    }  # fmt: skip
+
+
+WHOLE_BOOK = selectors.Scope()
+
+
+def figures_by_key(as_of, scope=WHOLE_BOOK):
+    return {figure.key: figure for figure in selectors.headline(as_of, scope)}
+
+
+def test_headline_rates_and_balances_match_an_independent_count(book):
+    dunning_run(as_of=WEEK_BEFORE)
+    week_before = independent_figures()
+    dunning_run(as_of=RUN_DAY)
+    today = independent_figures()
+    assert [loan.days_past_due for loan in Loan.objects.order_by("pk")][:3] == [94, 35, 4]
+    figures = figures_by_key(RUN_DAY)
+    assert figures["outstanding"].value == today["outstanding"]
+    assert figures["overdue"].value == today["overdue"]
+    for threshold in ("1", "30", "90"):
+        assert figures[f"rate_{threshold}_count"].value == today[threshold][0]
+        assert figures[f"rate_{threshold}_balance"].value == today[threshold][1]
+    assert (today["1"][0], today["30"][0], today["90"][0]) == (Decimal("0.3"), Decimal("0.2"), Decimal("0.1"))
+    # A week earlier the third loan was not yet due: the 1+ rate rose by one loan in ten.
+    assert figures["rate_1_count"].change_7 == today["1"][0] - week_before["1"][0] == Decimal("0.1")
+    assert figures["rate_1_count"].change_30 is None  # no snapshot 30 days before
+    assert figures["new_delinquencies"].value == 1 and figures["new_delinquencies"].change_7 == -1
+
+
+def test_a_cure_is_counted_and_leaves_the_buckets(book):
+    dunning_run(as_of=RUN_DAY)
+    late = book[2]
+    payment_post(loan=late, source="bank", external_ref="cure-1", amount=late.installments.get(sequence=1)
+                 .outstanding_amount, received_on=RUN_DAY, channel="bank_transfer")  # fmt: skip
+    next_day = RUN_DAY + datetime.timedelta(days=1)
+    dunning_run(as_of=next_day)
+    figures = figures_by_key(next_day)
+    assert figures["cures"].value == 1
+    assert figures["rate_1_count"].value == Decimal("0.2") == independent_figures()["1"][0]
+    buckets = {row["bucket"]: row["loans"] for row in selectors.bucket_distribution(next_day, WHOLE_BOOK)}
+    assert buckets == {"current": 8, "1-30": 0, "31-60": 1, "61-90": 0, "91-180": 1, "180+": 0}
+
+
+def test_a_product_filter_shows_only_its_loans_and_no_whole_book_flows(book, cn_product):
+    dunning_run(as_of=RUN_DAY)
+    other = selectors.Scope(product_id=cn_product.pk + 1000)
+    assert selectors.book_figures(RUN_DAY, other) is None
+    figures = figures_by_key(RUN_DAY, selectors.Scope(product_id=cn_product.pk))
+    assert figures["rate_30_count"].value == Decimal("0.2")
+    assert figures["new_delinquencies"].value is None  # run flows are for the whole book
+
+
+def test_the_page_is_for_managers_compliance_and_administrators(client, book, collector):
+    dunning_run(as_of=RUN_DAY)
+    client.force_login(collector)
+    assert client.get(reverse("dashboards:dashboard")).status_code == 403
+    manager = UserFactory(username="boss")
+    manager.groups.add(Group.objects.get(name="Manager"))
+    client.force_login(manager)
+    page = client.get(reverse("dashboards:dashboard"))
+    assert page.status_code == 200
+    assert page.context["as_of"] == RUN_DAY
+    assert "<svg" in page.content.decode() and "30.00 %" in page.content.decode()
+
+
+def test_a_table_exports_as_csv_and_the_export_is_audited(client, book):
+    dunning_run(as_of=RUN_DAY)
+    manager = UserFactory(username="boss")
+    manager.groups.add(Group.objects.get(name="Manager"))
+    client.force_login(manager)
+    response = client.get(reverse("dashboards:dashboard"), {"export": "buckets", "format": "csv"})
+    lines = response.content.decode("utf-8-sig").splitlines()
+    assert response["Content-Type"].startswith("text/csv")
+    assert lines[0] == "bucket,loans,loans_share,outstanding,outstanding_share"
+    assert [line.split(",")[:2] for line in lines[1:]] == [
+        ["current", "7"], ["1-30", "1"], ["31-60", "1"], ["61-90", "0"], ["91-180", "1"], ["180+", "0"],
+    ]  # fmt: skip
+    event = AuditEvent.objects.get(event="dashboard.exported")
+    assert (event.actor, event.detail["table"]) == (manager, "buckets")
