@@ -288,6 +288,76 @@ class PortfolioSnapshot(models.Model):
         return f"{self.as_of} {self.product_id} {self.aging_bucket}"
 
 
+class LoanMonthPosition(models.Model):
+    """Each active loan's bucket and balance at the start of a month, written by the month's first run.
+    Kept for two months only: enough to compute the month's roll rates (RollRateCell) and vintage points
+    (VintagePoint), which are kept for good."""
+
+    month = models.DateField(_("month"))
+    loan = models.ForeignKey(Loan, verbose_name=_("loan"), on_delete=models.PROTECT, related_name="+", db_index=False)
+    product = models.ForeignKey(Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="+")
+    team = models.ForeignKey(
+        "accounts.Team", verbose_name=_("team"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    disbursed_month = models.DateField(_("disbursed in"))
+    aging_bucket = models.CharField(_("aging bucket"), max_length=8, choices=Loan.Bucket.choices)
+    outstanding_amount = MoneyField(_("outstanding"))
+
+    class Meta:
+        verbose_name = _("loan position at month start")
+        verbose_name_plural = _("loan positions at month start")
+        constraints = [models.UniqueConstraint(fields=["month", "loan"], name="month_position_uniq")]
+
+    def __str__(self):
+        return f"{self.month:%Y-%m} {self.loan_id} {self.aging_bucket}"
+
+
+class RollRateCell(models.Model):
+    """Of the loans in `from_bucket` at the start of `month` (per product and team): how many, with what
+    balance then, were in `to_bucket` at the start of the next month ("closed": no longer active)."""
+
+    CLOSED = "closed"
+
+    month = models.DateField(_("month"))
+    product = models.ForeignKey(Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="+")
+    team = models.ForeignKey(
+        "accounts.Team", verbose_name=_("team"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    from_bucket = models.CharField(_("from bucket"), max_length=8)
+    to_bucket = models.CharField(_("to bucket"), max_length=8)
+    loan_count = models.PositiveIntegerField(_("loans"))
+    balance_amount = MoneyField(_("balance at month start"))
+
+    class Meta:
+        verbose_name = _("roll-rate cell")
+        verbose_name_plural = _("roll-rate cells")
+        indexes = [models.Index(fields=["month", "product"], name="rollrate_month_idx")]
+
+    def __str__(self):
+        return f"{self.month:%Y-%m} {self.from_bucket}→{self.to_bucket}"
+
+
+class VintagePoint(models.Model):
+    """Loans disbursed in one month, seen at the start of a later month: how many, and how many 30+ DPD."""
+
+    month = models.DateField(_("month"))
+    disbursed_month = models.DateField(_("disbursed in"))
+    months_on_book = models.PositiveSmallIntegerField(_("months on book"))
+    product = models.ForeignKey(Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="+")
+    loan_count = models.PositiveIntegerField(_("loans"))
+    loans_30_plus = models.PositiveIntegerField(_("loans 30+ DPD"))
+    balance_amount = MoneyField(_("outstanding"))
+    balance_30_plus_amount = MoneyField(_("outstanding 30+ DPD"))
+
+    class Meta:
+        verbose_name = _("vintage point")
+        verbose_name_plural = _("vintage points")
+        indexes = [models.Index(fields=["disbursed_month", "months_on_book"], name="vintage_idx")]
+
+    def __str__(self):
+        return f"{self.disbursed_month:%Y-%m} +{self.months_on_book}"
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Cases
 

@@ -49,3 +49,22 @@ def line_chart(points: list[tuple[str, object]]) -> dict:
         "polyline": " ".join(f"{x},{y}" for x, y in coordinates),
         "first_label": points[0][0] if points else "", "last_label": points[-1][0] if points else "",
     }  # fmt: skip
+
+
+def lines_chart(series: list[tuple[str, list[tuple[int, object]]]]) -> dict:
+    """Several series over a shared numeric x axis (e.g. months on book), each a polyline, scaled from 0
+    to the largest x and y of all series."""
+    xs = [x for _label, points in series for x, value in points if value is not None]
+    ys = [float(value) for _label, points in series for _x, value in points if value is not None]
+    right, top = max(xs, default=0) or 1, max(ys, default=0) or 1.0
+    plot_width, plot_height = WIDTH - MARGIN_LEFT, HEIGHT - MARGIN_BOTTOM - MARGIN_TOP
+    lines = []
+    for index, (label, points) in enumerate(series):
+        coordinates = [
+            (round(MARGIN_LEFT + plot_width * x / right, 1), round(MARGIN_TOP + plot_height * (1 - float(v) / top), 1))
+            for x, v in points
+            if v is not None
+        ]
+        lines.append({"label": label, "polyline": " ".join(f"{x},{y}" for x, y in coordinates), "shade": index % 6})
+    return {"width": WIDTH, "height": HEIGHT, "baseline": MARGIN_TOP + plot_height, "top": top, "right": right,
+            "lines": lines}  # fmt: skip

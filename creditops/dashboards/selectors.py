@@ -3,14 +3,16 @@ scanning the loan book on a page view. Every figure is for one business date and
 team (a team's figures are the loans of its open cases)."""
 
 import datetime
+import itertools
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import QuerySet, Sum
 from django.utils.translation import gettext_lazy as _
 
+from creditops.core.dates import add_months
 from creditops.core.money import ZERO
-from dunning.models import DunningRun, DunningStage, PortfolioSnapshot
+from dunning.models import DunningRun, DunningStage, PortfolioSnapshot, RollRateCell, VintagePoint
 from lending.models import Loan
 
 Bucket = Loan.Bucket
@@ -191,3 +193,100 @@ def trend(end: datetime.date, scope: Scope, days: int = TREND_DAYS) -> list[dict
         }
         for day, values in sorted(per_day.items())
     ]
+
+
+# Roll rates and vintages: from the monthly history the nightly run keeps (dunning/services/history.py).
+ROLL_BUCKETS = [bucket.value for bucket in Bucket]
+ROLL_TARGETS = [*ROLL_BUCKETS, RollRateCell.CLOSED]
+FLOW_MONTHS = 6
+VINTAGES_SHOWN = 12
+
+
+def _scoped(queryset, scope: Scope):
+    if scope.product_id is not None:
+        queryset = queryset.filter(product_id=scope.product_id)
+    if scope.team_id is not None and hasattr(queryset.model, "team_id"):
+        queryset = queryset.filter(team_id=scope.team_id)
+    return queryset
+
+
+def roll_rate_month(as_of: datetime.date) -> datetime.date | None:
+    """The latest month whose roll rates are complete by `as_of` (its next month has started)."""
+    return (
+        RollRateCell.objects.filter(month__lt=as_of.replace(day=1))
+        .order_by("-month")
+        .values_list("month", flat=True)
+        .first()
+    )
+
+
+def roll_rate_matrix(month: datetime.date, scope: Scope) -> list[dict]:
+    """Per bucket at the start of `month`: its balance then, the share of it in each bucket (or closed) at
+    the start of the next month, and the summary: cured, stayed, rolled forward."""
+    cells = (
+        _scoped(RollRateCell.objects.filter(month=month), scope)
+        .values("from_bucket", "to_bucket")
+        .annotate(balance=Sum("balance_amount"))
+    )
+    balances: dict[str, dict[str, Decimal]] = {}
+    for cell in cells:
+        balances.setdefault(cell["from_bucket"], {})[cell["to_bucket"]] = cell["balance"]
+    matrix = []
+    for start in ROLL_BUCKETS:
+        row = balances.get(start, {})
+        total = sum(row.values(), ZERO)
+        shares = {target: _ratio(row.get(target, ZERO), total) for target in ROLL_TARGETS}
+        position = ROLL_BUCKETS.index(start)
+        matrix.append({
+            "bucket": start, "label": str(Bucket(start).label), "balance": total,
+            "shares": [shares[target] for target in ROLL_TARGETS],
+            "cured": shares["current"] if start != Bucket.CURRENT else None,
+            "stayed": shares[start],
+            "rolled_forward": _ratio(sum((row.get(t, ZERO) for t in ROLL_BUCKETS[position + 1:]), ZERO), total),
+        })  # fmt: skip
+    return matrix
+
+
+def flow_rates(as_of: datetime.date, scope: Scope, months: int = FLOW_MONTHS) -> list[dict]:
+    """For each of the last `months` complete months: the share of each bucket's balance that moved on
+    to the next bucket by the month's end (current → 1–30, 1–30 → 31–60, …)."""
+    last = roll_rate_month(as_of)
+    if last is None:
+        return []
+    wanted = [add_months(last, -offset) for offset in range(months - 1, -1, -1)]
+    cells = (
+        _scoped(RollRateCell.objects.filter(month__in=wanted), scope)
+        .values("month", "from_bucket", "to_bucket")
+        .annotate(balance=Sum("balance_amount"))
+    )
+    totals: dict[tuple, Decimal] = {}
+    moved: dict[tuple, Decimal] = {}
+    for cell in cells:
+        key = (cell["month"], cell["from_bucket"])
+        totals[key] = totals.get(key, ZERO) + cell["balance"]
+        following = ROLL_BUCKETS.index(cell["from_bucket"]) + 1
+        if following < len(ROLL_BUCKETS) and cell["to_bucket"] == ROLL_BUCKETS[following]:
+            moved[key] = cell["balance"]
+    return [
+        {"month": month, "rates": [_ratio(moved.get((month, start), ZERO), totals.get((month, start), ZERO))
+                                   for start in ROLL_BUCKETS[:-1]]}
+        for month in wanted if any((month, start) in totals for start in ROLL_BUCKETS)
+    ]  # fmt: skip
+
+
+def flow_labels() -> list[str]:
+    return [f"{Bucket(start).label} → {Bucket(end).label}" for start, end in itertools.pairwise(ROLL_BUCKETS)]
+
+
+def vintage_curves(scope: Scope, vintages: int = VINTAGES_SHOWN) -> list[dict]:
+    """30+ DPD rate (loans) by months on book for the latest `vintages` origination months."""
+    points = (
+        _scoped(VintagePoint.objects.all(), scope)
+        .values("disbursed_month", "months_on_book")
+        .annotate(loans=Sum("loan_count"), late=Sum("loans_30_plus"))
+    )
+    curves: dict[datetime.date, dict[int, Decimal | None]] = {}
+    for point in points:
+        curves.setdefault(point["disbursed_month"], {})[point["months_on_book"]] = _ratio(point["late"], point["loans"])
+    latest = sorted(curves, reverse=True)[:vintages]
+    return [{"vintage": month, "points": sorted(curves[month].items())} for month in sorted(latest)]

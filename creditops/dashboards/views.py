@@ -1,6 +1,7 @@
 """/dashboard/: the managers' view of the book (Manager, Compliance, Administrator), and its tables as CSV."""
 
 import csv
+import itertools
 from decimal import Decimal
 
 from django import forms
@@ -15,7 +16,7 @@ from accounts.models import Team
 from accounts.services import audit_record
 from accounts.views import spreadsheet_safe
 from dunning.selectors import sees_every_case
-from lending.models import Product
+from lending.models import Loan, Product
 
 from . import charts, selectors
 
@@ -42,7 +43,7 @@ def dashboard(request):
     )
     tables = _tables(as_of, scope) if as_of else {}
     export = request.GET.get("export")
-    if export in tables and request.GET.get("format") == "csv":
+    if export in EXPORTABLE and as_of and request.GET.get("format") == "csv":
         return _csv(request, export, tables[export], as_of)
     context = {"form": form, "as_of": as_of, "scope": scope, **tables}
     if as_of:
@@ -51,29 +52,56 @@ def dashboard(request):
         context["rate_chart"] = charts.line_chart(
             [(str(row["day"]), row["rate_30_balance"]) for row in tables["trend"]]
         )
+        context["vintage_chart"] = charts.lines_chart(
+            [(f"{curve['vintage']:%Y-%m}", curve["points"]) for curve in tables["vintages"]]
+        )
+        context["roll_targets"] = [str(Loan.Bucket(t).label) if t in Loan.Bucket.values else _("closed")
+                                   for t in selectors.ROLL_TARGETS]  # fmt: skip
+        context["flow_labels"] = selectors.flow_labels()
     return render(request, "dashboards/dashboard.html", context)
 
 
 def _tables(as_of, scope) -> dict:
+    roll_month = selectors.roll_rate_month(as_of)
     return {
         "headline": selectors.headline(as_of, scope),
         "buckets": selectors.bucket_distribution(as_of, scope),
         "stages": selectors.cases_per_stage(as_of, scope),
         "trend": selectors.trend(as_of, scope),
+        "roll_month": roll_month,
+        "rollrates": selectors.roll_rate_matrix(roll_month, scope) if roll_month else [],
+        "flows": selectors.flow_rates(as_of, scope),
+        "vintages": selectors.vintage_curves(scope),
     }
 
 
-CSV_COLUMNS = {
-    "headline": [("figure", "label"), ("value", "value"), ("change_7_days", "change_7"),
-                 ("change_30_days", "change_30")],
-    "buckets": [("bucket", "bucket"), ("loans", "loans"), ("loans_share", "loans_share"),
-                ("outstanding", "outstanding"), ("outstanding_share", "outstanding_share")],
-    "stages": [("stage", "stage"), ("cases", "cases")],
-    "trend": [("day", "day"), ("overdue", "overdue"), ("rate_30_balance", "rate_30_balance")],
-}  # fmt: skip
+def _export_rows(name: str, table) -> list[dict]:
+    """A table as flat rows (column name → value) for CSV."""
+    if name == "headline":
+        return [{"figure": f.key, "value": f.value, "change_7_days": f.change_7, "change_30_days": f.change_30}
+                for f in table]  # fmt: skip
+    if name == "stages":
+        return [{"stage": row["stage"].name, "cases": row["cases"]} for row in table]
+    if name == "rollrates":
+        return [
+            {"bucket": row["bucket"], "balance": row["balance"],
+             **{f"to_{target}": share for target, share in zip(selectors.ROLL_TARGETS, row["shares"], strict=True)},
+             "cured": row["cured"], "stayed": row["stayed"], "rolled_forward": row["rolled_forward"]}
+            for row in table
+        ]  # fmt: skip
+    if name == "flows":
+        labels = [f"{start}_to_{end}" for start, end in itertools.pairwise(selectors.ROLL_BUCKETS)]
+        return [{"month": row["month"], **dict(zip(labels, row["rates"], strict=True))} for row in table]
+    if name == "vintages":
+        return [{"vintage": curve["vintage"], "months_on_book": months, "rate_30_plus_loans": rate}
+                for curve in table for months, rate in curve["points"]]  # fmt: skip
+    return [{key: value for key, value in row.items() if key != "label"} for row in table]
 
 
-def _csv(request, name, rows, as_of):
+EXPORTABLE = ["headline", "buckets", "stages", "trend", "rollrates", "flows", "vintages"]
+
+
+def _csv(request, name, table, as_of):
     """One table of the page as CSV, the export recorded (with its filters) in the audit trail."""
     parameters = {key: value for key, value in request.GET.items() if key not in ("format", "export")}
     audit_record(actor=request.user, event="dashboard.exported", detail={"table": name, "filters": parameters})
@@ -81,11 +109,11 @@ def _csv(request, name, rows, as_of):
     response["Content-Disposition"] = f'attachment; filename="dashboard-{name}-{as_of}.csv"'
     response.write("\ufeff")
     writer = csv.writer(response)
-    columns = CSV_COLUMNS[name]
-    writer.writerow([header for header, _field in columns])
+    rows = _export_rows(name, table)
+    if rows:
+        writer.writerow(list(rows[0]))
     for row in rows:
-        values = [row[field] if isinstance(row, dict) else getattr(row, field) for _header, field in columns]
-        writer.writerow([_cell(value) for value in values])
+        writer.writerow([_cell(value) for value in row.values()])
     return response
 
 

@@ -27,6 +27,7 @@ from ..models import (
     RunLock,
     StageTransition,
 )
+from . import history
 from . import run_steps as steps
 
 LOCK_NAME = "nightly-run"
@@ -176,6 +177,7 @@ def _steps(run: DunningRun, as_of: datetime.date, report: RunReport) -> None:
     step("predue_actions", steps.create_predue_actions, run, as_of)
     step("priorities_updated", steps.update_priorities)
     step("snapshot_rows", steps.snapshot, as_of)
+    step("month_history", history.record_month_start, as_of)
     if report.dry_run:
         report.samples = _samples(run, as_of)
 
