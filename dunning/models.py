@@ -704,6 +704,7 @@ class ContactAttempt(models.Model):
             models.Index(fields=["loan", "attempted_at"], name="contact_loan_time_idx"),
             models.Index(fields=["case", "-attempted_at"], name="contact_case_time_idx"),
             models.Index(fields=["rule", "-attempted_at"], name="contact_blocked_idx", condition=Q(decision="blocked")),
+            models.Index(fields=["attempted_at"], name="contact_time_idx"),
         ]
 
     def __str__(self):
@@ -772,6 +773,10 @@ class PromiseToPay(models.Model):
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="promise_amount_positive")]
         indexes = [
             models.Index(fields=["promised_for"], name="promise_pending_idx", condition=Q(status="pending")),
+            models.Index(fields=["made_on"], name="promise_made_idx"),
+            models.Index(
+                fields=["evaluated_on"], name="promise_evaluated_idx", condition=Q(evaluated_on__isnull=False)
+            ),
         ]
 
     def __str__(self):

@@ -7,13 +7,28 @@ import itertools
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Avg, Count, QuerySet, Sum
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from creditops.core.dates import add_months
+from accounts.models import User
+from creditops.core.dates import add_months, business_today
 from creditops.core.money import ZERO
-from dunning.models import DunningRun, DunningStage, PortfolioSnapshot, RollRateCell, VintagePoint
+from dunning.models import (
+    ApprovalRequest,
+    CollectionCase,
+    ContactAttempt,
+    Dispute,
+    DunningRun,
+    DunningStage,
+    PortfolioSnapshot,
+    RollRateCell,
+    VintagePoint,
+)
 from lending.models import Loan
+
+from .models import ActivityDay, DailyActivity
+from .services import activity_count, activity_record
 
 Bucket = Loan.Bucket
 # Delinquency thresholds as the buckets draw them: 1+ is past due at all, 30+ past 30 days, 90+ past 90.
@@ -107,6 +122,12 @@ HEADLINE = [
     ("rate_90_balance", _("90+ DPD rate (balance)"), "rate"),
     ("new_delinquencies", _("New delinquencies"), "count"),
     ("cures", _("Cures"), "count"),
+    ("amount_collected", _("Amount recovered"), "money"),
+    ("promises_made", _("Promises made"), "count"),
+    ("promise_kept_rate", _("Promises kept (of those due)"), "rate"),
+    ("notices_issued", _("Notices issued"), "count"),
+    ("notices_delivered", _("Notices delivered"), "count"),
+    ("notices_failed", _("Notices failed"), "count"),
 ]
 
 
@@ -129,8 +150,11 @@ def headline(as_of: datetime.date, scope: Scope) -> list[Figure]:
 
 def _day_values(day: datetime.date, scope: Scope) -> dict:
     values = book_figures(day, scope) or {}
+    if not values:
+        return values  # no snapshot: the book was not run that day, so its work is not compared either
     if scope.is_whole_book:
         values.update(run_figures(day) or {})
+    values.update(activity_totals(day, day, scope))
     return values
 
 
@@ -290,3 +314,108 @@ def vintage_curves(scope: Scope, vintages: int = VINTAGES_SHOWN) -> list[dict]:
         curves.setdefault(point["disbursed_month"], {})[point["months_on_book"]] = _ratio(point["late"], point["loans"])
     latest = sorted(curves, reverse=True)[:vintages]
     return [{"vintage": month, "points": sorted(curves[month].items())} for month in sorted(latest)]
+
+
+# Activity: stored per finished day (DailyActivity), today's counted live.
+ACTIVITY_FIELDS = [
+    "cases_worked", "contacts", "right_party_contacts", "blocked_contacts", "promises_made", "promises_kept",
+    "promises_broken", "amount_collected", "notices_issued", "notices_delivered", "notices_failed",
+]  # fmt: skip
+PERFORMANCE_DAYS = 30
+
+
+def activity_by_key(start: datetime.date, end: datetime.date) -> dict[tuple, dict]:
+    """Activity from `start` to `end` per (product, team, collector). Finished days not yet counted are
+    counted now, once, and stored; today is counted live and not stored."""
+    today = business_today()
+    last_finished = min(end, today - datetime.timedelta(days=1))
+    _count_missing_days(start, last_finished)
+    totals: dict[tuple, dict] = {}
+    stored = (
+        DailyActivity.objects.filter(as_of__range=(start, last_finished))
+        .values("product_id", "team_id", "collector_id")
+        .annotate(**{name: Sum(name) for name in ACTIVITY_FIELDS})
+        .order_by()
+    )
+    for row in stored:
+        totals[(row.pop("product_id"), row.pop("team_id"), row.pop("collector_id"))] = row
+    if start <= today <= end:
+        for key, figures in activity_count(today).items():
+            merged = totals.setdefault(key, dict.fromkeys(ACTIVITY_FIELDS, 0))
+            for name, value in figures.items():
+                merged[name] = (merged[name] or 0) + value
+    return totals
+
+
+def _count_missing_days(start: datetime.date, end: datetime.date) -> None:
+    if start > end:
+        return
+    counted = set(ActivityDay.objects.filter(as_of__range=(start, end)).values_list("as_of", flat=True))
+    day = start
+    while day <= end:
+        if day not in counted:
+            activity_record(day)
+        day += datetime.timedelta(days=1)
+
+
+def activity_totals(start: datetime.date, end: datetime.date, scope: Scope) -> dict:
+    totals = dict.fromkeys(ACTIVITY_FIELDS, 0)
+    for (product, team, _collector), figures in activity_by_key(start, end).items():
+        if scope.product_id not in (None, product) or scope.team_id not in (None, team):
+            continue
+        for name in ACTIVITY_FIELDS:
+            totals[name] += figures[name] or 0
+    evaluated = totals["promises_kept"] + totals["promises_broken"]
+    totals["promise_kept_rate"] = _ratio(totals["promises_kept"], evaluated)
+    return totals
+
+
+def collector_performance(as_of: datetime.date, scope: Scope, days: int = PERFORMANCE_DAYS) -> list[dict]:
+    """Per collector over the last `days`: cases worked, contacts, right-party contacts, promises, kept
+    rate, amount collected, and the average DPD of the open cases they hold now."""
+    start = as_of - datetime.timedelta(days=days - 1)
+    per_collector: dict[int, dict] = {}
+    for (product, team, collector), figures in activity_by_key(start, as_of).items():
+        if collector is None or scope.product_id not in (None, product) or scope.team_id not in (None, team):
+            continue
+        merged = per_collector.setdefault(collector, dict.fromkeys(ACTIVITY_FIELDS, 0))
+        for name in ACTIVITY_FIELDS:
+            merged[name] += figures[name] or 0
+    books = CollectionCase.objects.filter(is_open=True, assigned_to__in=per_collector)
+    if scope.product_id is not None:
+        books = books.filter(loan__product_id=scope.product_id)
+    average_dpd = dict(books.values("assigned_to").annotate(dpd=Avg("days_past_due")).values_list("assigned_to", "dpd"))
+    names = {user.pk: user for user in User.objects.filter(pk__in=per_collector)}
+    rows = []
+    for collector, figures in sorted(per_collector.items(), key=lambda item: names[item[0]].username):
+        evaluated = figures["promises_kept"] + figures["promises_broken"]
+        rows.append({"collector": names[collector], **figures, "kept_rate": _ratio(figures["promises_kept"], evaluated),
+                     "average_dpd": average_dpd.get(collector)})  # fmt: skip
+    return rows
+
+
+def compliance_panel(as_of: datetime.date, days: int = PERFORMANCE_DAYS) -> dict:
+    """Blocked contact attempts by rule over the last `days`, open disputes, approvals waiting by kind."""
+    start = timezone.make_aware(datetime.datetime.combine(as_of - datetime.timedelta(days=days - 1), datetime.time.min))
+    end = timezone.make_aware(datetime.datetime.combine(as_of + datetime.timedelta(days=1), datetime.time.min))
+    blocked = (
+        ContactAttempt.objects.filter(
+            decision=ContactAttempt.Decision.BLOCKED, attempted_at__gte=start, attempted_at__lt=end
+        )
+        .values("rule")
+        .annotate(attempts=Count("pk"))
+        .order_by("-attempts", "rule")
+    )
+    waiting = (
+        ApprovalRequest.objects.filter(status=ApprovalRequest.Status.PENDING)
+        .values("kind")
+        .annotate(requests=Count("pk"))
+        .order_by("kind")
+    )
+    return {
+        "blocked_by_rule": list(blocked),
+        "open_disputes": Dispute.objects.filter(status=Dispute.Status.OPEN).count(),
+        "approvals_waiting": [
+            {"kind": str(ApprovalRequest.Kind(row["kind"]).label), "requests": row["requests"]} for row in waiting
+        ],
+    }

@@ -1,9 +1,12 @@
 """/dashboard/: the managers' view of the book (Manager, Compliance, Administrator), and its tables as CSV."""
 
 import csv
+import datetime
+import io
 import itertools
 from decimal import Decimal
 
+import openpyxl
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -42,9 +45,9 @@ def dashboard(request):
         team_id=data["team"].pk if data.get("team") else None,
     )
     tables = _tables(as_of, scope) if as_of else {}
-    export = request.GET.get("export")
-    if export in EXPORTABLE and as_of and request.GET.get("format") == "csv":
-        return _csv(request, export, tables[export], as_of)
+    export, file_format = request.GET.get("export"), request.GET.get("format")
+    if export in EXPORTABLE and as_of and file_format in EXPORTERS:
+        return EXPORTERS[file_format](request, export, tables[export], as_of)
     context = {"form": form, "as_of": as_of, "scope": scope, **tables}
     if as_of:
         context["bucket_chart"] = charts.bar_chart([(row["label"], row["outstanding"]) for row in tables["buckets"]])
@@ -72,6 +75,8 @@ def _tables(as_of, scope) -> dict:
         "rollrates": selectors.roll_rate_matrix(roll_month, scope) if roll_month else [],
         "flows": selectors.flow_rates(as_of, scope),
         "vintages": selectors.vintage_curves(scope),
+        "performance": selectors.collector_performance(as_of, scope),
+        "compliance": selectors.compliance_panel(as_of),
     }
 
 
@@ -95,16 +100,51 @@ def _export_rows(name: str, table) -> list[dict]:
     if name == "vintages":
         return [{"vintage": curve["vintage"], "months_on_book": months, "rate_30_plus_loans": rate}
                 for curve in table for months, rate in curve["points"]]  # fmt: skip
+    if name == "performance":
+        return [{"collector": row["collector"].get_username(), **{key: value for key, value in row.items()
+                 if key != "collector"}} for row in table]  # fmt: skip
+    if name == "compliance":
+        return [{"rule": row["rule"], "blocked_attempts": row["attempts"]} for row in table["blocked_by_rule"]]
     return [{key: value for key, value in row.items() if key != "label"} for row in table]
 
 
-EXPORTABLE = ["headline", "buckets", "stages", "trend", "rollrates", "flows", "vintages"]
+EXPORTABLE = ["headline", "buckets", "stages", "trend", "rollrates", "flows", "vintages", "performance", "compliance"]
+
+
+def _audit_export(request, name: str) -> None:
+    parameters = {key: value for key, value in request.GET.items() if key != "export"}
+    audit_record(actor=request.user, event="dashboard.exported", detail={"table": name, "filters": parameters})
+
+
+def _xlsx(request, name, table, as_of):
+    """One table of the page as an Excel workbook (numbers stay numbers), the export audited."""
+    _audit_export(request, name)
+    workbook = openpyxl.Workbook(write_only=True)
+    sheet = workbook.create_sheet(title=name)
+    rows = _export_rows(name, table)
+    if rows:
+        sheet.append(list(rows[0]))
+    for row in rows:
+        sheet.append([_xlsx_cell(value) for value in row.values()])
+    content = io.BytesIO()
+    workbook.save(content)
+    response = HttpResponse(content.getvalue(), content_type=XLSX_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="dashboard-{name}-{as_of}.xlsx"'
+    return response
+
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _xlsx_cell(value):
+    if value is None or isinstance(value, int | float | Decimal | datetime.date):
+        return value
+    return spreadsheet_safe(str(value))
 
 
 def _csv(request, name, table, as_of):
     """One table of the page as CSV, the export recorded (with its filters) in the audit trail."""
-    parameters = {key: value for key, value in request.GET.items() if key not in ("format", "export")}
-    audit_record(actor=request.user, event="dashboard.exported", detail={"table": name, "filters": parameters})
+    _audit_export(request, name)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="dashboard-{name}-{as_of}.csv"'
     response.write("\ufeff")
@@ -115,6 +155,9 @@ def _csv(request, name, table, as_of):
     for row in rows:
         writer.writerow([_cell(value) for value in row.values()])
     return response
+
+
+EXPORTERS = {"csv": _csv, "xlsx": _xlsx}
 
 
 def _cell(value):

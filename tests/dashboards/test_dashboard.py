@@ -2,8 +2,10 @@
 10 loans, 3 of them overdue in known buckets, and one cure."""
 
 import datetime
+import io
 from decimal import Decimal
 
+import openpyxl
 import pytest
 from django.contrib.auth.models import Group
 from django.db.models import Sum
@@ -138,3 +140,17 @@ def test_a_table_exports_as_csv_and_the_export_is_audited(client, book):
     ]  # fmt: skip
     event = AuditEvent.objects.get(event="dashboard.exported")
     assert (event.actor, event.detail["table"]) == (manager, "buckets")
+
+
+def test_a_table_exports_as_xlsx_with_numbers_as_numbers(client, book):
+    dunning_run(as_of=RUN_DAY)
+    manager = UserFactory(username="boss")
+    manager.groups.add(Group.objects.get(name="Manager"))
+    client.force_login(manager)
+    response = client.get(reverse("dashboards:dashboard"), {"export": "buckets", "format": "xlsx"})
+    assert response["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0] == ("bucket", "loans", "loans_share", "outstanding", "outstanding_share")
+    assert rows[1][:2] == ("current", 7)
+    assert AuditEvent.objects.get(event="dashboard.exported").detail["filters"] == {"format": "xlsx"}

@@ -797,15 +797,16 @@ def test_setup_schedules_is_idempotent(db):
     call_command("setup_schedules", stdout=first)
     call_command("setup_schedules", stdout=second)
 
-    assert Schedule.objects.count() == 4
+    assert Schedule.objects.count() == 5
     assert sorted(Schedule.objects.values_list("name", "func", "schedule_type", "repeats")) == [
+        ("Count yesterday's activity", "creditops.dashboards.tasks.count_finished_days", Schedule.DAILY, -1),
         ("Issue pending notices", "notices.tasks.issue_pending_notices", Schedule.HOURLY, -1),
         ("Nightly dunning run", "dunning.tasks.nightly_run", Schedule.DAILY, -1),
         ("Retry notice e-mails", "notices.tasks.deliver_due_emails", Schedule.MINUTES, -1),
         ("Send automatic reminders", "dunning.tasks.dispatch_reminders", Schedule.HOURLY, -1),
     ]
-    assert first.getvalue().count("created: ") == 4
-    assert second.getvalue().count("updated: ") == 4
+    assert first.getvalue().count("created: ") == 5
+    assert second.getvalue().count("updated: ") == 5
 
 
 def test_a_date_before_the_last_completed_run_is_refused(team, cn_product):

@@ -12,6 +12,14 @@ SCHEDULES = [
     ("Issue pending notices", "notices.tasks.issue_pending_notices", Schedule.HOURLY, None, datetime.time(8, 15)),
     # E-mail retries back off from 5 minutes, so their sweep runs every 5 minutes.
     ("Retry notice e-mails", "notices.tasks.deliver_due_emails", Schedule.MINUTES, 5, datetime.time(0, 2)),
+    # Yesterday's contacts, promises, payments and notices, counted once for the managers' dashboard.
+    (
+        "Count yesterday's activity",
+        "creditops.dashboards.tasks.count_finished_days",
+        Schedule.DAILY,
+        None,
+        datetime.time(0, 20),
+    ),
 ]
 
 

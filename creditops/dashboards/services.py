@@ -1,0 +1,116 @@
+"""Counting a finished day's collections work into DailyActivity, once per day: by the next nightly run,
+or on demand when a dashboard asks for a day nobody counted. Each count is one grouped query over that
+day's rows (contacts, promises, payments, notices), on an index of its date."""
+
+import datetime
+from collections import defaultdict
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from creditops.core.money import ZERO
+from dunning.models import CollectionCase, ContactAttempt, PromiseToPay
+from lending.models import Payment
+from notices.models import Notice, NoticeDelivery
+
+from .models import ActivityDay, DailyActivity
+
+Outcome = ContactAttempt.Outcome
+# A contact that reached the borrower (not a third party, not voicemail).
+RIGHT_PARTY_OUTCOMES = [Outcome.REACHED, Outcome.PROMISE_TO_PAY, Outcome.REFUSED, Outcome.DISPUTE_RAISED,
+                        Outcome.CALL_BACK]  # fmt: skip
+DELIVERED = [NoticeDelivery.Status.SENT, NoticeDelivery.Status.PRINTED]
+UNDELIVERED = [NoticeDelivery.Status.FAILED, NoticeDelivery.Status.BOUNCED]
+
+
+def activity_record(as_of: datetime.date) -> int:
+    """Count `as_of`'s work (a finished day) unless it was counted already. Returns the rows written."""
+    try:
+        with transaction.atomic():
+            ActivityDay.objects.create(as_of=as_of)
+            rows = activity_count(as_of)
+            DailyActivity.objects.bulk_create(
+                DailyActivity(as_of=as_of, product_id=product, team_id=team, collector_id=collector, **figures)
+                for (product, team, collector), figures in rows.items()
+            )
+    except IntegrityError:  # counted already, or being counted by someone else right now
+        return 0
+    return len(rows)
+
+
+def activity_count(as_of: datetime.date) -> dict:
+    """The day's figures per (product, team, collector), computed now (today's, which is not stored)."""
+    rows: dict[tuple, dict] = defaultdict(dict)
+
+    def add(queryset, keys):
+        for row in queryset:
+            key = tuple(row.pop(name) for name in keys)
+            for name, value in row.items():
+                rows[key][name] = rows[key].get(name, 0) + (value or 0)
+
+    start = timezone.make_aware(datetime.datetime.combine(as_of, datetime.time.min))
+    end = start + datetime.timedelta(days=1)
+    allowed, blocked = Q(decision=ContactAttempt.Decision.ALLOWED), Q(decision=ContactAttempt.Decision.BLOCKED)
+    contacts = ContactAttempt.objects.filter(attempted_at__gte=start, attempted_at__lt=end, is_automatic=False)
+    add(
+        contacts.values("loan__product_id", "case__team_id", "actor_id").annotate(
+            cases_worked=Count("case", distinct=True), contacts=Count("pk", filter=allowed),
+            right_party_contacts=Count("pk", filter=allowed & Q(outcome__in=RIGHT_PARTY_OUTCOMES)),
+            blocked_contacts=Count("pk", filter=blocked),
+        ).order_by(),
+        ["loan__product_id", "case__team_id", "actor_id"],
+    )  # fmt: skip
+    promise_keys = ["case__loan__product_id", "case__team_id", "created_by_id"]
+    add(
+        PromiseToPay.objects.filter(made_on=as_of).values(*promise_keys).annotate(promises_made=Count("pk")).order_by(),
+        promise_keys,
+    )
+    add(
+        PromiseToPay.objects.filter(evaluated_on=as_of).values(*promise_keys).annotate(
+            promises_kept=Count("pk", filter=Q(status=PromiseToPay.Status.KEPT)),
+            promises_broken=Count("pk", filter=Q(status__in=[PromiseToPay.Status.BROKEN,
+                                                             PromiseToPay.Status.PARTIALLY_KEPT])),
+        ).order_by(),
+        promise_keys,
+    )  # fmt: skip
+    add(_collected(as_of), ["product", "team", "collector"])
+    add(
+        Notice.objects.filter(issued_on=as_of, status=Notice.Status.ISSUED)
+        .values("loan__product_id", "case__team_id", "case__assigned_to_id")
+        .annotate(
+            notices_issued=Count("pk", distinct=True),
+            notices_delivered=Count("pk", filter=Q(deliveries__status__in=DELIVERED), distinct=True),
+            notices_failed=Count("pk", filter=Q(deliveries__status__in=UNDELIVERED), distinct=True),
+        )
+        .order_by(),
+        ["loan__product_id", "case__team_id", "case__assigned_to_id"],
+    )
+    for figures in rows.values():
+        figures.setdefault("amount_collected", ZERO)
+    return rows
+
+
+def _collected(as_of: datetime.date) -> list[dict]:
+    """The day's posted payments on loans that had a case open that day, by that case's team and
+    collector (a loan has at most one case open on a day)."""
+    paid = dict(
+        Payment.objects.filter(received_on=as_of, status=Payment.Status.POSTED)
+        .values("loan_id")
+        .annotate(total=Sum("amount"))
+        .order_by()
+        .values_list("loan_id", "total")
+    )
+    cases = (
+        CollectionCase.objects.filter(loan_id__in=paid, opened_on__lte=as_of)
+        .filter(Q(closed_on__isnull=True) | Q(closed_on__gte=as_of))
+        .values_list("loan_id", "loan__product_id", "team_id", "assigned_to_id")
+    )
+    rows: dict[tuple, Decimal] = defaultdict(Decimal)
+    for loan_id, product, team, collector in cases:
+        rows[(product, team, collector)] += paid[loan_id]
+    return [
+        {"product": product, "team": team, "collector": collector, "amount_collected": amount}
+        for (product, team, collector), amount in rows.items()
+    ]

@@ -1,0 +1,115 @@
+"""A day's collections work counted once into DailyActivity, and read back as the dashboard's activity
+figures, collector performance and compliance panel."""
+
+import datetime
+import zoneinfo
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from creditops.core.dates import business_today
+from creditops.dashboards import selectors
+from creditops.dashboards.models import ActivityDay, DailyActivity
+from creditops.dashboards.services import activity_record
+from creditops.dashboards.tasks import CATCH_UP_DAYS, count_finished_days
+from dunning.models import CollectionCase
+from dunning.services.cases import contact_attempt_log, promise_record
+from dunning.services.guardrails import ContactBlockedError
+from dunning.services.run import dunning_run
+from lending.services import loan_create, payment_post
+from notices.services.issue import notice_issue
+from tests.factories import BorrowerFactory
+
+pytestmark = pytest.mark.django_db
+
+DAY = datetime.date(2026, 5, 20)
+SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
+WHOLE_BOOK = selectors.Scope()
+
+
+def at(hour: int, minute: int = 0) -> datetime.datetime:
+    return datetime.datetime.combine(DAY, datetime.time(hour, minute), tzinfo=SHANGHAI)
+
+
+@pytest.fixture
+def worked_case(team, cn_product):
+    loan = loan_create(
+        borrower=BorrowerFactory(time_zone="Asia/Shanghai"), product=cn_product, principal_amount=Decimal("12000.00"),
+        term_months=12, disbursed_on=datetime.date(2026, 3, 10), actor=None,
+    )  # fmt: skip
+    dunning_run(as_of=DAY)
+    case = CollectionCase.objects.get(loan=loan, is_open=True)
+    collector = case.assigned_to
+    contact_attempt_log(case=case, channel="call", outcome="reached", actor=collector, at=at(10))
+    contact_attempt_log(case=case, channel="call", outcome="no_answer", actor=collector, at=at(11))
+    with pytest.raises(ContactBlockedError):
+        contact_attempt_log(case=case, channel="call", outcome="reached", actor=collector, at=at(23, 30))
+    promise_record(case=case, amount=Decimal("300.00"), promised_for=DAY + datetime.timedelta(days=2),
+                   actor=collector, made_on=DAY)  # fmt: skip
+    payment_post(loan=loan, source="bank", external_ref="p-1", amount=Decimal("120.00"), received_on=DAY,
+                 channel="bank_transfer")  # fmt: skip
+    notice_issue(case=case, kind="collection_notice", actor=None, issued_on=DAY)
+    return case
+
+
+def test_a_days_work_is_counted_per_collector(worked_case):
+    assert activity_record(DAY) == 1
+    row = DailyActivity.objects.get(as_of=DAY)
+    assert (row.collector, row.team, row.product) == (
+        worked_case.assigned_to,
+        worked_case.team,
+        worked_case.loan.product,
+    )
+    figures = {name: getattr(row, name) for name in selectors.ACTIVITY_FIELDS}
+    assert figures == {
+        "cases_worked": 1, "contacts": 2, "right_party_contacts": 1, "blocked_contacts": 1, "promises_made": 1,
+        "promises_kept": 0, "promises_broken": 0, "amount_collected": Decimal("120.00"), "notices_issued": 1,
+        "notices_delivered": 0, "notices_failed": 0,
+    }  # fmt: skip
+
+
+def test_a_day_is_counted_once_even_when_nothing_happened(worked_case):
+    quiet_day = DAY - datetime.timedelta(days=3)
+    assert activity_record(quiet_day) == 0
+    assert ActivityDay.objects.filter(as_of=quiet_day).exists()
+    assert activity_record(DAY) == 1 and activity_record(DAY) == 0
+    assert DailyActivity.objects.filter(as_of=DAY).count() == 1
+
+
+def test_the_dashboard_counts_a_missing_day_on_demand_and_then_reads_it(worked_case):
+    assert not ActivityDay.objects.exists()
+    first = selectors.activity_totals(DAY, DAY, WHOLE_BOOK)
+    assert (first["contacts"], first["amount_collected"]) == (2, Decimal("120.00"))
+    with CaptureQueriesContext(connection) as queries:
+        again = selectors.activity_totals(DAY, DAY, WHOLE_BOOK)
+    assert again == first
+    assert len(queries) == 2  # which days are counted, and the stored rows: nothing recounted
+
+
+def test_promises_kept_rate_and_collector_performance(worked_case):
+    dunning_run(as_of=DAY + datetime.timedelta(days=3))  # the promise of 300.00 fell due unpaid: broken
+    evaluated_on = DAY + datetime.timedelta(days=3)
+    totals = selectors.activity_totals(evaluated_on, evaluated_on, WHOLE_BOOK)
+    assert (totals["promises_kept"], totals["promises_broken"], totals["promise_kept_rate"]) == (0, 1, 0)
+    (row,) = selectors.collector_performance(evaluated_on, WHOLE_BOOK)
+    assert row["collector"] == worked_case.assigned_to
+    assert (row["contacts"], row["right_party_contacts"], row["promises_made"]) == (2, 1, 1)
+    assert row["amount_collected"] == Decimal("120.00")
+    assert row["average_dpd"] == CollectionCase.objects.get(pk=worked_case.pk).days_past_due
+
+
+def test_the_compliance_panel_counts_blocked_attempts_by_rule(worked_case):
+    panel = selectors.compliance_panel(DAY)
+    assert panel["blocked_by_rule"] == [{"rule": "contact.quiet_hours", "attempts": 1}]
+    assert panel["open_disputes"] == 0
+
+
+def test_the_daily_task_counts_the_finished_days_not_counted_yet(db):
+    yesterday = business_today() - datetime.timedelta(days=1)
+    activity_record(yesterday)
+    done = count_finished_days()
+    assert len(done) == CATCH_UP_DAYS and done[yesterday.isoformat()] == 0
+    assert ActivityDay.objects.count() == CATCH_UP_DAYS
+    assert not ActivityDay.objects.filter(as_of=business_today()).exists()  # today is not finished
