@@ -59,8 +59,11 @@ class Scope:
         return self.product_id is None and self.team_id is None
 
 
-def latest_snapshot_date() -> datetime.date | None:
-    return PortfolioSnapshot.objects.order_by("-as_of").values_list("as_of", flat=True).first()
+def latest_snapshot_date(on_or_before: datetime.date | None = None) -> datetime.date | None:
+    snapshots = PortfolioSnapshot.objects.all()
+    if on_or_before is not None:
+        snapshots = snapshots.filter(as_of__lte=on_or_before)
+    return snapshots.order_by("-as_of").values_list("as_of", flat=True).first()
 
 
 def _ratio(part, whole) -> Decimal | None:
@@ -298,6 +301,10 @@ def flow_rates(as_of: datetime.date, scope: Scope, months: int = FLOW_MONTHS) ->
     ]  # fmt: skip
 
 
+def roll_target_labels() -> list[str]:
+    return [str(Bucket(target).label) if target in Bucket.values else str(_("closed")) for target in ROLL_TARGETS]
+
+
 def flow_labels() -> list[str]:
     return [f"{Bucket(start).label} → {Bucket(end).label}" for start, end in itertools.pairwise(ROLL_BUCKETS)]
 
@@ -370,7 +377,7 @@ def activity_totals(start: datetime.date, end: datetime.date, scope: Scope) -> d
     return totals
 
 
-def collector_performance(as_of: datetime.date, scope: Scope, days: int = PERFORMANCE_DAYS) -> list[dict]:
+def collector_performance(as_of: datetime.date, scope: Scope, *, days: int = PERFORMANCE_DAYS) -> list[dict]:
     """Per collector over the last `days`: cases worked, contacts, right-party contacts, promises, kept
     rate, amount collected, and the average DPD of the open cases they hold now."""
     start = as_of - datetime.timedelta(days=days - 1)
@@ -394,7 +401,7 @@ def collector_performance(as_of: datetime.date, scope: Scope, days: int = PERFOR
     return rows
 
 
-def compliance_panel(as_of: datetime.date, days: int = PERFORMANCE_DAYS) -> dict:
+def compliance_panel(as_of: datetime.date, *, days: int = PERFORMANCE_DAYS) -> dict:
     """Blocked contact attempts by rule over the last `days`, open disputes, approvals waiting by kind."""
     start = timezone.make_aware(datetime.datetime.combine(as_of - datetime.timedelta(days=days - 1), datetime.time.min))
     end = timezone.make_aware(datetime.datetime.combine(as_of + datetime.timedelta(days=1), datetime.time.min))

@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import render
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
@@ -19,9 +20,9 @@ from accounts.models import Team
 from accounts.services import audit_record
 from accounts.views import spreadsheet_safe
 from dunning.selectors import sees_every_case
-from lending.models import Loan, Product
+from lending.models import Product
 
-from . import charts, selectors
+from . import charts, report, selectors
 
 
 class DashboardFilter(forms.Form):
@@ -58,8 +59,7 @@ def dashboard(request):
         context["vintage_chart"] = charts.lines_chart(
             [(f"{curve['vintage']:%Y-%m}", curve["points"]) for curve in tables["vintages"]]
         )
-        context["roll_targets"] = [str(Loan.Bucket(t).label) if t in Loan.Bucket.values else _("closed")
-                                   for t in selectors.ROLL_TARGETS]  # fmt: skip
+        context["roll_targets"] = selectors.roll_target_labels()
         context["flow_labels"] = selectors.flow_labels()
     return render(request, "dashboards/dashboard.html", context)
 
@@ -166,3 +166,24 @@ def _cell(value):
     if isinstance(value, int | float | Decimal):
         return value  # a number, never a formula
     return spreadsheet_safe(str(value))
+
+
+class ReportForm(forms.Form):
+    month = forms.DateField(label=_("Month"), input_formats=["%Y-%m"], required=False)
+
+
+@login_required
+@require_GET
+def monthly_report(request):
+    """The monthly management report as a PDF (default: last month), the download audited."""
+    if not sees_every_case(request.user):
+        raise PermissionDenied
+    form = ReportForm(request.GET or None)
+    month = (form.cleaned_data.get("month") if form.is_valid() else None) or report.previous_month()
+    month = month.replace(day=1)
+    audit_record(actor=request.user, event="dashboard.exported", detail={"table": "monthly_report",
+                                                                         "month": f"{month:%Y-%m}"})  # fmt: skip
+    content = report.monthly_report_pdf(month, translation.get_language())
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="creditops-report-{month:%Y-%m}.pdf"'
+    return response

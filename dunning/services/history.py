@@ -24,7 +24,7 @@ def record_month_start(as_of: datetime.date) -> dict:
     month = as_of.replace(day=1)
     if LoanMonthPosition.objects.filter(month=month).exists():
         return {}
-    positions = _write_positions(month)
+    positions = _write_positions(month, as_of)
     previous = add_months(month, -1)
     cells = _write_roll_rates(previous, month) if LoanMonthPosition.objects.filter(month=previous).exists() else 0
     points = _write_vintages(month)
@@ -32,11 +32,14 @@ def record_month_start(as_of: datetime.date) -> dict:
     return {"positions": positions, "roll_rate_cells": cells, "vintage_points": points}
 
 
-def _write_positions(month: datetime.date) -> int:
-    """Active loans with something still owed: bucket, balance (their unpaid instalments), open case's team."""
+def _write_positions(month: datetime.date, as_of: datetime.date) -> int:
+    """Active loans disbursed by `as_of` with something still owed: bucket, balance (their unpaid
+    instalments), the open case's team."""
     open_case = FilteredRelation("loan__cases", condition=Q(loan__cases__is_open=True))
     rows = (
-        Installment.objects.filter(outstanding_amount__gt=0, loan__status=Loan.Status.ACTIVE)
+        Installment.objects.filter(
+            outstanding_amount__gt=0, loan__status=Loan.Status.ACTIVE, loan__disbursed_on__lte=as_of
+        )
         .annotate(open_case=open_case)
         .values("loan_id", "loan__product_id", "open_case__team_id", "loan__disbursed_on", "loan__aging_bucket")
         .annotate(total=Sum("outstanding_amount"))

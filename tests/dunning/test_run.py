@@ -674,6 +674,7 @@ STEPS = [
     "predue_actions",
     "priorities_updated",
     "snapshot_rows",
+    "month_history",
 ]
 
 
@@ -714,6 +715,9 @@ def test_the_run_record_and_the_portfolio_snapshot_add_up(team, cn_product):
         "predue_actions": 0,
         "priorities_updated": 0,  # new cases are scored as they open
         "snapshot_rows": 5,
+        # the month's first run: every active loan with something owed, and one vintage point per
+        # product and disbursement month (no February positions yet, so no roll rates)
+        "month_history": {"positions": 5, "roll_rate_cells": 0, "vintage_points": 4},
     }
     assert AuditEvent.objects.filter(event="dunning.run", subject_id=str(run.pk)).count() == 1
 
@@ -797,16 +801,17 @@ def test_setup_schedules_is_idempotent(db):
     call_command("setup_schedules", stdout=first)
     call_command("setup_schedules", stdout=second)
 
-    assert Schedule.objects.count() == 5
+    assert Schedule.objects.count() == 6
     assert sorted(Schedule.objects.values_list("name", "func", "schedule_type", "repeats")) == [
         ("Count yesterday's activity", "creditops.dashboards.tasks.count_finished_days", Schedule.DAILY, -1),
         ("Issue pending notices", "notices.tasks.issue_pending_notices", Schedule.HOURLY, -1),
+        ("Monthly management report", "creditops.dashboards.tasks.send_monthly_report", Schedule.MONTHLY, -1),
         ("Nightly dunning run", "dunning.tasks.nightly_run", Schedule.DAILY, -1),
         ("Retry notice e-mails", "notices.tasks.deliver_due_emails", Schedule.MINUTES, -1),
         ("Send automatic reminders", "dunning.tasks.dispatch_reminders", Schedule.HOURLY, -1),
     ]
-    assert first.getvalue().count("created: ") == 5
-    assert second.getvalue().count("updated: ") == 5
+    assert first.getvalue().count("created: ") == 6
+    assert second.getvalue().count("updated: ") == 6
 
 
 def test_a_date_before_the_last_completed_run_is_refused(team, cn_product):

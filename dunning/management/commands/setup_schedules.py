@@ -20,6 +20,14 @@ SCHEDULES = [
         None,
         datetime.time(0, 20),
     ),
+    # On the 1st, after the nightly run recorded the month start: last month's report to the managers.
+    (
+        "Monthly management report",
+        "creditops.dashboards.tasks.send_monthly_report",
+        Schedule.MONTHLY,
+        None,
+        datetime.time(6, 0),
+    ),
 ]
 
 
@@ -31,12 +39,17 @@ class Command(BaseCommand):
             _, created = Schedule.objects.update_or_create(
                 name=name,
                 defaults={"func": func, "schedule_type": schedule_type, "minutes": minutes,
-                          "next_run": self._next(at), "repeats": -1},
+                          "next_run": self._next(at, schedule_type), "repeats": -1},
             )  # fmt: skip
             self.stdout.write(f"{'created' if created else 'updated'}: {name} ({func})")
 
     @staticmethod
-    def _next(at: datetime.time) -> datetime.datetime:
+    def _next(at: datetime.time, schedule_type: str = Schedule.DAILY) -> datetime.datetime:
         now = timezone.localtime()
         candidate = now.replace(hour=at.hour, minute=at.minute, second=0, microsecond=0)
+        if schedule_type == Schedule.MONTHLY:  # the 1st of the coming month
+            first = candidate.replace(day=1)
+            return (
+                first if first > now else first.replace(month=first.month % 12 + 1, year=first.year + first.month // 12)
+            )
         return candidate if candidate > now else candidate + datetime.timedelta(days=1)
