@@ -50,6 +50,7 @@ def dashboard(request):
     if export in EXPORTABLE and as_of and file_format in EXPORTERS:
         return EXPORTERS[file_format](request, export, tables[export], as_of)
     context = {"form": form, "as_of": as_of, "scope": scope, **tables}
+    context["has_snapshot"] = as_of is not None and selectors.latest_snapshot_date(on_or_before=as_of) == as_of
     if as_of:
         context["bucket_chart"] = charts.bar_chart([(row["label"], row["outstanding"]) for row in tables["buckets"]])
         context["overdue_chart"] = charts.line_chart([(str(row["day"]), row["overdue"]) for row in tables["trend"]])

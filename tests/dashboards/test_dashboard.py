@@ -8,7 +8,9 @@ from decimal import Decimal
 import openpyxl
 import pytest
 from django.contrib.auth.models import Group
+from django.db import connection
 from django.db.models import Sum
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import AuditEvent
@@ -154,3 +156,29 @@ def test_a_table_exports_as_xlsx_with_numbers_as_numbers(client, book):
     assert rows[0] == ("bucket", "loans", "loans_share", "outstanding", "outstanding_share")
     assert rows[1][:2] == ("current", 7)
     assert AuditEvent.objects.get(event="dashboard.exported").detail["filters"] == {"format": "xlsx"}
+
+
+def test_a_date_without_a_snapshot_says_so_and_shows_no_figures(client, book):
+    dunning_run(as_of=RUN_DAY)
+    manager = UserFactory(username="boss")
+    manager.groups.add(Group.objects.get(name="Manager"))
+    client.force_login(manager)
+    page = client.get(reverse("dashboards:dashboard"), {"as_of": "2026-05-10"})
+    assert page.status_code == 200 and page.context["has_snapshot"] is False
+    assert "No nightly run wrote a snapshot for 2026-05-10" in page.content.decode()
+    assert {figure.key: figure.value for figure in page.context["headline"]}["outstanding"] is None
+
+
+def test_the_page_needs_a_bounded_number_of_queries_however_much_history(client, book):
+    manager = UserFactory(username="boss")
+    manager.groups.add(Group.objects.get(name="Manager"))
+    client.force_login(manager)
+    counts = []
+    for day in (WEEK_BEFORE, RUN_DAY - datetime.timedelta(days=1), RUN_DAY):
+        dunning_run(as_of=day)
+        client.get(reverse("dashboards:dashboard"))  # counts the finished days once
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(reverse("dashboards:dashboard")).status_code == 200
+        counts.append(len(queries))
+    # Three days compared (the day, 7 and 30 days before) at most, each a fixed set of grouped queries.
+    assert max(counts) <= 40, counts
