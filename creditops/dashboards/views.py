@@ -24,9 +24,24 @@ from lending.models import Product
 
 from . import charts, report, selectors
 
+MAX_PERIOD_DAYS = 366
+
 
 class DashboardFilter(forms.Form):
+    date_from = forms.DateField(
+        label=_("Activity and trend from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
     as_of = forms.DateField(label=_("Business date"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def period(self, as_of) -> tuple[int, int]:
+        """Days of the trend and of the activity tables: from `date_from` to the business date (at most a
+        year), or 90 and 30 days by default."""
+        start = self.cleaned_data.get("date_from") if self.is_valid() else None
+        if start is None or start > as_of:
+            return selectors.TREND_DAYS, selectors.PERFORMANCE_DAYS
+        days = min((as_of - start).days + 1, MAX_PERIOD_DAYS)
+        return days, days
+
     product = forms.ModelChoiceField(label=_("Product"), queryset=Product.objects.order_by("code"), required=False,
                                      empty_label=_("All products"))  # fmt: skip
     team = forms.ModelChoiceField(label=_("Team"), queryset=Team.objects.order_by("name"), required=False,
@@ -45,7 +60,8 @@ def dashboard(request):
         product_id=data["product"].pk if data.get("product") else None,
         team_id=data["team"].pk if data.get("team") else None,
     )
-    tables = _tables(as_of, scope) if as_of else {}
+    trend_days, period_days = form.period(as_of) if as_of else (selectors.TREND_DAYS, selectors.PERFORMANCE_DAYS)
+    tables = _tables(as_of, scope, trend_days, period_days) if as_of else {}
     export, file_format = request.GET.get("export"), request.GET.get("format")
     if export in EXPORTABLE and as_of and file_format in EXPORTERS:
         return EXPORTERS[file_format](request, export, tables[export], as_of)
@@ -65,19 +81,21 @@ def dashboard(request):
     return render(request, "dashboards/dashboard.html", context)
 
 
-def _tables(as_of, scope) -> dict:
+def _tables(as_of, scope, trend_days, period_days) -> dict:
     roll_month = selectors.roll_rate_month(as_of)
     return {
+        "trend_start": as_of - datetime.timedelta(days=trend_days - 1),
+        "period_start": as_of - datetime.timedelta(days=period_days - 1),
         "headline": selectors.headline(as_of, scope),
         "buckets": selectors.bucket_distribution(as_of, scope),
         "stages": selectors.cases_per_stage(as_of, scope),
-        "trend": selectors.trend(as_of, scope),
+        "trend": selectors.trend(as_of, scope, days=trend_days),
         "roll_month": roll_month,
         "rollrates": selectors.roll_rate_matrix(roll_month, scope) if roll_month else [],
         "flows": selectors.flow_rates(as_of, scope),
         "vintages": selectors.vintage_curves(scope),
-        "performance": selectors.collector_performance(as_of, scope),
-        "compliance": selectors.compliance_panel(as_of),
+        "performance": selectors.collector_performance(as_of, scope, days=period_days),
+        "compliance": selectors.compliance_panel(as_of, days=period_days),
     }
 
 

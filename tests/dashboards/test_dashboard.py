@@ -182,3 +182,18 @@ def test_the_page_needs_a_bounded_number_of_queries_however_much_history(client,
         counts.append(len(queries))
     # Three days compared (the day, 7 and 30 days before) at most, each a fixed set of grouped queries.
     assert max(counts) <= 40, counts
+
+
+def test_the_period_filter_sets_the_trend_and_activity_window(client, book):
+    dunning_run(as_of=WEEK_BEFORE)
+    dunning_run(as_of=RUN_DAY)
+    manager = UserFactory(username="boss")
+    manager.groups.add(Group.objects.get(name="Manager"))
+    client.force_login(manager)
+    default = client.get(reverse("dashboards:dashboard"))
+    assert [row["day"] for row in default.context["trend"]] == [WEEK_BEFORE, RUN_DAY]
+    assert default.context["period_start"] == RUN_DAY - datetime.timedelta(days=29)
+    narrowed = client.get(reverse("dashboards:dashboard"), {"date_from": "2026-05-17"})
+    assert [row["day"] for row in narrowed.context["trend"]] == [RUN_DAY]
+    assert narrowed.context["period_start"] == datetime.date(2026, 5, 17)
+    assert "Trend, 2026-05-17 to 2026-05-20" in narrowed.content.decode()
