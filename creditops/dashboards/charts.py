@@ -1,6 +1,7 @@
 """Chart geometry for server-drawn SVG: the templates in templates/dashboards/charts/ draw what these
-functions lay out, so the same chart appears in the page and (later) in the PDF report, with no script."""
+functions lay out, so the same chart appears in the page and in the PDF report, with no script."""
 
+import datetime
 from dataclasses import dataclass
 
 WIDTH, HEIGHT = 640, 240
@@ -32,23 +33,14 @@ def bar_chart(items: list[tuple[str, object]]) -> dict:
     return {"width": WIDTH, "height": HEIGHT, "bars": bars, "baseline": MARGIN_TOP + plot_height, "top": top}
 
 
-def line_chart(points: list[tuple[str, object]]) -> dict:
-    """One series as a polyline from (label, value) pairs, equally spaced, scaled from 0 to the maximum;
-    the first and last labels are kept for the axis."""
-    values = [float(value) for _label, value in points if value is not None]
-    top = max(values, default=0) or 1.0
-    plot_width, plot_height = WIDTH - MARGIN_LEFT, HEIGHT - MARGIN_BOTTOM - MARGIN_TOP
-    step = plot_width / max(len(points) - 1, 1)
-    coordinates = [
-        (round(MARGIN_LEFT + index * step, 1), round(MARGIN_TOP + plot_height * (1 - float(value) / top), 1))
-        for index, (_label, value) in enumerate(points)
-        if value is not None
-    ]
-    return {
-        "width": WIDTH, "height": HEIGHT, "baseline": MARGIN_TOP + plot_height, "top": top,
-        "polyline": " ".join(f"{x},{y}" for x, y in coordinates),
-        "first_label": points[0][0] if points else "", "last_label": points[-1][0] if points else "",
-    }  # fmt: skip
+def line_chart(points: list[tuple[datetime.date, object]]) -> dict:
+    """One series over days as a polyline, each point placed by its date (a missing day leaves a gap in
+    the spacing, not a wrong slope), scaled from 0 to the maximum."""
+    chart = lines_chart([("", [((day - points[0][0]).days, value) for day, value in points])] if points else [])
+    chart["first_label"] = f"{points[0][0]:%Y-%m-%d}" if points else ""
+    chart["last_label"] = f"{points[-1][0]:%Y-%m-%d}" if points else ""
+    chart["polyline"] = chart["lines"][0]["polyline"] if points else ""
+    return chart
 
 
 def lines_chart(series: list[tuple[str, list[tuple[int, object]]]]) -> dict:
@@ -65,6 +57,9 @@ def lines_chart(series: list[tuple[str, list[tuple[int, object]]]]) -> dict:
             for x, v in points
             if v is not None
         ]
-        lines.append({"label": label, "polyline": " ".join(f"{x},{y}" for x, y in coordinates), "shade": index % 6})
+        lines.append({
+            "label": label, "polyline": " ".join(f"{x},{y}" for x, y in coordinates), "dots": coordinates,
+            "shade": index % 6,
+        })  # fmt: skip
     return {"width": WIDTH, "height": HEIGHT, "baseline": MARGIN_TOP + plot_height, "top": top, "right": right,
             "lines": lines}  # fmt: skip

@@ -38,7 +38,7 @@ def report_context(month: datetime.date) -> dict:
         "headline": selectors.headline(as_of, WHOLE_BOOK),
         "buckets": buckets,
         "bucket_chart": charts.bar_chart([(row["label"], row["outstanding"]) for row in buckets]),
-        "overdue_chart": charts.line_chart([(str(row["day"]), row["overdue"]) for row in trend]),
+        "overdue_chart": charts.line_chart([(row["day"], row["overdue"]) for row in trend]),
         "stages": selectors.cases_per_stage(as_of, WHOLE_BOOK),
         "rollrates": rollrates,
         "has_roll_rates": any(row["balance"] for row in rollrates),

@@ -69,10 +69,8 @@ def dashboard(request):
     context["has_snapshot"] = as_of is not None and selectors.latest_snapshot_date(on_or_before=as_of) == as_of
     if as_of:
         context["bucket_chart"] = charts.bar_chart([(row["label"], row["outstanding"]) for row in tables["buckets"]])
-        context["overdue_chart"] = charts.line_chart([(str(row["day"]), row["overdue"]) for row in tables["trend"]])
-        context["rate_chart"] = charts.line_chart(
-            [(str(row["day"]), row["rate_30_balance"]) for row in tables["trend"]]
-        )
+        context["overdue_chart"] = charts.line_chart([(row["day"], row["overdue"]) for row in tables["trend"]])
+        context["rate_chart"] = charts.line_chart([(row["day"], row["rate_30_balance"]) for row in tables["trend"]])
         context["vintage_chart"] = charts.lines_chart(
             [(f"{curve['vintage']:%Y-%m}", curve["points"]) for curve in tables["vintages"]]
         )

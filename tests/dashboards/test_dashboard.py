@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import AuditEvent
-from creditops.dashboards import selectors
+from creditops.dashboards import charts, selectors
 from dunning.services.run import dunning_run
 from lending.models import Installment, Loan
 from lending.services import loan_create, payment_post
