@@ -197,3 +197,12 @@ def test_the_period_filter_sets_the_trend_and_activity_window(client, book):
     assert [row["day"] for row in narrowed.context["trend"]] == [RUN_DAY]
     assert narrowed.context["period_start"] == datetime.date(2026, 5, 17)
     assert "Trend, 2026-05-17 to 2026-05-20" in narrowed.content.decode()
+
+
+def test_trend_points_are_placed_by_date_and_single_points_still_show():
+    days = [datetime.date(2026, 4, 1), datetime.date(2026, 4, 30), datetime.date(2026, 5, 1)]
+    chart = charts.line_chart([(day, 10) for day in days])
+    xs = [x for x, _y in chart["lines"][0]["dots"]]
+    assert (xs[1] - xs[0]) / (xs[2] - xs[0]) == pytest.approx(29 / 30, abs=0.01)
+    single = charts.lines_chart([("2026-04", [(0, Decimal("0.5"))])])
+    assert len(single["lines"][0]["dots"]) == 1
