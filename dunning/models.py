@@ -288,6 +288,21 @@ class PortfolioSnapshot(models.Model):
         return f"{self.as_of} {self.product_id} {self.aging_bucket}"
 
 
+class MonthStart(models.Model):
+    """A month whose start has been recorded (positions, roll rates, vintages), and the business date of
+    the run that recorded it — the 1st, unless the book went live or a run was missed."""
+
+    month = models.DateField(_("month"), unique=True)
+    as_of = models.DateField(_("recorded on"))
+
+    class Meta:
+        verbose_name = _("month start")
+        verbose_name_plural = _("month starts")
+
+    def __str__(self):
+        return f"{self.month:%Y-%m} ({self.as_of})"
+
+
 class LoanMonthPosition(models.Model):
     """Each active loan's bucket and balance at the start of a month, written by the month's first run.
     Kept for two months only: enough to compute the month's roll rates (RollRateCell) and vintage points
@@ -314,9 +329,10 @@ class LoanMonthPosition(models.Model):
 
 class RollRateCell(models.Model):
     """Of the loans in `from_bucket` at the start of `month` (per product and team): how many, with what
-    balance then, were in `to_bucket` at the start of the next month ("closed": no longer active)."""
+    balance then, were in `to_bucket` at the start of the next month — or no longer active: "settled"
+    (paid off), "written_off", or "closed" (any other reason)."""
 
-    CLOSED = "closed"
+    SETTLED, WRITTEN_OFF, CLOSED = "settled", "written_off", "closed"
 
     month = models.DateField(_("month"))
     product = models.ForeignKey(Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="+")
@@ -338,14 +354,15 @@ class RollRateCell(models.Model):
 
 
 class VintagePoint(models.Model):
-    """Loans disbursed in one month, seen at the start of a later month: how many, and how many 30+ DPD."""
+    """Loans disbursed in one month, seen at the start of a later month: how many were lent (every status,
+    so loans paid off stay in the denominator) and how many are 30+ DPD or were written off."""
 
     month = models.DateField(_("month"))
     disbursed_month = models.DateField(_("disbursed in"))
     months_on_book = models.PositiveSmallIntegerField(_("months on book"))
     product = models.ForeignKey(Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="+")
-    loan_count = models.PositiveIntegerField(_("loans"))
-    loans_30_plus = models.PositiveIntegerField(_("loans 30+ DPD"))
+    loan_count = models.PositiveIntegerField(_("loans lent"))
+    loans_30_plus = models.PositiveIntegerField(_("loans 30+ DPD or written off"))
     balance_amount = MoneyField(_("outstanding"))
     balance_30_plus_amount = MoneyField(_("outstanding 30+ DPD"))
 

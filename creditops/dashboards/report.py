@@ -3,6 +3,8 @@ server-drawn SVG charts), generated on demand or by the schedule on the 1st, and
 
 import calendar
 import datetime
+import logging
+import smtplib
 
 from django.conf import settings
 from django.core.mail import EmailMessage
@@ -19,6 +21,7 @@ from notices.rendering import html_to_pdf
 from . import charts, selectors
 
 WHOLE_BOOK = selectors.Scope()
+logger = logging.getLogger(__name__)
 
 
 def report_context(month: datetime.date) -> dict:
@@ -29,13 +32,13 @@ def report_context(month: datetime.date) -> dict:
     if as_of is None:
         return {"month": month, "as_of": None}
     buckets = selectors.bucket_distribution(as_of, WHOLE_BOOK)
-    trend = selectors.trend(as_of, WHOLE_BOOK, days=last_day.day)
+    trend = selectors.trend(as_of, WHOLE_BOOK, days=(as_of - month).days + 1)
     vintages = selectors.vintage_curves(WHOLE_BOOK)
     next_month = add_months(month, 1)
     rollrates = selectors.roll_rate_matrix(month, WHOLE_BOOK)
     return {
         "month": month, "as_of": as_of,
-        "headline": selectors.headline(as_of, WHOLE_BOOK),
+        "headline": selectors.period_headline(month, last_day, WHOLE_BOOK),
         "buckets": buckets,
         "bucket_chart": charts.bar_chart([(row["label"], row["outstanding"]) for row in buckets]),
         "overdue_chart": charts.line_chart([(row["day"], row["overdue"]) for row in trend]),
@@ -68,15 +71,26 @@ def monthly_report_send(month: datetime.date | None = None) -> int:
     month = month or previous_month()
     managers = User.objects.filter(groups__name=MANAGER, is_active=True).exclude(email="").order_by("pk")
     rendered: dict[str, bytes] = {}
+    sent, failed = 0, []
     for manager in managers:
         language = manager.preferred_language or settings.LANGUAGE_CODE
         if language not in rendered:
             rendered[language] = monthly_report_pdf(month, language)
-        with translation.override(language):
-            subject = _("CreditOps management report, %(month)s") % {"month": f"{month:%Y-%m}"}
-            body = _("Attached: the collections management report for %(month)s.") % {"month": f"{month:%Y-%m}"}
-        message = EmailMessage(subject, body, to=[manager.email])
-        message.attach(f"creditops-report-{month:%Y-%m}.pdf", rendered[language], "application/pdf")
-        message.send()
-    audit_record(actor=None, event="report.sent", detail={"month": f"{month:%Y-%m}", "recipients": len(managers)})
-    return len(managers)
+        try:
+            _send(manager, month, language, rendered[language])
+            sent += 1
+        except (OSError, smtplib.SMTPException):  # one mailbox failing does not stop the others
+            logger.exception("The monthly report could not be sent to %s", manager.email)
+            failed.append(manager.get_username())
+    detail = {"month": f"{month:%Y-%m}", "recipients": sent, "failed": failed}
+    audit_record(actor=None, event="report.sent", detail=detail)
+    return sent
+
+
+def _send(manager, month: datetime.date, language: str, pdf: bytes) -> None:
+    with translation.override(language):
+        subject = _("CreditOps management report, %(month)s") % {"month": f"{month:%Y-%m}"}
+        body = _("Attached: the collections management report for %(month)s.") % {"month": f"{month:%Y-%m}"}
+    message = EmailMessage(subject, body, to=[manager.email])
+    message.attach(f"creditops-report-{month:%Y-%m}.pdf", pdf, "application/pdf")
+    message.send()

@@ -95,13 +95,19 @@ def book_figures(as_of: datetime.date, scope: Scope) -> dict | None:
     return figures
 
 
-def run_figures(as_of: datetime.date) -> dict | None:
-    """What the run of that date did to the whole book: newly delinquent loans (cases opened), cures."""
-    run = DunningRun.objects.filter(as_of=as_of, status=DunningRun.Status.SUCCEEDED).only("counts").first()
-    if run is None:
+def run_figures(start: datetime.date, end: datetime.date | None = None) -> dict | None:
+    """What the runs from `start` to `end` (default: that one day) did to the whole book: newly delinquent
+    loans (cases opened) and cures (cases closed because nothing is overdue, or the loan was paid off)."""
+    runs = list(
+        DunningRun.objects.filter(as_of__range=(start, end or start), status=DunningRun.Status.SUCCEEDED).only("counts")
+    )
+    if not runs:
         return None
-    closed = run.counts.get("cases_closed") or {}
-    return {"new_delinquencies": run.counts.get("cases_opened", 0), "cures": closed.get("cured", 0)}
+    closed = [run.counts.get("cases_closed") or {} for run in runs]
+    return {
+        "new_delinquencies": sum(run.counts.get("cases_opened", 0) for run in runs),
+        "cures": sum(day.get("cured", 0) + day.get("settled", 0) for day in closed),
+    }
 
 
 @dataclass
@@ -134,30 +140,52 @@ HEADLINE = [
 ]
 
 
+ACTIVITY_HEADLINE = {"amount_collected", "promises_made", "promise_kept_rate", "notices_issued",
+                     "notices_delivered", "notices_failed"}  # fmt: skip
+
+
 def headline(as_of: datetime.date, scope: Scope) -> list[Figure]:
     """The headline figures of `as_of`, each with its change against 7 and 30 days before (None where
-    that day has no snapshot). The run's flows are for the whole book only."""
+    that day has no figure). The run's flows are for the whole book only. Today's activity is not over:
+    it is labelled "so far" and not compared with whole days."""
     days = {0: as_of, **{days: as_of - datetime.timedelta(days=days) for days in COMPARED_DAYS}}
-    values = {offset: _day_values(day, scope) for offset, day in days.items()}
+    values = {offset: _day_values(day, day, day, scope) for offset, day in days.items()}
+    day_running = as_of >= business_today()
     figures = []
     for key, label, kind in HEADLINE:
-        now = values[0].get(key)
-        figure = Figure(key, str(label), kind, now)
-        for days_before in COMPARED_DAYS:
-            then = values[days_before].get(key)
-            change = now - then if now is not None and then is not None else None
-            setattr(figure, f"change_{days_before}", change)
+        partial = day_running and key in ACTIVITY_HEADLINE
+        figure = Figure(key, str(_("%(figure)s, today so far") % {"figure": label}) if partial else str(label), kind,
+                        values[0].get(key))  # fmt: skip
+        if not partial:
+            for days_before in COMPARED_DAYS:
+                setattr(figure, f"change_{days_before}", _change(figure.value, values[days_before].get(key)))
         figures.append(figure)
     return figures
 
 
-def _day_values(day: datetime.date, scope: Scope) -> dict:
-    values = book_figures(day, scope) or {}
-    if not values:
-        return values  # no snapshot: the book was not run that day, so its work is not compared either
+def period_headline(start: datetime.date, end: datetime.date, scope: Scope) -> list[Figure]:
+    """The headline for a period (the monthly report): the book at its last snapshot, the runs' flows and
+    the activity summed over the period, each compared with the period of the same length before it."""
+    length = (end - start).days + 1
+    before_start, before_end = start - datetime.timedelta(days=length), start - datetime.timedelta(days=1)
+    now = _day_values(latest_snapshot_date(on_or_before=end), start, end, scope)
+    then = _day_values(latest_snapshot_date(on_or_before=before_end), before_start, before_end, scope)
+    return [
+        Figure(key, str(label), kind, now.get(key), change_30=_change(now.get(key), then.get(key)))
+        for key, label, kind in HEADLINE
+    ]
+
+
+def _change(now, then):
+    return now - then if now is not None and then is not None else None
+
+
+def _day_values(book_day: datetime.date | None, start: datetime.date, end: datetime.date, scope: Scope) -> dict:
+    """The book as of `book_day` (its snapshot), and the flows and activity from `start` to `end`."""
+    values = (book_figures(book_day, scope) if book_day else None) or {}
     if scope.is_whole_book:
-        values.update(run_figures(day) or {})
-    values.update(activity_totals(day, day, scope))
+        values.update(run_figures(start, end) or {})
+    values.update(activity_totals(start, end, scope))
     return values
 
 
@@ -224,7 +252,7 @@ def trend(end: datetime.date, scope: Scope, days: int = TREND_DAYS) -> list[dict
 
 # Roll rates and vintages: from the monthly history the nightly run keeps (dunning/services/history.py).
 ROLL_BUCKETS = [bucket.value for bucket in Bucket]
-ROLL_TARGETS = [*ROLL_BUCKETS, RollRateCell.CLOSED]
+ROLL_TARGETS = [*ROLL_BUCKETS, RollRateCell.SETTLED, RollRateCell.WRITTEN_OFF, RollRateCell.CLOSED]
 FLOW_MONTHS = 6
 VINTAGES_SHOWN = 12
 
@@ -264,12 +292,15 @@ def roll_rate_matrix(month: datetime.date, scope: Scope) -> list[dict]:
         total = sum(row.values(), ZERO)
         shares = {target: _ratio(row.get(target, ZERO), total) for target in ROLL_TARGETS}
         position = ROLL_BUCKETS.index(start)
+        # Paid off counts as cured; written off as rolled forward (the last step of the ladder).
+        cured = row.get(Bucket.CURRENT, ZERO) + row.get(RollRateCell.SETTLED, ZERO)
+        worse = sum((row.get(t, ZERO) for t in [*ROLL_BUCKETS[position + 1 :], RollRateCell.WRITTEN_OFF]), ZERO)
         matrix.append({
             "bucket": start, "label": str(Bucket(start).label), "balance": total,
             "shares": [shares[target] for target in ROLL_TARGETS],
-            "cured": shares["current"] if start != Bucket.CURRENT else None,
+            "cured": _ratio(cured, total) if start != Bucket.CURRENT else None,
             "stayed": shares[start],
-            "rolled_forward": _ratio(sum((row.get(t, ZERO) for t in ROLL_BUCKETS[position + 1:]), ZERO), total),
+            "rolled_forward": _ratio(worse, total),
         })  # fmt: skip
     return matrix
 
@@ -301,8 +332,15 @@ def flow_rates(as_of: datetime.date, scope: Scope, months: int = FLOW_MONTHS) ->
     ]  # fmt: skip
 
 
+GONE_LABELS = {
+    RollRateCell.SETTLED: _("paid off"),
+    RollRateCell.WRITTEN_OFF: _("written off"),
+    RollRateCell.CLOSED: _("closed"),
+}
+
+
 def roll_target_labels() -> list[str]:
-    return [str(Bucket(target).label) if target in Bucket.values else str(_("closed")) for target in ROLL_TARGETS]
+    return [str(Bucket(target).label if target in Bucket.values else GONE_LABELS[target]) for target in ROLL_TARGETS]
 
 
 def flow_labels() -> list[str]:
@@ -354,15 +392,24 @@ def activity_by_key(start: datetime.date, end: datetime.date) -> dict[tuple, dic
     return totals
 
 
+# A page view counts at most this many missing days (the most recent); older gaps are for the nightly
+# recount or `manage.py count_activity`, so no request can be made to count years of history.
+MAX_DAYS_COUNTED_ON_DEMAND = 40
+
+
 def _count_missing_days(start: datetime.date, end: datetime.date) -> None:
-    if start > end:
+    first_snapshot = PortfolioSnapshot.objects.order_by("as_of").values_list("as_of", flat=True).first()
+    if first_snapshot is None or end < start:
         return
+    start = max(start, first_snapshot)  # before the book's first run there is no activity to count
     counted = set(ActivityDay.objects.filter(as_of__range=(start, end)).values_list("as_of", flat=True))
-    day = start
-    while day <= end:
-        if day not in counted:
-            activity_record(day)
-        day += datetime.timedelta(days=1)
+    missing = [day for day in _days(start, end) if day not in counted]
+    for day in missing[-MAX_DAYS_COUNTED_ON_DEMAND:]:
+        activity_record(day)
+
+
+def _days(start: datetime.date, end: datetime.date) -> list[datetime.date]:
+    return [start + datetime.timedelta(days=offset) for offset in range((end - start).days + 1)]
 
 
 def activity_totals(start: datetime.date, end: datetime.date, scope: Scope) -> dict:

@@ -11,7 +11,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from creditops.core.money import ZERO
-from dunning.models import CollectionCase, ContactAttempt, PromiseToPay
+from dunning.models import CloseReason, CollectionCase, ContactAttempt, PromiseToPay
 from lending.models import Payment
 from notices.models import Notice, NoticeDelivery
 
@@ -25,17 +25,24 @@ DELIVERED = [NoticeDelivery.Status.SENT, NoticeDelivery.Status.PRINTED]
 UNDELIVERED = [NoticeDelivery.Status.FAILED, NoticeDelivery.Status.BOUNCED]
 
 
-def activity_record(as_of: datetime.date) -> int:
-    """Count `as_of`'s work (a finished day) unless it was counted already. Returns the rows written."""
+def activity_record(as_of: datetime.date, *, recount: bool = False) -> int:
+    """Count `as_of`'s work (a finished day) unless it was counted already; `recount` replaces an earlier
+    count (payments reversed since, bank files posted late, deliveries finished later). Returns the rows
+    written."""
     try:
         with transaction.atomic():
-            ActivityDay.objects.create(as_of=as_of)
+            day, created = ActivityDay.objects.select_for_update().get_or_create(as_of=as_of)
+            if not created and not recount:
+                return 0
+            DailyActivity.objects.filter(as_of=as_of).delete()
             rows = activity_count(as_of)
             DailyActivity.objects.bulk_create(
                 DailyActivity(as_of=as_of, product_id=product, team_id=team, collector_id=collector, **figures)
                 for (product, team, collector), figures in rows.items()
             )
-    except IntegrityError:  # counted already, or being counted by someone else right now
+            if not created:
+                ActivityDay.objects.filter(pk=day.pk).update(computed_at=timezone.now())
+    except IntegrityError:  # being counted by someone else right now
         return 0
     return len(rows)
 
@@ -93,8 +100,8 @@ def activity_count(as_of: datetime.date) -> dict:
 
 
 def _collected(as_of: datetime.date) -> list[dict]:
-    """The day's posted payments on loans that had a case open that day, by that case's team and
-    collector (a loan has at most one case open on a day)."""
+    """The day's posted payments on loans in collection, by the team and collector of the loan's case that
+    day: the case open that day, or — for recoveries after a write-off — the case the write-off closed."""
     paid = dict(
         Payment.objects.filter(received_on=as_of, status=Payment.Status.POSTED)
         .values("loan_id")
@@ -102,14 +109,20 @@ def _collected(as_of: datetime.date) -> list[dict]:
         .order_by()
         .values_list("loan_id", "total")
     )
+    open_that_day = Q(opened_on__lte=as_of) & (Q(closed_on__isnull=True) | Q(closed_on__gte=as_of))
+    written_off = Q(close_reason=CloseReason.WRITTEN_OFF, closed_on__lte=as_of)
     cases = (
-        CollectionCase.objects.filter(loan_id__in=paid, opened_on__lte=as_of)
-        .filter(Q(closed_on__isnull=True) | Q(closed_on__gte=as_of))
+        CollectionCase.objects.filter(loan_id__in=paid)
+        .filter(open_that_day | written_off)
+        .order_by("loan_id", "-opened_on", "-pk")  # a loan's latest case first: the one that counts
         .values_list("loan_id", "loan__product_id", "team_id", "assigned_to_id")
     )
     rows: dict[tuple, Decimal] = defaultdict(Decimal)
+    counted: set[int] = set()
     for loan_id, product, team, collector in cases:
-        rows[(product, team, collector)] += paid[loan_id]
+        if loan_id not in counted:
+            counted.add(loan_id)
+            rows[(product, team, collector)] += paid[loan_id]
     return [
         {"product": product, "team": team, "collector": collector, "amount_collected": amount}
         for (product, team, collector), amount in rows.items()

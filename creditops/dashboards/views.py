@@ -10,7 +10,7 @@ import openpyxl
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
@@ -19,12 +19,21 @@ from django.views.decorators.http import require_GET
 from accounts.models import Team
 from accounts.services import audit_record
 from accounts.views import spreadsheet_safe
+from creditops.core.dates import business_today
 from dunning.selectors import sees_every_case
 from lending.models import Product
 
 from . import charts, report, selectors
 
 MAX_PERIOD_DAYS = 366
+EARLIEST_DATE = datetime.date(2000, 1, 1)
+
+
+def _sane_date(value):
+    """Dates a dashboard can mean: from 2000 to a year ahead (beyond that, date arithmetic overflows)."""
+    if value is not None and not EARLIEST_DATE <= value <= business_today() + datetime.timedelta(days=366):
+        raise forms.ValidationError(_("Choose a date between 2000 and next year."))
+    return value
 
 
 class DashboardFilter(forms.Form):
@@ -32,6 +41,18 @@ class DashboardFilter(forms.Form):
         label=_("Activity and trend from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     as_of = forms.DateField(label=_("Business date"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean_as_of(self):
+        return _sane_date(self.cleaned_data["as_of"])
+
+    def clean_date_from(self):
+        return _sane_date(self.cleaned_data["date_from"])
+
+    def clean(self):
+        data = super().clean()
+        if data.get("date_from") and data.get("as_of") and data["date_from"] > data["as_of"]:
+            self.add_error("date_from", _("The period must start on or before the business date."))
+        return data
 
     def period(self, as_of) -> tuple[int, int]:
         """Days of the trend and of the activity tables: from `date_from` to the business date (at most a
@@ -55,6 +76,9 @@ def dashboard(request):
         raise PermissionDenied
     form = DashboardFilter(request.GET or None)
     data = form.cleaned_data if form.is_valid() else {}
+    if request.GET.get("export") and form.errors:
+        # An export of what the filters did not say would be the wrong file: refuse it, saying why.
+        return HttpResponseBadRequest(" ".join(str(error) for errors in form.errors.values() for error in errors))
     as_of = data.get("as_of") or selectors.latest_snapshot_date()
     scope = selectors.Scope(
         product_id=data["product"].pk if data.get("product") else None,
@@ -188,6 +212,12 @@ def _cell(value):
 class ReportForm(forms.Form):
     month = forms.DateField(label=_("Month"), input_formats=["%Y-%m"], required=False)
 
+    def clean_month(self):
+        month = self.cleaned_data["month"]
+        if month is not None and not EARLIEST_DATE <= month <= business_today().replace(day=1):
+            raise forms.ValidationError(_("Choose a month between 2000 and this month."))
+        return month
+
 
 @login_required
 @require_GET
@@ -196,7 +226,10 @@ def monthly_report(request):
     if not sees_every_case(request.user):
         raise PermissionDenied
     form = ReportForm(request.GET or None)
-    month = (form.cleaned_data.get("month") if form.is_valid() else None) or report.previous_month()
+    if form.is_bound and not form.is_valid():
+        return HttpResponseBadRequest(" ".join(str(error) for error in form.errors.get("month", [])))
+    month = form.cleaned_data.get("month") if form.is_bound else None
+    month = month or report.previous_month()
     month = month.replace(day=1)
     audit_record(actor=request.user, event="dashboard.exported", detail={"table": "monthly_report",
                                                                          "month": f"{month:%Y-%m}"})  # fmt: skip

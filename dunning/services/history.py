@@ -5,7 +5,7 @@ for good: loan positions older than the previous month are deleted."""
 
 import datetime
 
-from django.db.models import Count, FilteredRelation, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Case, Count, FilteredRelation, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncMonth
 
 from creditops.core.dates import add_months
@@ -13,21 +13,23 @@ from creditops.core.db import insert_from_select
 from creditops.core.money import ZERO
 from lending.models import Installment, Loan
 
-from ..models import LoanMonthPosition, RollRateCell, VintagePoint
+from ..models import LoanMonthPosition, MonthStart, RollRateCell, VintagePoint
 
 Bucket = Loan.Bucket
 THIRTY_PLUS = [Bucket.DPD_31_60, Bucket.DPD_61_90, Bucket.DPD_91_180, Bucket.DPD_180_PLUS]
 
 
 def record_month_start(as_of: datetime.date) -> dict:
-    """Write this month's history once (on the month's first run); later runs of the month change nothing."""
+    """Write this month's history once (on the month's first run); later runs of the month change nothing.
+    Roll rates need last month's start: a month whose start was missed gives none."""
     month = as_of.replace(day=1)
-    if LoanMonthPosition.objects.filter(month=month).exists():
+    if MonthStart.objects.filter(month=month).exists():
         return {}
+    MonthStart.objects.create(month=month, as_of=as_of)
     positions = _write_positions(month, as_of)
     previous = add_months(month, -1)
-    cells = _write_roll_rates(previous, month) if LoanMonthPosition.objects.filter(month=previous).exists() else 0
-    points = _write_vintages(month)
+    cells = _write_roll_rates(previous, month) if MonthStart.objects.filter(month=previous).exists() else 0
+    points = _write_vintages(month, as_of)
     LoanMonthPosition.objects.filter(month__lt=previous).delete()
     return {"positions": positions, "roll_rate_cells": cells, "vintage_points": points}
 
@@ -56,9 +58,15 @@ def _write_positions(month: datetime.date, as_of: datetime.date) -> int:
 def _write_roll_rates(previous: datetime.date, month: datetime.date) -> int:
     """Where last month's loans are now, per product, team and bucket pair, in one INSERT … SELECT."""
     now = LoanMonthPosition.objects.filter(month=month, loan_id=OuterRef("loan_id")).values("aging_bucket")[:1]
+    # A loan no longer in the book: paid off (settled), written off, or closed otherwise.
+    gone = Case(
+        When(loan__status=Loan.Status.SETTLED, then=Value(RollRateCell.SETTLED)),
+        When(loan__status=Loan.Status.WRITTEN_OFF, then=Value(RollRateCell.WRITTEN_OFF)),
+        default=Value(RollRateCell.CLOSED),
+    )
     rows = (
         LoanMonthPosition.objects.filter(month=previous)
-        .annotate(to_bucket=Coalesce(Subquery(now), Value(RollRateCell.CLOSED)))
+        .annotate(to_bucket=Coalesce(Subquery(now), gone))
         .values("product_id", "team_id", "aging_bucket", "to_bucket")
         .annotate(loans=Count("pk"), balance=Sum("outstanding_amount"))
         .order_by()
@@ -68,30 +76,34 @@ def _write_roll_rates(previous: datetime.date, month: datetime.date) -> int:
     return insert_from_select(RollRateCell, columns, rows)
 
 
-def _write_vintages(month: datetime.date) -> int:
+def _write_vintages(month: datetime.date, as_of: datetime.date) -> int:
+    """Per product and disbursement month: the loans lent (every status) and, of them, those 30+ DPD now
+    or written off; balances from the active positions."""
     thirty_plus = Q(aging_bucket__in=THIRTY_PLUS)
-    groups = (
-        LoanMonthPosition.objects.filter(month=month)
+    balances = {
+        (row["product_id"], _as_date(row["disbursed_month"])): row
+        for row in LoanMonthPosition.objects.filter(month=month)
         .values("product_id", "disbursed_month")
-        .annotate(
-            loans=Count("pk"), loans_30=Count("pk", filter=thirty_plus), balance=Sum("outstanding_amount"),
-            balance_30=Sum("outstanding_amount", filter=thirty_plus),
-        )
+        .annotate(loans_30=Count("pk", filter=thirty_plus), balance=Sum("outstanding_amount"),
+                  balance_30=Sum("outstanding_amount", filter=thirty_plus))
         .order_by()
-    )  # fmt: skip
-    points = [
-        VintagePoint(
-            month=month,
-            disbursed_month=_as_date(group["disbursed_month"]),
-            product_id=group["product_id"],
-            months_on_book=_months_between(_as_date(group["disbursed_month"]), month),
-            loan_count=group["loans"],
-            loans_30_plus=group["loans_30"],
-            balance_amount=group["balance"],
-            balance_30_plus_amount=group["balance_30"] or ZERO,
-        )
-        for group in groups
-    ]
+    }  # fmt: skip
+    lent = (
+        Loan.objects.filter(disbursed_on__lte=as_of)
+        .values("product_id", disbursed_month=TruncMonth("disbursed_on"))
+        .annotate(loans=Count("pk"), written_off=Count("pk", filter=Q(status=Loan.Status.WRITTEN_OFF)))
+        .order_by()
+    )
+    points = []
+    for group in lent:
+        disbursed_month = _as_date(group["disbursed_month"])
+        active = balances.get((group["product_id"], disbursed_month), {})
+        points.append(VintagePoint(
+            month=month, disbursed_month=disbursed_month, product_id=group["product_id"],
+            months_on_book=_months_between(disbursed_month, month), loan_count=group["loans"],
+            loans_30_plus=active.get("loans_30", 0) + group["written_off"],
+            balance_amount=active.get("balance") or ZERO, balance_30_plus_amount=active.get("balance_30") or ZERO,
+        ))  # fmt: skip
     VintagePoint.objects.bulk_create(points)
     return len(points)
 

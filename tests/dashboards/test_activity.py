@@ -13,12 +13,13 @@ from creditops.core.dates import business_today
 from creditops.dashboards import selectors
 from creditops.dashboards.models import ActivityDay, DailyActivity
 from creditops.dashboards.services import activity_record
-from creditops.dashboards.tasks import CATCH_UP_DAYS, count_finished_days
+from creditops.dashboards.tasks import RECOUNT_DAYS, count_finished_days
 from dunning.models import CollectionCase
 from dunning.services.cases import contact_attempt_log, promise_record
 from dunning.services.guardrails import ContactBlockedError
 from dunning.services.run import dunning_run
-from lending.services import loan_create, payment_post
+from lending.models import Payment
+from lending.services import loan_create, payment_post, payment_reverse
 from notices.services.issue import notice_issue
 from tests.factories import BorrowerFactory
 
@@ -85,7 +86,7 @@ def test_the_dashboard_counts_a_missing_day_on_demand_and_then_reads_it(worked_c
     with CaptureQueriesContext(connection) as queries:
         again = selectors.activity_totals(DAY, DAY, WHOLE_BOOK)
     assert again == first
-    assert len(queries) == 2  # which days are counted, and the stored rows: nothing recounted
+    assert len(queries) == 3  # the first snapshot, which days are counted, the stored rows: nothing recounted
 
 
 def test_promises_kept_rate_and_collector_performance(worked_case):
@@ -106,10 +107,20 @@ def test_the_compliance_panel_counts_blocked_attempts_by_rule(worked_case):
     assert panel["open_disputes"] == 0
 
 
-def test_the_daily_task_counts_the_finished_days_not_counted_yet(db):
+def test_the_daily_task_counts_the_last_finished_days_again(db):
     yesterday = business_today() - datetime.timedelta(days=1)
     activity_record(yesterday)
     done = count_finished_days()
-    assert len(done) == CATCH_UP_DAYS and done[yesterday.isoformat()] == 0
-    assert ActivityDay.objects.count() == CATCH_UP_DAYS
+    assert len(done) == RECOUNT_DAYS and done[yesterday.isoformat()] == 0
+    assert ActivityDay.objects.count() == RECOUNT_DAYS
     assert not ActivityDay.objects.filter(as_of=business_today()).exists()  # today is not finished
+
+
+def test_a_recount_drops_a_payment_reversed_after_the_first_count(worked_case):
+    activity_record(DAY)
+    payment = Payment.objects.get(external_ref="p-1")
+    payment_reverse(payment=payment, reason="bounced cheque", reversed_on=DAY + datetime.timedelta(days=1))
+    assert activity_record(DAY) == 0  # counted already: unchanged without a recount
+    assert DailyActivity.objects.get(as_of=DAY).amount_collected == Decimal("120.00")
+    assert activity_record(DAY, recount=True) == 1
+    assert DailyActivity.objects.get(as_of=DAY).amount_collected == Decimal("0.00")

@@ -13,7 +13,7 @@ from creditops.dashboards import selectors
 from dunning.models import LoanMonthPosition, RollRateCell, VintagePoint
 from dunning.services.run import dunning_run
 from lending.models import Installment, Loan
-from lending.services import loan_create, payment_post
+from lending.services import loan_create, loan_write_off, payment_post
 from tests.factories import BorrowerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -121,3 +121,23 @@ def test_the_dashboard_matrix_flow_rates_and_vintages_match_the_moves(book, clie
     header, *rows = export.content.decode("utf-8-sig").splitlines()
     assert header.startswith("bucket,balance,to_current,to_1-30")
     assert len(rows) == 6
+
+
+def test_a_paid_off_loan_counts_as_cured_and_a_written_off_one_as_rolled_forward(book):
+    dunning_run(as_of=APRIL)
+    everything = Installment.objects.filter(loan=book[1]).aggregate(total=Sum("outstanding_amount"))["total"]
+    payment_post(loan=book[1], source="bank", external_ref="payoff", amount=everything,
+                 received_on=datetime.date(2026, 4, 20), channel="bank_transfer")  # fmt: skip
+    loan_write_off(loan=Loan.objects.get(pk=book[0].pk), on=datetime.date(2026, 4, 25))
+    dunning_run(as_of=MAY)
+    targets = dict(RollRateCell.objects.filter(month=APRIL).values_list("from_bucket", "to_bucket"))
+    assert targets["31-60"] == "written_off"
+    matrix = {row["bucket"]: row for row in selectors.roll_rate_matrix(APRIL, selectors.Scope())}
+    assert matrix["31-60"]["rolled_forward"] == 1 and matrix["31-60"]["cured"] == 0
+    april = dict(LoanMonthPosition.objects.filter(month=APRIL).values_list("loan_id", "outstanding_amount"))
+    paid_off, rolled = april[book[1].pk], april[book[2].pk]
+    assert matrix["1-30"]["cured"] == paid_off / (paid_off + rolled)
+    vintages = {(p.disbursed_month.month, p.product_id): p for p in VintagePoint.objects.filter(month=MAY)}
+    january, february = vintages[(1, book[0].product_id)], vintages[(2, book[0].product_id)]
+    assert (january.loan_count, january.loans_30_plus) == (1, 1)  # written off: still a bad loan of its vintage
+    assert (february.loan_count, february.loans_30_plus) == (2, 1)  # the paid-off loan stays in the denominator

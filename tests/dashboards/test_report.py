@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from accounts.models import AuditEvent
 from creditops.dashboards.report import monthly_report_pdf, monthly_report_send, previous_month
+from creditops.dashboards.tasks import MonthStartNotRunError, send_monthly_report
 from dunning.services.run import dunning_run
 from lending.services import loan_create
 from tests.factories import BorrowerFactory, UserFactory
@@ -74,9 +75,15 @@ def test_the_report_is_mailed_to_every_manager_with_an_address_in_their_language
     name, content, mimetype = mail.outbox[1].attachments[0]
     assert (name, mimetype) == ("creditops-report-2026-04.pdf", "application/pdf")
     assert "迁徙率" in pdf_text(content)
-    assert AuditEvent.objects.get(event="report.sent").detail == {"month": "2026-04", "recipients": 2}
+    assert AuditEvent.objects.get(event="report.sent").detail == {"month": "2026-04", "recipients": 2, "failed": []}
 
 
 def test_the_schedule_reports_on_the_month_before():
     assert previous_month(datetime.date(2026, 1, 1)) == datetime.date(2025, 12, 1)
     assert previous_month(datetime.date(2026, 5, 17)) == APRIL
+
+
+def test_the_schedule_waits_for_the_run_of_the_first(db):
+    with pytest.raises(MonthStartNotRunError):
+        send_monthly_report()
+    assert not mail.outbox

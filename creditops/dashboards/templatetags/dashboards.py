@@ -1,6 +1,6 @@
 """How the dashboard prints its figures: money with separators, rates as percentages, signed changes."""
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django import template
 
@@ -14,7 +14,7 @@ def figure(value, kind: str) -> str:
     if value is None:
         return "—"
     if kind == "rate":
-        return f"{Decimal(value) * 100:.2f} %"
+        return f"{_percent(value)} %"
     if kind == "money":
         return format_money(value)
     return f"{value:,}"
@@ -26,7 +26,13 @@ def change(value, kind: str) -> str:
     if value is None:
         return "—"
     if kind == "rate":
-        return f"{Decimal(value) * 100:+.2f} pp"
+        points = _percent(value)
+        return f"{'+' if points >= 0 else ''}{points} pp"
     if kind == "money":
         return ("+" if value >= 0 else "−") + format_money(abs(value))
     return f"{value:+,}"
+
+
+def _percent(value) -> Decimal:
+    """A rate as a percentage to two places, rounded half-up like every amount in CreditOps."""
+    return (Decimal(value) * 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
