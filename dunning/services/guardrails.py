@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import Q
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from creditops.core.errors import DomainError
 from lending.models import BorrowerContact
@@ -29,6 +30,31 @@ Rule = GuardrailRule.Kind
 Outcome = ContactAttempt.Outcome
 # A borrower counts as unreachable after calls that ended like this (and none that reached them).
 UNREACHED_OUTCOMES = [Outcome.NO_ANSWER, Outcome.WRONG_NUMBER]
+
+
+# What each refusal code is called on screens and in reports (the code itself is what is stored).
+RULE_LABELS = {
+    "contact.no_profile": gettext_lazy("No guardrail profile"),
+    "contact.third_party_unknown": gettext_lazy("Not a contact of the borrower"),
+    "contact.hold_dispute": gettext_lazy("Hold: open dispute"),
+    "contact.hold_bankruptcy": gettext_lazy("Hold: bankruptcy"),
+    "contact.hold_deceased": gettext_lazy("Hold: deceased"),
+    "contact.hold_cease_communication": gettext_lazy("Hold: cease-communication request"),
+    "contact.hold_do_not_contact": gettext_lazy("Hold: do not contact"),
+    "contact.hold_payment_plan": gettext_lazy("Hold: performing payment plan"),
+    "contact.hold_legal": gettext_lazy("Hold: legal"),
+    "contact.letter_third_party": gettext_lazy("Letters go to the borrower only"),
+    "contact.quiet_hours": gettext_lazy("Outside contact hours"),
+    "contact.daily_connected_cap": gettext_lazy("Daily connected-call cap"),
+    "contact.attempt_cap": gettext_lazy("Call-attempt cap"),
+    "contact.after_conversation": gettext_lazy("Too soon after a conversation"),
+    "contact.third_party_no_consent": gettext_lazy("Third party without consent"),
+    "contact.borrower_reachable": gettext_lazy("Borrower reachable: no third party"),
+}
+
+
+def rule_label(code: str) -> str:
+    return str(RULE_LABELS.get(code, code))
 
 
 @dataclass(frozen=True)

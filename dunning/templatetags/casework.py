@@ -6,6 +6,7 @@ from django.utils.translation import gettext as _
 from creditops.core.money import format_money
 
 from ..models import ActionKind, ApprovalRequest, CaseEvent, Channel, CloseReason, ContactAttempt, NoticeKind
+from ..services.guardrails import rule_label
 
 register = template.Library()
 Event = CaseEvent.Kind
@@ -29,7 +30,7 @@ def _contact(detail) -> str:
 def _blocked(detail) -> str:
     return _("%(channel)s refused by the rule %(rule)s") % {
         "channel": _label(Channel, detail.get("channel")),
-        "rule": detail.get("rule", ""),
+        "rule": rule_label(detail.get("rule", "")),
     }
 
 
@@ -72,3 +73,9 @@ def event_summary(event: CaseEvent) -> str:
 def money(amount, currency: str = "") -> str:
     """1234.5 → '1,234.50 CNY'."""
     return format_money(amount, currency)
+
+
+@register.filter(name="rule_label")
+def rule_label_filter(code: str) -> str:
+    """contact.quiet_hours → "Outside contact hours" (translated)."""
+    return rule_label(code)
