@@ -339,8 +339,8 @@ class RollRateCell(models.Model):
     team = models.ForeignKey(
         "accounts.Team", verbose_name=_("team"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    from_bucket = models.CharField(_("from bucket"), max_length=8)
-    to_bucket = models.CharField(_("to bucket"), max_length=8)
+    from_bucket = models.CharField(_("from bucket"), max_length=16)
+    to_bucket = models.CharField(_("to bucket"), max_length=16)  # a bucket, or settled / written_off / closed
     loan_count = models.PositiveIntegerField(_("loans"))
     balance_amount = MoneyField(_("balance at month start"))
 

@@ -5,6 +5,8 @@ import datetime
 from dataclasses import dataclass
 
 WIDTH, HEIGHT = 640, 240
+# Colours go on the SVG elements themselves (WeasyPrint ignores stylesheet colours inside SVG).
+INK, PALETTE = "#1d4e89", ["#1d4e89", "#b45309", "#047857", "#7c3aed", "#be123c", "#0e7490"]
 MARGIN_LEFT, MARGIN_BOTTOM, MARGIN_TOP = 56, 36, 12
 
 
@@ -30,7 +32,8 @@ def bar_chart(items: list[tuple[str, object]]) -> dict:
             x=round(MARGIN_LEFT + index * slot + slot * 0.15, 1), y=round(MARGIN_TOP + plot_height - height, 1),
             width=round(slot * 0.7, 1), height=round(height, 1), label=label, value=value,
         ))  # fmt: skip
-    return {"width": WIDTH, "height": HEIGHT, "bars": bars, "baseline": MARGIN_TOP + plot_height, "top": top}
+    return {"width": WIDTH, "height": HEIGHT, "bars": bars, "baseline": MARGIN_TOP + plot_height, "top": top,
+            "color": INK}  # fmt: skip
 
 
 def line_chart(points: list[tuple[datetime.date, object]]) -> dict:
@@ -59,7 +62,7 @@ def lines_chart(series: list[tuple[str, list[tuple[int, object]]]]) -> dict:
         ]
         lines.append({
             "label": label, "polyline": " ".join(f"{x},{y}" for x, y in coordinates), "dots": coordinates,
-            "shade": index % 6,
+            "color": PALETTE[index % len(PALETTE)],
         })  # fmt: skip
     return {"width": WIDTH, "height": HEIGHT, "baseline": MARGIN_TOP + plot_height, "top": top, "right": right,
             "lines": lines}  # fmt: skip

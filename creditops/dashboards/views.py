@@ -85,10 +85,11 @@ def dashboard(request):
         team_id=data["team"].pk if data.get("team") else None,
     )
     trend_days, period_days = form.period(as_of) if as_of else (selectors.TREND_DAYS, selectors.PERFORMANCE_DAYS)
-    tables = _tables(as_of, scope, trend_days, period_days) if as_of else {}
     export, file_format = request.GET.get("export"), request.GET.get("format")
     if export in EXPORTABLE and as_of and file_format in EXPORTERS:
-        return EXPORTERS[file_format](request, export, tables[export], as_of)
+        table = _tables(as_of, scope, trend_days, period_days, only=export)[export]
+        return EXPORTERS[file_format](request, export, table, as_of)
+    tables = _tables(as_of, scope, trend_days, period_days) if as_of else {}
     context = {"form": form, "as_of": as_of, "scope": scope, **tables}
     context["has_snapshot"] = as_of is not None and selectors.latest_snapshot_date(on_or_before=as_of) == as_of
     if as_of:
@@ -103,22 +104,25 @@ def dashboard(request):
     return render(request, "dashboards/dashboard.html", context)
 
 
-def _tables(as_of, scope, trend_days, period_days) -> dict:
+def _tables(as_of, scope, trend_days, period_days, only: str | None = None) -> dict:
+    """The page's tables (or just `only`, for an export), each computed by its selector."""
     roll_month = selectors.roll_rate_month(as_of)
-    return {
-        "trend_start": as_of - datetime.timedelta(days=trend_days - 1),
-        "period_start": as_of - datetime.timedelta(days=period_days - 1),
-        "headline": selectors.headline(as_of, scope),
-        "buckets": selectors.bucket_distribution(as_of, scope),
-        "stages": selectors.cases_per_stage(as_of, scope),
-        "trend": selectors.trend(as_of, scope, days=trend_days),
-        "roll_month": roll_month,
-        "rollrates": selectors.roll_rate_matrix(roll_month, scope) if roll_month else [],
-        "flows": selectors.flow_rates(as_of, scope),
-        "vintages": selectors.vintage_curves(scope),
-        "performance": selectors.collector_performance(as_of, scope, days=period_days),
-        "compliance": selectors.compliance_panel(as_of, days=period_days),
+    builders = {
+        "headline": lambda: selectors.headline(as_of, scope),
+        "buckets": lambda: selectors.bucket_distribution(as_of, scope),
+        "stages": lambda: selectors.cases_per_stage(as_of, scope),
+        "trend": lambda: selectors.trend(as_of, scope, days=trend_days),
+        "rollrates": lambda: selectors.roll_rate_matrix(roll_month, scope) if roll_month else [],
+        "flows": lambda: selectors.flow_rates(as_of, scope),
+        "vintages": lambda: selectors.vintage_curves(scope),
+        "performance": lambda: selectors.collector_performance(as_of, scope, days=period_days),
+        "compliance": lambda: selectors.compliance_panel(as_of, days=period_days),
     }
+    tables = {name: build() for name, build in builders.items() if only in (None, name)}
+    tables["roll_month"] = roll_month
+    tables["trend_start"] = as_of - datetime.timedelta(days=trend_days - 1)
+    tables["period_start"] = as_of - datetime.timedelta(days=period_days - 1)
+    return tables
 
 
 def _export_rows(name: str, table) -> list[dict]:
