@@ -36,6 +36,7 @@ def report_context(month: datetime.date) -> dict:
     vintages = selectors.vintage_curves(WHOLE_BOOK)
     next_month = add_months(month, 1)
     rollrates = selectors.roll_rate_matrix(month, WHOLE_BOOK)
+    performance = selectors.collector_performance(last_day, WHOLE_BOOK, days=last_day.day)
     return {
         "month": month, "as_of": as_of,
         "headline": selectors.period_headline(month, last_day, WHOLE_BOOK),
@@ -50,7 +51,8 @@ def report_context(month: datetime.date) -> dict:
         "flow_labels": selectors.flow_labels(),
         "vintages": vintages,
         "vintage_chart": charts.lines_chart([(f"{c['vintage']:%Y-%m}", c["points"]) for c in vintages]),
-        "performance": selectors.collector_performance(last_day, WHOLE_BOOK, days=last_day.day),
+        "performance": performance,
+        "teams": selectors.team_performance(performance),
         "compliance": selectors.compliance_panel(last_day, days=last_day.day),
     }  # fmt: skip
 

@@ -11,7 +11,7 @@ from django.db.models import Avg, Count, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import User
+from accounts.models import Team, User
 from creditops.core.dates import add_months, business_today
 from creditops.core.money import ZERO
 from dunning.models import (
@@ -240,14 +240,55 @@ def trend(end: datetime.date, scope: Scope, days: int = TREND_DAYS) -> list[dict
         day["overdue"] += row["overdue"]
         if row["aging_bucket"] in thirty_plus:
             day["thirty_plus"] += row["outstanding"]
+    recovered = recoveries_per_day(start, end, scope)
     return [
         {
             "day": day,
             "overdue": values["overdue"],
             "rate_30_balance": _ratio(values["thirty_plus"], values["outstanding"]),
+            "recovered": recovered.get(day, ZERO),
         }
         for day, values in sorted(per_day.items())
     ]
+
+
+def recoveries_per_day(start: datetime.date, end: datetime.date, scope: Scope) -> dict[datetime.date, Decimal]:
+    """Money collected on loans in collection, per day: stored days (counting those missing once), and
+    today live."""
+    today = business_today()
+    last_finished = min(end, today - datetime.timedelta(days=1))
+    _count_missing_days(start, last_finished)
+    rows = DailyActivity.objects.filter(as_of__range=(start, last_finished))
+    if scope.product_id is not None:
+        rows = rows.filter(product_id=scope.product_id)
+    if scope.team_id is not None:
+        rows = rows.filter(team_id=scope.team_id)
+    per_day = dict(
+        rows.values("as_of").annotate(total=Sum("amount_collected")).order_by().values_list("as_of", "total")
+    )
+    if start <= today <= end:
+        per_day[today] = activity_totals(today, today, scope)["amount_collected"]
+    return per_day
+
+
+def team_performance(collectors: list[dict]) -> list[dict]:
+    """The collector table rolled up per team (a collector in two teams counts in the first, by name)."""
+    first_team: dict[int, int] = {}
+    memberships = Team.members.through.objects.filter(user_id__in=[row["collector"].pk for row in collectors])
+    for user_id, team_id in memberships.order_by("team__name").values_list("user_id", "team_id"):
+        first_team.setdefault(user_id, team_id)
+    team_by_id = Team.objects.in_bulk(set(first_team.values()))
+    teams: dict[int, dict] = {}
+    for row in collectors:
+        team = team_by_id.get(first_team.get(row["collector"].pk))
+        if team is None:
+            continue
+        merged = teams.setdefault(team.pk, {"team": team, **dict.fromkeys(ACTIVITY_FIELDS, 0)})
+        for name in ACTIVITY_FIELDS:
+            merged[name] += row[name] or 0
+    for merged in teams.values():
+        merged["kept_rate"] = _ratio(merged["promises_kept"], merged["promises_kept"] + merged["promises_broken"])
+    return sorted(teams.values(), key=lambda merged: merged["team"].name)
 
 
 # Roll rates and vintages: from the monthly history the nightly run keeps (dunning/services/history.py).

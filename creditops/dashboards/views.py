@@ -96,6 +96,7 @@ def dashboard(request):
         context["bucket_chart"] = charts.bar_chart([(row["label"], row["outstanding"]) for row in tables["buckets"]])
         context["overdue_chart"] = charts.line_chart([(row["day"], row["overdue"]) for row in tables["trend"]])
         context["rate_chart"] = charts.line_chart([(row["day"], row["rate_30_balance"]) for row in tables["trend"]])
+        context["recovery_chart"] = charts.line_chart([(row["day"], row["recovered"]) for row in tables["trend"]])
         context["vintage_chart"] = charts.lines_chart(
             [(f"{curve['vintage']:%Y-%m}", curve["points"]) for curve in tables["vintages"]]
         )
@@ -118,7 +119,10 @@ def _tables(as_of, scope, trend_days, period_days, only: str | None = None) -> d
         "performance": lambda: selectors.collector_performance(as_of, scope, days=period_days),
         "compliance": lambda: selectors.compliance_panel(as_of, days=period_days),
     }
-    tables = {name: build() for name, build in builders.items() if only in (None, name)}
+    tables = {name: build() for name, build in builders.items() if only in (None, name) and name != "teams"}
+    if only in (None, "teams"):  # the teams roll up the collectors' table, computed once
+        collectors = tables.get("performance") or builders["performance"]()
+        tables["teams"] = selectors.team_performance(collectors)
     tables["roll_month"] = roll_month
     tables["trend_start"] = as_of - datetime.timedelta(days=trend_days - 1)
     tables["period_start"] = as_of - datetime.timedelta(days=period_days - 1)
@@ -148,12 +152,17 @@ def _export_rows(name: str, table) -> list[dict]:
     if name == "performance":
         return [{"collector": row["collector"].get_username(), **{key: value for key, value in row.items()
                  if key != "collector"}} for row in table]  # fmt: skip
+    if name == "teams":
+        return [{"team": row["team"].name, **{key: value for key, value in row.items() if key != "team"}}
+                for row in table]  # fmt: skip
     if name == "compliance":
         return [{"rule": row["rule"], "blocked_attempts": row["attempts"]} for row in table["blocked_by_rule"]]
     return [{key: value for key, value in row.items() if key != "label"} for row in table]
 
 
-EXPORTABLE = ["headline", "buckets", "stages", "trend", "rollrates", "flows", "vintages", "performance", "compliance"]
+EXPORTABLE = [
+    "headline", "buckets", "stages", "trend", "rollrates", "flows", "vintages", "performance", "teams", "compliance",
+]  # fmt: skip
 
 
 def _audit_export(request, name: str) -> None:

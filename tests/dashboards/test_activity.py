@@ -124,3 +124,14 @@ def test_a_recount_drops_a_payment_reversed_after_the_first_count(worked_case):
     assert DailyActivity.objects.get(as_of=DAY).amount_collected == Decimal("120.00")
     assert activity_record(DAY, recount=True) == 1
     assert DailyActivity.objects.get(as_of=DAY).amount_collected == Decimal("0.00")
+
+
+def test_recoveries_trend_and_team_rollup(worked_case):
+    dunning_run(as_of=DAY + datetime.timedelta(days=1))
+    rows = {row["day"]: row for row in selectors.trend(DAY + datetime.timedelta(days=1), WHOLE_BOOK, days=2)}
+    assert rows[DAY]["recovered"] == Decimal("120.00")
+    assert rows[DAY + datetime.timedelta(days=1)]["recovered"] == 0
+    collectors = selectors.collector_performance(DAY, WHOLE_BOOK, days=1)
+    (team,) = selectors.team_performance(collectors)
+    assert team["team"] == worked_case.team
+    assert (team["contacts"], team["right_party_contacts"], team["amount_collected"]) == (2, 1, Decimal("120.00"))
