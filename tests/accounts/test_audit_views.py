@@ -218,7 +218,7 @@ def test_the_blocked_contacts_screen_lists_a_quiet_hours_refusal_with_its_rule(c
     response = compliance_client.get(BLOCKED_URL)
     assert listed(response) == [blocked.pk]  # the allowed call is not there
     page = response.content.decode()
-    assert f"<td>Outside contact hours <span class=\"muted\">{blocked.rule}</span></td>" in page
+    assert f'<td>Outside contact hours <span class="muted">{blocked.rule}</span></td>' in page
     assert trail["asleep"].loan.reference in page
     assert listed(compliance_client.get(BLOCKED_URL, {"rule": blocked.rule})) == [blocked.pk]
     assert listed(compliance_client.get(BLOCKED_URL, {"rule": "no_such_rule"})) == []
