@@ -439,14 +439,21 @@ MAX_DAYS_COUNTED_ON_DEMAND = 40
 
 
 def _count_missing_days(start: datetime.date, end: datetime.date) -> None:
-    first_snapshot = PortfolioSnapshot.objects.order_by("as_of").values_list("as_of", flat=True).first()
-    if first_snapshot is None or end < start:
+    start = max(start, _first_activity_day() or end + datetime.timedelta(days=1))
+    if end < start:
         return
-    start = max(start, first_snapshot)  # before the book's first run there is no activity to count
     counted = set(ActivityDay.objects.filter(as_of__range=(start, end)).values_list("as_of", flat=True))
     missing = [day for day in _days(start, end) if day not in counted]
     for day in missing[-MAX_DAYS_COUNTED_ON_DEMAND:]:
         activity_record(day)
+
+
+def _first_activity_day() -> datetime.date | None:
+    """Nothing happened before the book's first run or its first contact (both read from an index)."""
+    first_run = PortfolioSnapshot.objects.order_by("as_of").values_list("as_of", flat=True).first()
+    first_contact = ContactAttempt.objects.order_by("attempted_at").values_list("attempted_at", flat=True).first()
+    days = [first_run, timezone.localdate(first_contact) if first_contact else None]
+    return min((day for day in days if day is not None), default=None)
 
 
 def _days(start: datetime.date, end: datetime.date) -> list[datetime.date]:
