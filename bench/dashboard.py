@@ -79,6 +79,7 @@ from django.db.models import Count, Sum  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
 from django.utils import timezone  # noqa: E402
+from timing import captured_queries, request, timed  # noqa: E402
 
 from accounts.models import Team, User  # noqa: E402
 from accounts.roles import COLLECTOR  # noqa: E402
@@ -353,29 +354,6 @@ def prepare_activity(rng: random.Random) -> dict:
 
 # ---------------------------------------------------------------------------------------------------------
 # Measuring
-
-
-def request(client, url):
-    """Wall time and this process's CPU time (Python's share; PostgreSQL's backend is not counted)."""
-    cpu = time.process_time()
-    started = time.perf_counter()
-    response = client.get(url)
-    elapsed = time.perf_counter() - started
-    cpu = time.process_time() - cpu
-    assert response.status_code == 200, (url, response.status_code)
-    return elapsed, cpu, response
-
-
-def captured_queries(client, url):
-    with CaptureQueriesContext(connection) as captured:
-        client.get(url)
-    return list(captured.captured_queries)  # read now: the next request resets the query log
-
-
-def timed(client, url, repeat):
-    request(client, url)  # warm-up: caches, connection, template loading
-    samples = [request(client, url)[:2] for _ in range(repeat)]
-    return samples, captured_queries(client, url)
 
 
 def summary(samples, baseline=None):

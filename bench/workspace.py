@@ -37,7 +37,6 @@ import os
 import random
 import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -51,7 +50,8 @@ django.setup()
 from django.db import connection  # noqa: E402
 from django.db.models import Count  # noqa: E402
 from django.test import Client  # noqa: E402
-from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
+from django.test.utils import setup_test_environment  # noqa: E402
+from timing import captured_queries, request, timed  # noqa: E402
 
 from accounts.models import Team, User  # noqa: E402
 from accounts.roles import COLLECTOR  # noqa: E402
@@ -63,29 +63,6 @@ from lending.models import Loan  # noqa: E402
 TARGETED = {"worklist", "workspace"}  # the pages the issue's ≤ 150 ms target is about
 
 
-def request(client, url):
-    """Wall time and this process's CPU time (Python's share; PostgreSQL's backend is not counted)."""
-    cpu = time.process_time()
-    started = time.perf_counter()
-    response = client.get(url)
-    elapsed = time.perf_counter() - started
-    cpu = time.process_time() - cpu
-    assert response.status_code == 200, (url, response.status_code)
-    return elapsed, cpu, response
-
-
-def count_queries(client, url):
-    with CaptureQueriesContext(connection) as captured:
-        client.get(url)
-    return list(captured.captured_queries)  # read now: the next request resets the query log
-
-
-def timed(client, url, repeat):
-    request(client, url)  # warm-up: caches, connection, template loading
-    samples = [request(client, url)[:2] for _ in range(repeat)]
-    return samples, count_queries(client, url)
-
-
 def timed_round_robin(client, urls, repeat):
     """Each URL once per round, `repeat` rounds; then each URL's queries, captured once."""
     rounds = []
@@ -93,7 +70,7 @@ def timed_round_robin(client, urls, repeat):
     for _ in range(repeat):
         rounds.append([request(client, url)[:2] for url in urls])
     for url in urls:
-        captured.append(count_queries(client, url))
+        captured.append(captured_queries(client, url))
     return rounds, captured
 
 
