@@ -7,6 +7,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("api/", include("creditops.api.urls")),
     path("notices/", include("notices.urls")),
     path("accounts/", include("accounts.urls")),
     path("dashboard/", include("creditops.dashboards.urls")),

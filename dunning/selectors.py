@@ -98,6 +98,24 @@ def borrowers_visible_to(user) -> QuerySet[Borrower]:
     return Borrower.objects.filter(pk__in=cases_visible_to(user).values("borrower_id"))
 
 
+def ledger_rows_visible_to(user, rows: QuerySet, *, borrower_path: str, unscoped_permission: str = "") -> QuerySet:
+    """Ledger rows (loans, payments, …) of the borrowers `user` sees, through `borrower_path`. Holders of
+    `unscoped_permission` see every row (those who post bank payments see every payment)."""
+    if (unscoped_permission and user.has_perm(unscoped_permission)) or sees_every_case(user):
+        return rows
+    return rows.filter(**{f"{borrower_path}__in": borrowers_visible_to(user).values("pk")})
+
+
+def loans_visible_to(user) -> QuerySet[Loan]:
+    return ledger_rows_visible_to(user, Loan.objects.all(), borrower_path="borrower")
+
+
+def payments_visible_to(user) -> QuerySet[Payment]:
+    return ledger_rows_visible_to(
+        user, Payment.objects.all(), borrower_path="loan__borrower", unscoped_permission="lending.add_payment"
+    )
+
+
 def portal_abilities(user) -> dict:
     """What the header offers: one roles query, reused by every check below."""
     roles = user_roles(user)

@@ -88,7 +88,13 @@ def _well_formed(code: str) -> bool:
 @login_required
 def notice_download(request, pk: int):
     notice = get_object_or_404(notices_visible_to(request.user), pk=pk)
-    audit_record(actor=request.user, event="notice.downloaded", subject=notice, detail={"reference": notice.reference})
+    return notice_pdf_response(notice, actor=request.user, via="portal")
+
+
+def notice_pdf_response(notice, *, actor, via: str) -> HttpResponse:
+    """The issued notice's stored PDF; every download is recorded."""
+    detail = {"reference": notice.reference, "via": via}
+    audit_record(actor=actor, event="notice.downloaded", subject=notice, detail=detail)
     with notice.pdf.open("rb") as pdf:
         content = pdf.read()
     return _pdf_response(content, f"{notice.reference}.pdf")

@@ -15,3 +15,5 @@ STORAGES = {
 }
 Q_CLUSTER = {"name": "creditops-test", "orm": "default", "sync": True, "timeout": 60, "retry": 120}
 LANGUAGE_CODE = "en"
+# Each test process counts API requests on its own (throttling tests must not see another run's counts).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -1,0 +1,171 @@
+"""What the API shows of each record, and the requests it accepts. Reading only: every write goes through
+a service (views call them); serializers here parse and describe, nothing more."""
+
+from decimal import Decimal
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from dunning.models import CaseEvent, Channel, CollectionCase, ContactAttempt, DunningRun, PromiseToPay
+from lending.models import Borrower, Installment, Loan, Payment
+from lending.services import EXTERNAL_REF_MAX_LENGTH, REVERSAL_REASON_MAX_LENGTH, SOURCE_MAX_LENGTH
+from notices.models import Notice
+
+MONEY = {"max_digits": 18, "decimal_places": 2}
+ONE_CENT = Decimal("0.01")
+
+
+class BorrowerSerializer(serializers.ModelSerializer):
+    """ID number and phone are masked: the full values are shown only in the portal, where each look is
+    audited."""
+
+    id_number = serializers.CharField(source="masked_id_number", read_only=True)
+    phone = serializers.CharField(source="masked_phone", read_only=True)
+
+    class Meta:
+        model = Borrower
+        fields = [
+            "id", "kind", "name", "name_latin", "id_type", "id_number", "phone", "province", "city",
+            "preferred_language", "time_zone", "risk_grade", "has_open_dispute", "is_bankrupt", "is_deceased",
+            "cease_communication", "do_not_contact", "created_at",
+        ]  # fmt: skip
+
+
+class InstallmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Installment
+        fields = [
+            "sequence", "due_date", "principal_amount", "interest_amount", "fee_amount", "penalty_amount",
+            "principal_paid_amount", "interest_paid_amount", "fee_paid_amount", "penalty_paid_amount",
+            "outstanding_amount",
+        ]  # fmt: skip
+
+
+class LoanSerializer(serializers.ModelSerializer):
+    product = serializers.CharField(source="product.code", read_only=True)
+
+    class Meta:
+        model = Loan
+        fields = [
+            "id", "reference", "borrower", "product", "currency", "principal_amount", "annual_interest_rate",
+            "monthly_fee_rate", "penalty_daily_rate", "term_months", "disbursed_on", "first_due_date",
+            "maturity_date", "status", "settled_on", "credit_balance_amount", "days_past_due", "aging_bucket",
+            "overdue_amount", "oldest_overdue_due_date",
+        ]  # fmt: skip
+
+
+class LoanDetailSerializer(LoanSerializer):
+    """A loan with its whole repayment schedule."""
+
+    schedule = InstallmentSerializer(source="installments", many=True, read_only=True)
+
+    class Meta(LoanSerializer.Meta):
+        fields = [*LoanSerializer.Meta.fields, "schedule"]
+
+
+class PaymentSerializer(serializers.ModelSerializer):
+    loan_reference = serializers.CharField(source="loan.reference", read_only=True)
+
+    class Meta:
+        model = Payment
+        fields = [
+            "id", "loan", "loan_reference", "source", "external_ref", "amount", "received_on", "channel",
+            "status", "unallocated_amount", "reversed_on", "reversal_reason", "created_at",
+        ]  # fmt: skip
+
+
+class PaymentCreateSerializer(serializers.Serializer):
+    """Posting is idempotent on (source, external_ref): the same request again answers 200 with the first
+    payment; the same pair with another loan, amount or date answers 409."""
+
+    loan_reference = serializers.CharField(max_length=20, help_text=_("The loan's reference, e.g. LN-2026-000123."))
+    source = serializers.CharField(max_length=SOURCE_MAX_LENGTH, help_text=_("The sending system or bank file."))
+    external_ref = serializers.CharField(
+        max_length=EXTERNAL_REF_MAX_LENGTH, help_text=_("The payment's id in the sending system.")
+    )
+    amount = serializers.DecimalField(min_value=ONE_CENT, **MONEY)
+    received_on = serializers.DateField()
+    channel = serializers.ChoiceField(choices=Payment.Channel.choices)
+
+
+class PaymentReverseSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=REVERSAL_REASON_MAX_LENGTH)
+    reversed_on = serializers.DateField(required=False, help_text=_("Defaults to the business date."))
+
+
+class CaseSerializer(serializers.ModelSerializer):
+    loan_reference = serializers.CharField(source="loan.reference", read_only=True)
+    stage_name = serializers.CharField(source="stage.name", read_only=True, default="")
+
+    class Meta:
+        model = CollectionCase
+        fields = [
+            "id", "loan", "loan_reference", "borrower", "stage", "stage_name", "status", "is_open",
+            "assigned_to", "team", "priority_score", "days_past_due", "aging_bucket", "opened_overdue_amount",
+            "overdue_amount", "broken_promises", "legal_hold", "opened_on", "closed_on", "close_reason",
+            "last_contact_at", "settlement_amount",
+        ]  # fmt: skip
+
+
+class CaseEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CaseEvent
+        fields = ["id", "kind", "as_of", "occurred_at", "actor", "detail"]
+
+
+class ContactAttemptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ContactAttempt
+        fields = [
+            "id", "case", "borrower", "loan", "channel", "target_contact", "outcome", "decision", "rule",
+            "profile", "note", "is_automatic", "actor", "attempted_at",
+        ]  # fmt: skip
+
+
+class ContactAttemptCreateSerializer(serializers.Serializer):
+    """A contact about to be made, recorded now. It passes the same guardrails as in the portal, judged at
+    the time of the request (the guardrail decides before a contact happens, so there is no way to
+    record one at another time): a refused one is recorded as blocked and answers 422 with the rule's
+    code."""
+
+    case = serializers.IntegerField(min_value=1, help_text=_("The case's id."))
+    channel = serializers.ChoiceField(choices=Channel.choices)
+    outcome = serializers.ChoiceField(choices=ContactAttempt.Outcome.choices, required=False, allow_blank=True)
+    target_contact = serializers.IntegerField(
+        min_value=1, required=False, allow_null=True, help_text=_("A third party's contact id, when one was called.")
+    )
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    promise_amount = serializers.DecimalField(min_value=ONE_CENT, required=False, **MONEY)
+    promise_date = serializers.DateField(required=False)
+
+    def validate(self, attrs):
+        if ("promise_amount" in attrs) != ("promise_date" in attrs):
+            raise serializers.ValidationError(_("A promise needs both its amount and its date."))
+        return attrs
+
+
+class PromiseSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PromiseToPay
+        fields = ["id", "case", "amount", "promised_for", "made_on", "status", "evaluated_on", "created_by"]
+
+
+class PromiseCreateSerializer(serializers.Serializer):
+    case = serializers.IntegerField(min_value=1, help_text=_("The case's id."))
+    amount = serializers.DecimalField(min_value=ONE_CENT, **MONEY)
+    promised_for = serializers.DateField()
+
+
+class NoticeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Notice
+        fields = [
+            "id", "reference", "kind", "language", "case", "loan", "borrower", "replaces", "correction_reason",
+            "issued_on", "issued_at", "template_version", "sha256", "size_bytes", "page_count",
+        ]  # fmt: skip
+
+
+class RunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DunningRun
+        fields = ["id", "as_of", "status", "started_at", "finished_at", "duration_ms", "attempts", "counts", "error"]
