@@ -59,7 +59,7 @@ ROLE_PERMISSIONS = {
     + _READ_COLLECTIONS
     + ["accounts.view_team", "accounts.view_user", "accounts.view_auditevent"]
     + [f"dunning.{action}_{model}" for model in ["guardrailprofile", "guardrailrule"] for action in ["add", "change"]],
-    # Administrators run the book: products, borrowers, loans, payments, staff and teams.
+    # Administrators run the book: products, borrowers, loans, payments, staff, teams and API keys.
     ADMINISTRATOR: _READ_LEDGER
     + [
         f"lending.{action}_{model}"
@@ -71,7 +71,9 @@ ROLE_PERMISSIONS = {
     + _READ_COLLECTIONS
     + [f"dunning.{action}_{model}" for model in _RULES for action in ["add", "change"]]
     + ["dunning.decide_approvalrequest"]
-    + _PRINT_LETTERS,
+    + _PRINT_LETTERS
+    # Issuing and revoking the integrations' API keys.
+    + ["api.add_apikey", "api.view_apikey"],
 }
 
 

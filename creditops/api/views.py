@@ -15,6 +15,7 @@ from creditops.core.dates import business_today
 from dunning.models import ContactAttempt, DunningRun, PromiseToPay
 from dunning.selectors import borrowers_visible_to, cases_visible_to, loans_visible_to, payments_visible_to
 from dunning.services.cases import contact_attempt_log, promise_record
+from dunning.services.guardrails import RULE_LABELS
 from lending.models import BorrowerContact, Loan
 from lending.services import payment_post, payment_reverse
 from notices.selectors import notices_visible_to
@@ -163,8 +164,9 @@ class ContactAttemptViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewS
             201: serializers.ContactAttemptSerializer,
             409: OpenApiResponse(description="The case is closed."),
             422: OpenApiResponse(
-                description="A guardrail refused the contact; `code` is the rule (e.g. contact.quiet_hours) "
-                "and the refusal is recorded as a blocked attempt (`detail.contact_attempt_id`)."
+                description="A guardrail refused the contact; `code` is the rule, one of "
+                + ", ".join(sorted(RULE_LABELS))
+                + "; the refusal is recorded as a blocked attempt (`detail.contact_attempt_id`)."
             ),
         },
     )
