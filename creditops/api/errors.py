@@ -12,10 +12,10 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from creditops.core.errors import DomainError
-from dunning.services.guardrails import ContactBlockedError
 
-# Domain errors about the state of a record rather than the request: the request was fine, the record
-# has moved on (or someone posted the same reference with other details).
+# A business rule refusing a well-formed request answers 422, except these. Conflicts are about the state
+# of a record rather than the request: the record has moved on (or someone posted the same reference
+# with other details).
 CONFLICT_CODES = {
     "payment.duplicate_conflict",
     "payment.already_reversed",
@@ -50,13 +50,11 @@ def api_exception_handler(exc, context):
 
 
 def _domain_status(exc: DomainError) -> int:
-    if isinstance(exc, ContactBlockedError):
-        return status.HTTP_422_UNPROCESSABLE_ENTITY
     if exc.code in CONFLICT_CODES:
         return status.HTTP_409_CONFLICT
     if exc.code in FORBIDDEN_CODES:
         return status.HTTP_403_FORBIDDEN
-    return status.HTTP_400_BAD_REQUEST
+    return status.HTTP_422_UNPROCESSABLE_ENTITY
 
 
 def _body_of(exc: exceptions.APIException) -> dict:

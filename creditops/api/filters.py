@@ -2,7 +2,6 @@
 be a filter's (a word for a number, an out-of-range id, an unknown status) answers 400, never 500."""
 
 import django_filters
-from django import forms
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -10,53 +9,29 @@ from dunning.models import CaseStatus, Channel, CollectionCase, ContactAttempt, 
 from lending.models import Borrower, Loan, Payment
 from notices.models import Notice
 
-MAX_ID = 2**63 - 1
-MAX_DPD = 100_000
-
-
-class IdFilter(django_filters.Filter):
-    field_class = forms.IntegerField
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("min_value", 1)
-        kwargs.setdefault("max_value", MAX_ID)
-        super().__init__(*args, **kwargs)
-
-
-class WholeNumberFilter(django_filters.Filter):
-    field_class = forms.IntegerField
-
-
-class MoneyFilter(django_filters.Filter):
-    field_class = forms.DecimalField
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("max_digits", 18)
-        kwargs.setdefault("decimal_places", 2)
-        super().__init__(*args, **kwargs)
+from .strict import AnyOfFilter, DaysPastDueFilter, IdFilter, IsoDateFilter, MoneyFilter, YesNoFilter
 
 
 def date_range(field_name: str, label: str):
     """`<name>_from` / `<name>_to` filters, both inclusive."""
     return (
-        django_filters.DateFilter(field_name=field_name, lookup_expr="gte", label=format_lazy(_("{} from"), label)),
-        django_filters.DateFilter(field_name=field_name, lookup_expr="lte", label=format_lazy(_("{} to"), label)),
+        IsoDateFilter(field_name=field_name, lookup_expr="gte", label=format_lazy(_("{} from"), label)),
+        IsoDateFilter(field_name=field_name, lookup_expr="lte", label=format_lazy(_("{} to"), label)),
     )
 
 
 def dpd_range(field_name: str = "days_past_due"):
-    bounds = {"min_value": 0, "max_value": MAX_DPD}
     return (
-        WholeNumberFilter(field_name=field_name, lookup_expr="gte", label=_("Days past due at least"), **bounds),
-        WholeNumberFilter(field_name=field_name, lookup_expr="lte", label=_("Days past due at most"), **bounds),
+        DaysPastDueFilter(field_name=field_name, lookup_expr="gte", label=_("Days past due at least")),
+        DaysPastDueFilter(field_name=field_name, lookup_expr="lte", label=_("Days past due at most")),
     )
 
 
 class BorrowerFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(choices=Borrower.Kind.choices)
     risk_grade = django_filters.ChoiceFilter(choices=Borrower.RiskGrade.choices)
-    province = django_filters.CharFilter(max_length=50)
-    id_number = django_filters.CharFilter(max_length=32, method="filter_id_number", label=_("ID number (exact)"))
+    province = django_filters.CharFilter()
+    id_number = django_filters.CharFilter(method="filter_id_number", label=_("ID number (exact)"))
     created_from, created_to = date_range("created_at__date", _("Created"))
 
     class Meta:
@@ -69,10 +44,10 @@ class BorrowerFilter(django_filters.FilterSet):
 
 class LoanFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=Loan.Status.choices)
-    bucket = django_filters.MultipleChoiceFilter(field_name="aging_bucket", choices=Loan.Bucket.choices)
-    product = django_filters.CharFilter(field_name="product__code", max_length=32, label=_("Product code"))
+    bucket = AnyOfFilter(field_name="aging_bucket", choices=Loan.Bucket.choices)
+    product = django_filters.CharFilter(field_name="product__code", label=_("Product code"))
     borrower = IdFilter(field_name="borrower_id", label=_("Borrower id"))
-    reference = django_filters.CharFilter(max_length=20, label=_("Loan reference (exact)"))
+    reference = django_filters.CharFilter(label=_("Loan reference (exact)"))
     dpd_min, dpd_max = dpd_range()
     disbursed_from, disbursed_to = date_range("disbursed_on", _("Disbursed"))
 
@@ -83,11 +58,11 @@ class LoanFilter(django_filters.FilterSet):
 
 class PaymentFilter(django_filters.FilterSet):
     loan = IdFilter(field_name="loan_id", label=_("Loan id"))
-    loan_reference = django_filters.CharFilter(field_name="loan__reference", max_length=20)
+    loan_reference = django_filters.CharFilter(field_name="loan__reference")
     borrower = IdFilter(field_name="loan__borrower_id", label=_("Borrower id"))
-    product = django_filters.CharFilter(field_name="loan__product__code", max_length=32, label=_("Product code"))
-    source = django_filters.CharFilter(max_length=32)
-    external_ref = django_filters.CharFilter(max_length=64)
+    product = django_filters.CharFilter(field_name="loan__product__code", label=_("Product code"))
+    source = django_filters.CharFilter()
+    external_ref = django_filters.CharFilter()
     status = django_filters.ChoiceFilter(choices=Payment.Status.choices)
     channel = django_filters.ChoiceFilter(choices=Payment.Channel.choices)
     received_from, received_to = date_range("received_on", _("Received"))
@@ -100,10 +75,10 @@ class PaymentFilter(django_filters.FilterSet):
 
 
 class CaseFilter(django_filters.FilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=CaseStatus.choices)
-    is_open = django_filters.BooleanFilter()
-    bucket = django_filters.MultipleChoiceFilter(field_name="aging_bucket", choices=Loan.Bucket.choices)
-    product = django_filters.CharFilter(field_name="loan__product__code", max_length=32, label=_("Product code"))
+    status = AnyOfFilter(choices=CaseStatus.choices)
+    is_open = YesNoFilter()
+    bucket = AnyOfFilter(field_name="aging_bucket", choices=Loan.Bucket.choices)
+    product = django_filters.CharFilter(field_name="loan__product__code", label=_("Product code"))
     borrower = IdFilter(field_name="borrower_id", label=_("Borrower id"))
     loan = IdFilter(field_name="loan_id", label=_("Loan id"))
     stage = IdFilter(field_name="stage_id", label=_("Stage id"))
@@ -123,7 +98,7 @@ class ContactAttemptFilter(django_filters.FilterSet):
     loan = IdFilter(field_name="loan_id", label=_("Loan id"))
     channel = django_filters.ChoiceFilter(choices=Channel.choices)
     decision = django_filters.ChoiceFilter(choices=ContactAttempt.Decision.choices)
-    rule = django_filters.CharFilter(max_length=64)
+    rule = django_filters.CharFilter()
     attempted_from, attempted_to = date_range("attempted_at__date", _("Attempted"))
 
     class Meta:
@@ -147,7 +122,7 @@ class NoticeFilter(django_filters.FilterSet):
     loan = IdFilter(field_name="loan_id", label=_("Loan id"))
     borrower = IdFilter(field_name="borrower_id", label=_("Borrower id"))
     kind = django_filters.ChoiceFilter(choices=NoticeKind.choices)
-    reference = django_filters.CharFilter(max_length=20, label=_("Notice reference (exact)"))
+    reference = django_filters.CharFilter(label=_("Notice reference (exact)"))
     issued_from, issued_to = date_range("issued_on", _("Issued"))
 
     class Meta:

@@ -20,7 +20,7 @@ ERROR_SCHEMA = {
     },
     "required": ["code", "message", "detail"],
 }
-# Status → description, answered by any operation (where it applies).
+# Status → description, answered by any operation (where it applies); writes may also meet a rule.
 COMMON_ERRORS = {
     "400": "Bad input: a filter, a field or the body is not valid (`detail` names each field).",
     "401": "No credentials, or an unknown or revoked API key.",
@@ -28,8 +28,13 @@ COMMON_ERRORS = {
     "404": "Not found, or not in the user's scope (another collector's case).",
     "405": "The method is not allowed here.",
     "406": "The requested representation is not available (JSON, or the PDF).",
-    "415": "The body is not JSON (or a form).",
+    "415": "The body is not JSON.",
     "429": "Too many requests for this key; retry after `Retry-After` seconds.",
+}
+
+WRITE_ERRORS = {
+    "422": "A business rule refused the request; `code` names the rule (e.g. payment.amount_invalid, "
+    "promise.date_past) and `message` says why.",
 }
 
 
@@ -52,11 +57,20 @@ def add_error_responses(result, generator, request, public):
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     reference = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for path in result.get("paths", {}).values():
-        for operation in path.values():
+        for method, operation in path.items():
+            _mark_empty_values_allowed(operation)
             responses = operation.setdefault("responses", {})
-            for status, description in COMMON_ERRORS.items():
+            errors = {**COMMON_ERRORS, **(WRITE_ERRORS if method == "post" else {})}
+            for status, description in errors.items():
                 responses.setdefault(status, {"description": description})
             for status, response in responses.items():
                 if status.startswith(("4", "5")):
                     response["content"] = reference
     return result
+
+
+def _mark_empty_values_allowed(operation):
+    """`?dpd_min=` (an empty filter) means "no filter", as in the portal's forms; say so."""
+    for parameter in operation.get("parameters", []):
+        if parameter["in"] == "query" and not parameter.get("required"):
+            parameter["allowEmptyValue"] = True

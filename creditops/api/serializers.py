@@ -1,18 +1,16 @@
 """What the API shows of each record, and the requests it accepts. Reading only: every write goes through
 a service (views call them); serializers here parse and describe, nothing more."""
 
-from decimal import Decimal
-
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from dunning.models import CaseEvent, Channel, CollectionCase, ContactAttempt, DunningRun, PromiseToPay
+from dunning.services.cases import NOTE_MAX_LENGTH
 from lending.models import Borrower, Installment, Loan, Payment
 from lending.services import EXTERNAL_REF_MAX_LENGTH, REVERSAL_REASON_MAX_LENGTH, SOURCE_MAX_LENGTH
 from notices.models import Notice
 
-MONEY = {"max_digits": 18, "decimal_places": 2}
-ONE_CENT = Decimal("0.01")
+from .strict import StrictCharField, StrictIdField, StrictMoneyAmountField
 
 
 class BorrowerSerializer(serializers.ModelSerializer):
@@ -32,6 +30,9 @@ class BorrowerSerializer(serializers.ModelSerializer):
 
 
 class InstallmentSerializer(serializers.ModelSerializer):
+    # A generated column: without this DRF would not know it is money and would send a float.
+    outstanding_amount = serializers.DecimalField(max_digits=18, decimal_places=2, read_only=True)
+
     class Meta:
         model = Installment
         fields = [
@@ -78,18 +79,18 @@ class PaymentCreateSerializer(serializers.Serializer):
     """Posting is idempotent on (source, external_ref): the same request again answers 200 with the first
     payment; the same pair with another loan, amount or date answers 409."""
 
-    loan_reference = serializers.CharField(max_length=20, help_text=_("The loan's reference, e.g. LN-2026-000123."))
-    source = serializers.CharField(max_length=SOURCE_MAX_LENGTH, help_text=_("The sending system or bank file."))
-    external_ref = serializers.CharField(
+    loan_reference = StrictCharField(max_length=20, help_text=_("The loan's reference, e.g. LN-2026-000123."))
+    source = StrictCharField(max_length=SOURCE_MAX_LENGTH, help_text=_("The sending system or bank file."))
+    external_ref = StrictCharField(
         max_length=EXTERNAL_REF_MAX_LENGTH, help_text=_("The payment's id in the sending system.")
     )
-    amount = serializers.DecimalField(min_value=ONE_CENT, **MONEY)
+    amount = StrictMoneyAmountField(help_text=_('Positive, in whole cents, e.g. "1200.50".'))
     received_on = serializers.DateField()
     channel = serializers.ChoiceField(choices=Payment.Channel.choices)
 
 
 class PaymentReverseSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=REVERSAL_REASON_MAX_LENGTH)
+    reason = StrictCharField(max_length=REVERSAL_REASON_MAX_LENGTH)
     reversed_on = serializers.DateField(required=False, help_text=_("Defaults to the business date."))
 
 
@@ -128,20 +129,15 @@ class ContactAttemptCreateSerializer(serializers.Serializer):
     record one at another time): a refused one is recorded as blocked and answers 422 with the rule's
     code."""
 
-    case = serializers.IntegerField(min_value=1, help_text=_("The case's id."))
+    case = StrictIdField(help_text=_("The case's id."))
     channel = serializers.ChoiceField(choices=Channel.choices)
     outcome = serializers.ChoiceField(choices=ContactAttempt.Outcome.choices, required=False, allow_blank=True)
-    target_contact = serializers.IntegerField(
-        min_value=1, required=False, allow_null=True, help_text=_("A third party's contact id, when one was called.")
+    target_contact = StrictIdField(
+        required=False, allow_null=True, help_text=_("A third party's contact id, when one was called.")
     )
-    note = serializers.CharField(max_length=2000, required=False, allow_blank=True)
-    promise_amount = serializers.DecimalField(min_value=ONE_CENT, required=False, **MONEY)
-    promise_date = serializers.DateField(required=False)
-
-    def validate(self, attrs):
-        if ("promise_amount" in attrs) != ("promise_date" in attrs):
-            raise serializers.ValidationError(_("A promise needs both its amount and its date."))
-        return attrs
+    note = StrictCharField(trimmed=False, max_length=NOTE_MAX_LENGTH, required=False, allow_blank=True)
+    promise_amount = StrictMoneyAmountField(required=False, help_text=_("With promise_date: the promise made."))
+    promise_date = serializers.DateField(required=False, help_text=_("With promise_amount: the pay-by date."))
 
 
 class PromiseSerializer(serializers.ModelSerializer):
@@ -151,8 +147,8 @@ class PromiseSerializer(serializers.ModelSerializer):
 
 
 class PromiseCreateSerializer(serializers.Serializer):
-    case = serializers.IntegerField(min_value=1, help_text=_("The case's id."))
-    amount = serializers.DecimalField(min_value=ONE_CENT, **MONEY)
+    case = StrictIdField(help_text=_("The case's id."))
+    amount = StrictMoneyAmountField()
     promised_for = serializers.DateField()
 
 

@@ -3,6 +3,7 @@
 import datetime
 import hashlib
 import hmac
+import re
 import secrets
 
 from django.db import transaction
@@ -15,6 +16,7 @@ from creditops.core.errors import DomainError
 from .models import ApiKey
 
 KEY_PREFIX = "co"
+KEY_SHAPE = re.compile(rf"{KEY_PREFIX}_(?P<prefix>[0-9a-f]{{12}})_[A-Za-z0-9_-]{{43}}")
 # last_used_at is written at most this often per key, so a busy integration does not write on every call.
 LAST_USED_RESOLUTION = datetime.timedelta(minutes=1)
 
@@ -57,11 +59,12 @@ def api_key_revoke(*, api_key: ApiKey, actor) -> ApiKey:
 
 
 def api_key_matching(key: str) -> ApiKey | None:
-    """The active key `key` is, or None; compared in constant time."""
-    parts = key.split("_")
-    if len(parts) < 3 or parts[0] != KEY_PREFIX:
+    """The active key `key` is, or None; compared in constant time. Anything not shaped like a key is
+    refused before the database sees it."""
+    shape = KEY_SHAPE.fullmatch(key)
+    if shape is None:
         return None
-    api_key = ApiKey.objects.select_related("user").filter(prefix=parts[1], revoked_at__isnull=True).first()
+    api_key = ApiKey.objects.select_related("user").filter(prefix=shape["prefix"], revoked_at__isnull=True).first()
     if api_key is None or not hmac.compare_digest(api_key.secret_hash, hash_secret(key)):
         return None
     return api_key

@@ -2,8 +2,11 @@
 collector's case is simply not there, so it answers 404), filtered, ordered and paged by cursor; each
 write calls the one service that owns it."""
 
+import django_filters
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
@@ -12,6 +15,7 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 
 from creditops.core.dates import business_today
+from creditops.core.errors import DomainError
 from dunning.models import ContactAttempt, DunningRun, PromiseToPay
 from dunning.selectors import borrowers_visible_to, cases_visible_to, loans_visible_to, payments_visible_to
 from dunning.services.cases import contact_attempt_log, promise_record
@@ -35,12 +39,30 @@ def validated(serializer_class, request) -> dict:
     return serializer.validated_data
 
 
-def field_error(field: str, message: str) -> exceptions.ValidationError:
-    return exceptions.ValidationError({field: [message]})
+def unknown_reference(field: str, message: str, code: str) -> DomainError:
+    """Well-formed, but naming a record that is not there: a refusal of the request's meaning (422)."""
+    return DomainError(message, code=code, detail={field: [message]})
+
+
+class StrictQueryMixin:
+    """A parameter given twice (`?loan=1&loan=2`) is refused rather than silently read as its last value;
+    only the lists' repeatable filters (e.g. `bucket`) may repeat."""
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)  # authentication and permissions answer first
+        filterset_class = getattr(self, "filterset_class", None)
+        declared = filterset_class.base_filters if filterset_class else {}
+        repeated = sorted(
+            name
+            for name, values in request.query_params.lists()
+            if len(values) > 1 and not isinstance(declared.get(name), django_filters.MultipleChoiceFilter)
+        )
+        if repeated:
+            raise exceptions.ValidationError({name: [_("Give this parameter once.")] for name in repeated})
 
 
 @extend_schema_view(list=extend_schema(summary="Borrowers"), retrieve=extend_schema(summary="One borrower"))
-class BorrowerViewSet(viewsets.ReadOnlyModelViewSet):
+class BorrowerViewSet(StrictQueryMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = serializers.BorrowerSerializer
     filterset_class = filters.BorrowerFilter
     ordering_fields = ["id", "created_at"]
@@ -53,7 +75,7 @@ class BorrowerViewSet(viewsets.ReadOnlyModelViewSet):
     list=extend_schema(summary="Loans, with their current delinquency"),
     retrieve=extend_schema(summary="One loan, with its repayment schedule and current delinquency"),
 )
-class LoanViewSet(viewsets.ReadOnlyModelViewSet):
+class LoanViewSet(StrictQueryMixin, viewsets.ReadOnlyModelViewSet):
     filterset_class = filters.LoanFilter
     ordering_fields = ["id", "disbursed_on", "days_past_due"]
 
@@ -66,7 +88,7 @@ class LoanViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 @extend_schema_view(list=extend_schema(summary="Payments"), retrieve=extend_schema(summary="One payment"))
-class PaymentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class PaymentViewSet(StrictQueryMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = serializers.PaymentSerializer
     filterset_class = filters.PaymentFilter
     ordering_fields = ["id", "received_on"]
@@ -92,7 +114,7 @@ class PaymentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         data = validated(serializers.PaymentCreateSerializer, request)
         loan = Loan.objects.filter(reference=data["loan_reference"].strip().upper()).first()
         if loan is None:
-            raise field_error("loan_reference", _("No loan has this reference."))
+            raise unknown_reference("loan_reference", _("No loan has this reference."), "payment.loan_unknown")
         payment, created = payment_post(
             loan=loan,
             source=data["source"],
@@ -124,7 +146,7 @@ class PaymentViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
 
 
 @extend_schema_view(list=extend_schema(summary="Collection cases"), retrieve=extend_schema(summary="One case"))
-class CaseViewSet(viewsets.ReadOnlyModelViewSet):
+class CaseViewSet(StrictQueryMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = serializers.CaseSerializer
     filterset_class = filters.CaseFilter
     ordering_fields = ["id", "priority_score", "days_past_due", "opened_on"]
@@ -149,7 +171,7 @@ def case_in_scope(user, case_id: int):
     list=extend_schema(summary="Contact attempts, allowed and blocked"),
     retrieve=extend_schema(summary="One contact attempt"),
 )
-class ContactAttemptViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class ContactAttemptViewSet(StrictQueryMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = serializers.ContactAttemptSerializer
     filterset_class = filters.ContactAttemptFilter
     ordering_fields = ["id", "attempted_at"]
@@ -172,6 +194,8 @@ class ContactAttemptViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewS
     )
     def create(self, request, *args, **kwargs):
         data = validated(serializers.ContactAttemptCreateSerializer, request)
+        if ("promise_amount" in data) != ("promise_date" in data):
+            raise DomainError(_("A promise needs both its amount and its date."), code="promise.incomplete")
         case = case_in_scope(request.user, data["case"])
         attempt = contact_attempt_log(
             case=case,
@@ -189,12 +213,13 @@ class ContactAttemptViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewS
             return None
         contact = BorrowerContact.objects.filter(pk=contact_id, borrower_id=case.borrower_id).first()
         if contact is None:
-            raise field_error("target_contact", _("The borrower has no contact with this id."))
+            message = _("The borrower has no contact with this id.")
+            raise unknown_reference("target_contact", message, "contact.target_unknown")
         return contact
 
 
 @extend_schema_view(list=extend_schema(summary="Promises to pay"), retrieve=extend_schema(summary="One promise"))
-class PromiseViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class PromiseViewSet(StrictQueryMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = serializers.PromiseSerializer
     filterset_class = filters.PromiseFilter
     ordering_fields = ["id", "promised_for", "made_on"]
@@ -229,7 +254,7 @@ class FirstRendererNegotiation(BaseContentNegotiation):
 @extend_schema_view(
     list=extend_schema(summary="Issued notices"), retrieve=extend_schema(summary="One notice's metadata")
 )
-class NoticeViewSet(viewsets.ReadOnlyModelViewSet):
+class NoticeViewSet(StrictQueryMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = serializers.NoticeSerializer
     filterset_class = filters.NoticeFilter
     ordering_fields = ["id", "issued_on"]
@@ -247,9 +272,17 @@ class NoticeViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 @extend_schema_view(list=extend_schema(summary="Dunning runs"), retrieve=extend_schema(summary="One dunning run"))
-class RunViewSet(viewsets.ReadOnlyModelViewSet):
+class RunViewSet(StrictQueryMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = serializers.RunSerializer
     filterset_class = filters.RunFilter
     ordering_fields = ["id", "as_of"]
     permission_classes = [MAY_READ_RUNS]
     queryset = DunningRun.objects.all()
+
+
+@csrf_exempt  # a POST to an unknown API address is a 404 like any other, not a CSRF failure page
+def not_found(request, *args, **kwargs):
+    """Any other address under /api/: the API's 404, in the API's error shape (not the portal's page)."""
+    from .errors import error_body
+
+    return JsonResponse(error_body("not_found", _("Not found.")), status=404)

@@ -104,6 +104,10 @@ def test_unsupported_methods_and_bodies_answer_in_the_error_shape(supervisor, cl
     assert_error(response, 400, "parse_error")
     response = client.post("/api/v1/payments/", "x", content_type="text/csv")
     assert_error(response, 415, "unsupported_media_type")
+    assert_error(client.get("/api/v1/cases/1.5/"), 404, "not_found")  # no route: still the API's shape
+    assert_error(client.post("/api/v1/nowhere/", {}, format="json"), 404, "not_found")
+    assert_error(client.get("/api/v1/cases/", {"page_size": "ten"}), 400, "invalid")
+    assert_error(client.get("/api/v1/cases/?loan=1&loan=2"), 400, "invalid")
 
 
 def test_the_schema_and_the_docs_are_served_without_any_cdn(client):

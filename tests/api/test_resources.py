@@ -184,13 +184,13 @@ def test_posting_a_payment_is_idempotent_on_source_and_reference(client_for, sup
     "change, field",
     [
         ({"amount": "-5.00"}, "amount"),
-        ({"amount": "0"}, "amount"),
+        ({"amount": 300}, "amount"),
         ({"amount": "ten"}, "amount"),
         ({"amount": "1.005"}, "amount"),
         ({"received_on": "yesterday"}, "received_on"),
         ({"channel": "pigeon"}, "channel"),
-        ({"loan_reference": "LN-0000-000000"}, "loan_reference"),
         ({"external_ref": ""}, "external_ref"),
+        ({"external_ref": " TX-1"}, "external_ref"),
     ],
 )
 def test_a_bad_payment_answers_400_naming_the_field_and_posts_nothing(change, field, client_for, supervisor, two_cases):
@@ -200,6 +200,21 @@ def test_a_bad_payment_answers_400_naming_the_field_and_posts_nothing(change, fi
     )
     body = assert_error(response, 400, "invalid")
     assert list(body["detail"]) == [field]
+    assert not Payment.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "change, code",
+    [({"amount": "0"}, "payment.amount_invalid"), ({"loan_reference": "LN-0000-000000"}, "payment.loan_unknown")],
+)
+def test_a_well_formed_payment_a_rule_refuses_answers_422_and_posts_nothing(
+    change, code, client_for, supervisor, two_cases
+):
+    mine, _theirs = two_cases
+    response = client_for(supervisor, "write").post(
+        "/api/v1/payments/", payment_body(mine.loan, **change), format="json"
+    )
+    assert_error(response, 422, code)
     assert not Payment.objects.exists()
 
 
@@ -267,7 +282,7 @@ def test_a_promise_in_the_past_is_refused_with_its_rule(client_for, collector, t
     mine, _theirs = two_cases
     client = client_for(collector, "write")
     past = {"case": mine.pk, "amount": "10.00", "promised_for": "2020-01-01"}
-    assert_error(client.post("/api/v1/promises/", past, format="json"), 400, "promise.date_past")
+    assert_error(client.post("/api/v1/promises/", past, format="json"), 422, "promise.date_past")
     soon = (business_today() + datetime.timedelta(days=2)).isoformat()
     created = client.post("/api/v1/promises/", {**past, "promised_for": soon}, format="json")
     assert created.status_code == 201
@@ -284,7 +299,8 @@ def test_a_manager_reads_every_case_but_cannot_work_one(client_for, two_cases, d
     manager.groups.add(Group.objects.get(name=roles.MANAGER))
     mine, theirs = two_cases
     assert sorted(ids(client_for(manager).get("/api/v1/cases/"))) == sorted([mine.pk, theirs.pk])
-    response = client_for(manager, "write").post("/api/v1/contact-attempts/", {"case": mine.pk, "channel": "call"})
+    body = {"case": mine.pk, "channel": "call"}
+    response = client_for(manager, "write").post("/api/v1/contact-attempts/", body, format="json")
     assert_error(response, 403, "case.forbidden")
 
 
