@@ -7,6 +7,7 @@ import re
 
 import django_filters
 from django import forms
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
@@ -16,8 +17,19 @@ MAX_ID = 2**63 - 1
 MAX_DPD = 100_000
 WHOLE_NUMBER = re.compile(r"-?[0-9]+")
 MONEY_PATTERN = r"^[0-9]{1,16}(\.[0-9]{1,2})?$"
-# No spaces around a name or reference: " TX-1" and "TX-1" would be two different payments.
-TRIMMED_PATTERN = r"^\S(.*\S)?$"
+# References and names: no control characters, and no spaces around them (" TX-1" and "TX-1" would be
+# two different payments). Explicit ranges, because "\s" means different things in Python and in the
+# ECMA regular expressions of JSON Schema.
+TRIMMED_PATTERN = r"^[^\x00-\x20\x7f]([^\x00-\x1f\x7f]*[^\x00-\x20\x7f])?$"
+
+
+class WholeMatch(RegexValidator):
+    """A pattern the whole value must match. RegexValidator searches, and Python's "$" also matches
+    before a final newline, which JSON Schema's does not; the schema still shows the pattern."""
+
+    def __call__(self, value):
+        if not self.regex.fullmatch(str(value)):
+            raise ValidationError(self.message, code=self.code)
 
 
 class StrictIntegerField(forms.IntegerField):
@@ -55,7 +67,10 @@ class AnyOfFilter(django_filters.MultipleChoiceFilter):
 
 
 class StrictMoneyField(forms.CharField):
-    default_validators = [RegexValidator(MONEY_PATTERN, _("Give an amount such as 1200 or 1200.50."))]
+    default_validators = [WholeMatch(MONEY_PATTERN, _("Give an amount such as 1200 or 1200.50."))]
+
+    def __init__(self, **kwargs):
+        super().__init__(strip=False, **kwargs)
 
     def to_python(self, value):
         value = super().to_python(value)
@@ -104,9 +119,8 @@ class StrictCharField(serializers.CharField):
     def __init__(self, *, trimmed=True, **kwargs):
         kwargs["trim_whitespace"] = False
         if trimmed:
-            kwargs.setdefault("validators", []).append(
-                RegexValidator(TRIMMED_PATTERN, _("No spaces at the start or the end, and on one line."))
-            )
+            message = _("No spaces at the start or the end, and no control characters.")
+            kwargs.setdefault("validators", []).append(WholeMatch(TRIMMED_PATTERN, message))
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):
