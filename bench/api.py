@@ -12,10 +12,10 @@ times; figures are in-process server time (no network, no WSGI server), medians.
 
 import argparse
 import base64
+import json
 import os
 import sys
 from pathlib import Path
-from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "creditops.settings.dev")
@@ -40,11 +40,11 @@ class UndoKeysError(Exception):
 
 
 def deep_cursor(queryset) -> str:
-    """DRF's cursor for the page starting at the middle id of `queryset` (newest first)."""
+    """The API's cursor (creditops/api/pagination.py) for the page after the middle id of `queryset`."""
     ids = queryset.order_by("-id").values_list("id", flat=True)
     count = queryset.count()
     middle = ids[count // 2] if count else 0
-    return base64.b64encode(urlencode({"p": middle}).encode()).decode()
+    return base64.urlsafe_b64encode(json.dumps([middle]).encode()).decode()
 
 
 def urls_for(user) -> list[tuple[str, str]]:
@@ -59,6 +59,7 @@ def urls_for(user) -> list[tuple[str, str]]:
         ("loans, first page", "/api/v1/loans/"),
         ("loans ?bucket=31-60", "/api/v1/loans/?bucket=31-60"),
         ("loans, deep page", f"/api/v1/loans/?cursor={deep_cursor(loans)}"),
+        ("loans ?ordering=-days_past_due", "/api/v1/loans/?ordering=-days_past_due"),
         ("payments ?received_from=…", "/api/v1/payments/?received_from=2026-01-01"),
         ("contact attempts, first page", "/api/v1/contact-attempts/"),
         ("notices, first page", "/api/v1/notices/"),

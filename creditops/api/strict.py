@@ -12,6 +12,7 @@ from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.filters import OrderingFilter
 
 MAX_ID = 2**63 - 1
 MAX_DPD = 100_000
@@ -155,3 +156,28 @@ class StrictIdField(serializers.IntegerField):
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class OneFieldOrdering(OrderingFilter):
+    """`ordering=<field>` or `-<field>`, one of the view's `ordering_fields` (listed in the schema); anything
+    else answers 400 instead of being quietly ignored."""
+
+    def get_ordering(self, request, queryset, view):
+        given = request.query_params.get(self.ordering_param, "")
+        if given == "":
+            return self.get_default_ordering(view)
+        if given not in self._choices(view):
+            message = _("Order by one of: %(choices)s.") % {"choices": ", ".join(self._choices(view))}
+            raise serializers.ValidationError({self.ordering_param: [message]})
+        return (given,)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"] = {"type": "string", "enum": self._choices(view)}
+            parameter["description"] = "Order by this field; a leading minus sign orders descending."
+        return parameters
+
+    @staticmethod
+    def _choices(view) -> list[str]:
+        return [prefix + field for field in view.ordering_fields for prefix in ("", "-")]

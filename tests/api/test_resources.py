@@ -10,7 +10,7 @@ from django.db.models import Sum
 from accounts.models import AuditEvent
 from creditops.core.dates import business_today
 from dunning.models import ContactAttempt, PromiseToPay
-from lending.models import Installment, Payment
+from lending.models import Borrower, Installment, Payment
 from notices.models import Notice
 from notices.services.issue import notice_issue
 from tests.api.conftest import assert_error
@@ -331,3 +331,24 @@ def test_a_case_timeline_shows_its_events_newest_first(client_for, supervisor, t
     loan = client.get(f"/api/v1/loans/{mine.loan_id}/").json()
     assert len(loan["schedule"]) == 12 and loan["days_past_due"] == mine.days_past_due
     assert Decimal(loan["overdue_amount"]) == mine.loan.overdue_amount > 0
+
+
+def test_pages_stay_exact_across_more_ties_than_an_offset_cursor_can_step_over(client_for, administrator):
+    """1,100 borrowers created at the same instant, ordered by creation time: the key is (time, id), so
+    every page starts exactly after the last row shown (DRF's own cursor steps over ties by an offset
+    capped at 1,000 and would repeat rows here)."""
+    BorrowerFactory.create_batch(1100)
+    Borrower.objects.update(created_at=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC))
+    client = client_for(administrator)
+    seen, url = [], "/api/v1/borrowers/?ordering=-created_at&page_size=200"
+    while url:
+        page = client.get(url).json()
+        seen += [row["id"] for row in page["results"]]
+        url = page["next"]
+    assert len(seen) == len(set(seen)) == 1100
+    assert seen == sorted(seen, reverse=True)  # ties broken by id, in the same direction
+
+
+def test_a_cursor_we_did_not_make_points_at_no_page(client_for, supervisor):
+    assert_error(client_for(supervisor).get("/api/v1/cases/", {"cursor": "not-a-cursor"}), 404, "not_found")
+    assert_error(client_for(supervisor).get("/api/v1/cases/", {"ordering": "borrower__name"}), 400, "invalid")
