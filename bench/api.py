@@ -47,6 +47,12 @@ def deep_cursor(queryset) -> str:
     return base64.urlsafe_b64encode(json.dumps([middle]).encode()).decode()
 
 
+def next_page(user, url) -> str:
+    """The `next` link of `url`'s first page, as the user's client would follow it."""
+    _api_key, key = api_key_issue(name="bench-next", user=user, scope="read", actor=None)
+    return Client(HTTP_AUTHORIZATION=f"Api-Key {key}").get(url).json()["next"].removeprefix("http://testserver")
+
+
 def urls_for(user) -> list[tuple[str, str]]:
     cases = selectors.cases_visible_to(user)
     loans = selectors.loans_visible_to(user)
@@ -60,6 +66,9 @@ def urls_for(user) -> list[tuple[str, str]]:
         ("loans ?bucket=31-60", "/api/v1/loans/?bucket=31-60"),
         ("loans, deep page", f"/api/v1/loans/?cursor={deep_cursor(loans)}"),
         ("loans ?ordering=-days_past_due", "/api/v1/loans/?ordering=-days_past_due"),
+        ("loans ?ordering=-days_past_due, page 2", next_page(user, "/api/v1/loans/?ordering=-days_past_due")),
+        ("payments ?ordering=-received_on", "/api/v1/payments/?ordering=-received_on"),
+        ("cases ?ordering=-days_past_due", "/api/v1/cases/?ordering=-days_past_due"),
         ("payments ?received_from=…", "/api/v1/payments/?received_from=2026-01-01"),
         ("contact attempts, first page", "/api/v1/contact-attempts/"),
         ("notices, first page", "/api/v1/notices/"),

@@ -276,6 +276,8 @@ class Loan(models.Model):
             models.Index(fields=["status", "-id"], name="loan_status_idx"),
             models.Index(fields=["aging_bucket", "-id"], name="loan_bucket_idx"),
             models.Index(fields=["product", "-id"], name="loan_product_idx"),
+            # The API's loans by days past due (worst first), paged by (days_past_due, id).
+            models.Index(fields=["days_past_due", "id"], name="loan_dpd_idx"),
             models.Index(
                 fields=["oldest_overdue_due_date"],
                 name="loan_overdue_idx",

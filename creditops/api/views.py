@@ -65,7 +65,7 @@ class StrictQueryMixin:
 class BorrowerViewSet(StrictQueryMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = serializers.BorrowerSerializer
     filterset_class = filters.BorrowerFilter
-    ordering_fields = ["id", "created_at"]
+    ordering_fields = ["id"]
 
     def get_queryset(self):
         return borrowers_visible_to(self.request.user)
@@ -77,7 +77,7 @@ class BorrowerViewSet(StrictQueryMixin, viewsets.ReadOnlyModelViewSet):
 )
 class LoanViewSet(StrictQueryMixin, viewsets.ReadOnlyModelViewSet):
     filterset_class = filters.LoanFilter
-    ordering_fields = ["id", "disbursed_on", "days_past_due"]
+    ordering_fields = ["id", "days_past_due"]
 
     def get_queryset(self):
         loans = loans_visible_to(self.request.user).select_related("product")
@@ -149,7 +149,7 @@ class PaymentViewSet(StrictQueryMixin, mixins.CreateModelMixin, viewsets.ReadOnl
 class CaseViewSet(StrictQueryMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = serializers.CaseSerializer
     filterset_class = filters.CaseFilter
-    ordering_fields = ["id", "priority_score", "days_past_due", "opened_on"]
+    ordering_fields = ["id", "priority_score", "days_past_due"]
 
     def get_queryset(self):
         return cases_visible_to(self.request.user).select_related("loan", "stage")

@@ -10,7 +10,7 @@ from django.db.models import Sum
 from accounts.models import AuditEvent
 from creditops.core.dates import business_today
 from dunning.models import ContactAttempt, PromiseToPay
-from lending.models import Borrower, Installment, Payment
+from lending.models import Installment, Payment
 from notices.models import Notice
 from notices.services.issue import notice_issue
 from tests.api.conftest import assert_error
@@ -333,14 +333,19 @@ def test_a_case_timeline_shows_its_events_newest_first(client_for, supervisor, t
     assert Decimal(loan["overdue_amount"]) == mine.loan.overdue_amount > 0
 
 
-def test_pages_stay_exact_across_more_ties_than_an_offset_cursor_can_step_over(client_for, administrator):
-    """1,100 borrowers created at the same instant, ordered by creation time: the key is (time, id), so
-    every page starts exactly after the last row shown (DRF's own cursor steps over ties by an offset
-    capped at 1,000 and would repeat rows here)."""
-    BorrowerFactory.create_batch(1100)
-    Borrower.objects.update(created_at=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC))
-    client = client_for(administrator)
-    seen, url = [], "/api/v1/borrowers/?ordering=-created_at&page_size=200"
+def test_pages_stay_exact_across_more_ties_than_an_offset_cursor_can_step_over(client_for, supervisor, two_cases):
+    """1,100 contact attempts at the same instant, ordered by time: the key is (time, id), so every page
+    starts exactly after the last row shown (DRF's own cursor steps over ties by an offset capped at 1,000
+    and would repeat rows here)."""
+    mine, _theirs = two_cases
+    at = datetime.datetime(2026, 3, 1, 10, tzinfo=datetime.UTC)
+    ContactAttempt.objects.bulk_create(
+        ContactAttempt(case=mine, borrower_id=mine.borrower_id, loan_id=mine.loan_id, channel="call",
+                       decision="allowed", attempted_at=at)
+        for _ in range(1100)
+    )  # fmt: skip
+    client = client_for(supervisor)
+    seen, url = [], "/api/v1/contact-attempts/?ordering=-attempted_at&page_size=200"
     while url:
         page = client.get(url).json()
         seen += [row["id"] for row in page["results"]]
