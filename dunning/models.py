@@ -477,6 +477,8 @@ class CollectionCase(models.Model):
             models.Index(fields=["stage"], name="case_stage_idx", condition=Q(is_open=True)),
             models.Index(fields=["-priority_score", "id"], name="case_priority_idx", condition=Q(is_open=True)),
             models.Index(fields=["borrower"], name="case_borrower_idx"),
+            # The API's cases by days past due, paged by (days_past_due, id).
+            models.Index(fields=["days_past_due", "id"], name="case_dpd_idx"),
         ]
 
     def __str__(self):

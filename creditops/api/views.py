@@ -149,7 +149,7 @@ class PaymentViewSet(StrictQueryMixin, mixins.CreateModelMixin, viewsets.ReadOnl
 class CaseViewSet(StrictQueryMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = serializers.CaseSerializer
     filterset_class = filters.CaseFilter
-    ordering_fields = ["id", "priority_score", "days_past_due"]
+    ordering_fields = ["id", "days_past_due"]  # by priority: the portal's worklist
 
     def get_queryset(self):
         return cases_visible_to(self.request.user).select_related("loan", "stage")
