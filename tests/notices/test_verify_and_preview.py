@@ -159,7 +159,7 @@ def test_the_cases_collector_downloads_the_stored_pdf_and_the_download_is_audite
     assert response.content == stored_bytes(notice)
     event = AuditEvent.objects.get(event="notice.downloaded")
     assert (event.actor, event.subject_type, event.subject_id) == (collector, "notices.notice", str(notice.pk))
-    assert event.detail == {"reference": "CN-2026-000001"}
+    assert event.detail == {"reference": "CN-2026-000001", "via": "portal"}
 
 
 def test_a_collector_gets_404_for_a_notice_on_someone_elses_case(client, notice, other_collector):
