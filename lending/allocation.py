@@ -52,3 +52,11 @@ def allocate(amount: Decimal, installments: list[OpenInstallment], waterfall: tu
         if line.total > 0:
             lines.append(line)
     return lines, remaining
+
+
+def outstanding_parts(installment) -> dict[str, Decimal]:
+    """What is still owed of each part of an installment (anything with the model's amount fields)."""
+    return {
+        part: getattr(installment, f"{part}_amount") - getattr(installment, f"{part}_paid_amount")
+        for part in COMPONENTS
+    }

@@ -16,7 +16,7 @@ from creditops.core.errors import DomainError
 from creditops.core.money import ZERO, positive_whole_cents
 from creditops.core.references import format_reference, reference_allocate_block
 
-from .allocation import COMPONENTS, AllocationLine, OpenInstallment, allocate
+from .allocation import COMPONENTS, AllocationLine, OpenInstallment, allocate, outstanding_parts
 from .delinquency import BUCKET_UPPER_BOUNDS
 from .models import Borrower, BorrowerContact, Installment, Loan, Payment, PaymentAllocation, Product
 from .schedules import build_schedule
@@ -150,7 +150,7 @@ def _post_locked(loan_id, source, external_ref, amount, received_on, channel, ac
     if existing is not None:
         return _replayed(existing, loan.pk, amount, received_on), False
     installments = list(loan.installments.filter(outstanding_amount__gt=0).order_by("due_date", "sequence"))
-    open_items = [OpenInstallment(key=item, outstanding=_outstanding_parts(item)) for item in installments]
+    open_items = [OpenInstallment(key=item, outstanding=outstanding_parts(item)) for item in installments]
     lines, excess = allocate(amount, open_items, loan.product.waterfall)
     payment = Payment.objects.create(
         loan=loan,
@@ -188,13 +188,6 @@ def _replayed(existing: Payment, loan_id, amount, received_on) -> Payment:
     return existing
 
 
-def _outstanding_parts(installment: Installment) -> dict[str, Decimal]:
-    return {
-        part: getattr(installment, f"{part}_amount") - getattr(installment, f"{part}_paid_amount")
-        for part in COMPONENTS
-    }
-
-
 def _apply_allocation_lines(payment, lines, *, sign: int, is_reversal: bool = False):
     """Record allocation rows and move the installments' paid amounts by the same figures."""
     rows, changed = [], []
@@ -227,7 +220,7 @@ def _apply_credit_balance(loan: Loan) -> None:
         installments = list(loan.installments.filter(outstanding_amount__gt=0).order_by("due_date", "sequence"))
         if not installments:
             return
-        open_items = [OpenInstallment(key=item, outstanding=_outstanding_parts(item)) for item in installments]
+        open_items = [OpenInstallment(key=item, outstanding=outstanding_parts(item)) for item in installments]
         lines, left = allocate(payment.unallocated_amount, open_items, loan.product.waterfall)
         _apply_allocation_lines(payment, lines, sign=1)
         loan.credit_balance_amount -= payment.unallocated_amount - left
