@@ -9,7 +9,7 @@ from .models import AuditEvent
 # The screen's categories: which events each one gathers.
 REVEAL_EVENTS = ["personal_data.revealed", "personal_data.viewed"]
 # Every export the portal records (add new export events here, so the filter stays on the event index).
-EXPORT_EVENTS = ["audit.exported", "dashboard.exported"]
+EXPORT_EVENTS = ["audit.exported", "dashboard.exported", "admin.exported"]
 APPROVAL_EVENTS = ["approval.requested", "approval.decided"]
 BLOCKED_CONTACT_EVENTS = ["contact.blocked"]
 

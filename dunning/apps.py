@@ -13,6 +13,7 @@ class DunningConfig(AppConfig):
 
         from lending.signals import payment_posted, payment_reversed
 
+        from . import import_receivers  # noqa: F401 - connects the bulk import's timeline receiver
         from .receivers import payment_on_timeline
 
         payment_posted.connect(payment_on_timeline, dispatch_uid="dunning.payment_posted")

@@ -12,6 +12,8 @@ from creditops.core.masking import mask_phone
 from creditops.core.money import format_money
 
 from . import selectors, services
+from .imports import exports
+from .imports.admin_views import BORROWERS, LOANS, PAYMENTS, ImportExportMixin
 from .models import Borrower, BorrowerContact, Installment, Loan, Payment, PaymentAllocation, Product
 
 
@@ -95,8 +97,10 @@ class BorrowerContactInline(admin.TabularInline):
 
 
 @admin.register(Borrower)
-class BorrowerAdmin(PersonalDataAuditMixin, CaseScopedLedgerMixin, BigTableAdmin):
+class BorrowerAdmin(ImportExportMixin, PersonalDataAuditMixin, CaseScopedLedgerMixin, BigTableAdmin):
     borrower_path = "pk"
+    importer = BORROWERS
+    export_columns = exports.BORROWER_COLUMNS
     list_display = [
         "name", "kind", "masked_id", "masked_phone_display", "province", "city", "risk_grade", "on_hold",
     ]  # fmt: skip
@@ -241,8 +245,11 @@ class ServiceBackedAddMixin:
 
 
 @admin.register(Loan)
-class LoanAdmin(CaseScopedLedgerMixin, ServiceBackedAddMixin, BigTableAdmin):
+class LoanAdmin(ImportExportMixin, CaseScopedLedgerMixin, ServiceBackedAddMixin, BigTableAdmin):
     add_form = LoanCreateForm
+    importer = LOANS
+    export_columns = exports.LOAN_COLUMNS
+    export_related = ("borrower", "product")
     list_display = [
         "reference", "borrower", "product_code", "principal_display", "status", "days_past_due", "aging_bucket",
         "overdue_display", "disbursed_on",
@@ -358,10 +365,13 @@ class ReversalForm(forms.Form):
 
 
 @admin.register(Payment)
-class PaymentAdmin(CaseScopedLedgerMixin, ServiceBackedAddMixin, LedgerRowAdmin):
+class PaymentAdmin(ImportExportMixin, CaseScopedLedgerMixin, ServiceBackedAddMixin, LedgerRowAdmin):
     borrower_path = "loan__borrower"
     unscoped_permission = "lending.add_payment"
     add_form = PaymentPostForm
+    importer = PAYMENTS
+    export_columns = exports.PAYMENT_COLUMNS
+    export_related = ("loan", "posted_by")
     list_display = [
         "external_ref", "source", "loan", "amount_display", "unallocated_display", "received_on", "channel",
         "status",
@@ -372,7 +382,7 @@ class PaymentAdmin(CaseScopedLedgerMixin, ServiceBackedAddMixin, LedgerRowAdmin)
     search_fields = ["external_ref"]  # the real search is payments_matching()
     search_help_text = _("Exact external reference, or a loan reference.")
     raw_id_fields = ["loan"]
-    actions = ["reverse_payments"]
+    actions = ["reverse_payments", *ImportExportMixin.actions]
     amount_display = money_column("amount", _("amount"))
     unallocated_display = money_column("unallocated_amount", _("to credit balance"))
 

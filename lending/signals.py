@@ -5,3 +5,5 @@ from django.dispatch import Signal
 
 payment_posted = Signal()  # kwargs: payment, actor
 payment_reversed = Signal()  # kwargs: payment, actor
+# The bulk import's counterpart of payment_posted, sent once for a whole file.
+payments_imported = Signal()  # kwargs: payments (a list, in posting order), actor
