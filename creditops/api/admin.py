@@ -1,3 +1,5 @@
+import functools
+
 from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
@@ -13,9 +15,12 @@ class ApiKeyIssueForm(forms.ModelForm):
         model = ApiKey
         fields = ["name", "user", "scope"]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, issuer=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["user"].queryset = User.objects.filter(is_active=True).order_by("username")
+        users = User.objects.filter(is_active=True).order_by("username")
+        if not (issuer and issuer.is_superuser):
+            users = users.filter(is_superuser=False)
+        self.fields["user"].queryset = users
         self.fields["user"].help_text = _("The key sees and may do what this user's roles allow.")
 
 
@@ -29,12 +34,14 @@ class ApiKeyAdmin(admin.ModelAdmin):
     search_fields = ["name", "prefix", "user__username"]
     readonly_fields = ["name", "user", "scope", "prefix", "created_at", "created_by", "last_used_at", "revoked_at"]
     actions = ["revoke"]
-    add_form = ApiKeyIssueForm
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
             kwargs["form"] = ApiKeyIssueForm
-        return super().get_form(request, obj, **kwargs)
+        form_class = super().get_form(request, obj, **kwargs)
+        if obj is None:
+            return functools.partial(form_class, issuer=request.user)
+        return form_class
 
     def get_readonly_fields(self, request, obj=None):
         return self.readonly_fields if obj is not None else []

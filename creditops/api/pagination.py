@@ -88,11 +88,11 @@ class KeysetPagination(BasePagination):
         if cursor == "":
             return None
         try:
-            values = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
+            values = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")), parse_constant=_no_constant)
             if not isinstance(values, list) or len(values) != len(keys):
                 raise ValueError
             return [model._meta.get_field(key).to_python(value) for key, value in zip(keys, values, strict=True)]
-        except (UnicodeEncodeError, binascii.Error, ValueError, TypeError, DjangoValidationError):
+        except (UnicodeEncodeError, binascii.Error, ValueError, TypeError, OverflowError, DjangoValidationError):
             raise exceptions.NotFound(_("This cursor is not one of ours.")) from None
 
     def _next_link(self):
@@ -119,3 +119,7 @@ def _beyond(model, keys, values, descending: bool):
 def _plain(value):
     """A key value as JSON holds it (dates and times as ISO text, numbers as they are)."""
     return value if isinstance(value, int) else value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a key value")  # JSON's NaN and Infinity: never in a cursor we made

@@ -35,6 +35,9 @@ def api_key_issue(*, name: str, user, scope: str, actor) -> tuple[ApiKey, str]:
         raise DomainError(_("Unknown scope %(scope)r.") % {"scope": scope}, code="api_key.scope_invalid")
     if not user.is_active:
         raise DomainError(_("The key would act as an inactive user."), code="api_key.user_inactive")
+    if user.is_superuser and not (actor is not None and actor.is_superuser):
+        # Administrators may not create or edit superusers; a key acting as one would be the same.
+        raise DomainError(_("Only a superuser may issue a key acting as a superuser."), code="api_key.superuser")
     prefix = secrets.token_hex(6)
     key = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
     api_key = ApiKey.objects.create(

@@ -170,6 +170,9 @@ CACHES = {
     )
 }
 
+# Messages are kept in the session, not a cookie: one of them carries a new API key, shown once.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "creditops.api.authentication.ApiKeyAuthentication",

@@ -18,6 +18,8 @@ WHOLE_NUMBER_TEXT = re.compile(r"[0-9]+")
 DATE_TEXT = re.compile(r"([0-9]{4})([-/])([0-9]{1,2})\2([0-9]{1,2})")
 # A money column holds up to 18 digits of which 2 are cents.
 MAX_AMOUNT = Decimal(10) ** 16
+# Whole-number columns (term in months) are small; more digits than this is a typing mistake.
+MAX_WHOLE_NUMBER_DIGITS = 9
 # Dates outside these years are typing mistakes, and a schedule 30 years on must still be a date.
 YEARS = range(1900, 2200)
 
@@ -51,10 +53,10 @@ def positive_amount(text: str) -> Decimal:
         raise CellError(_("The amount is negative; only money received can be imported."))
     if amount == 0:
         raise CellError(_("The amount is zero."))
+    if amount >= MAX_AMOUNT:  # first: rounding a number of 29 digits or more fails
+        raise CellError(_("The amount is too large."))
     if to_money(amount) != amount:
         raise CellError(_("The amount has more than 2 decimal places."))
-    if amount >= MAX_AMOUNT:
-        raise CellError(_("The amount is too large."))
     return to_money(amount)
 
 
@@ -76,6 +78,8 @@ def date_value(text: str) -> datetime.date:
 def whole_number(text: str) -> int:
     if not WHOLE_NUMBER_TEXT.fullmatch(text):
         raise CellError(_("%(value)s is not a whole number.") % {"value": quoted(text)})
+    if len(text) > MAX_WHOLE_NUMBER_DIGITS:  # Python refuses to read numbers of over 4,300 digits
+        raise CellError(_("The number is too large."))
     return int(text)
 
 

@@ -8,6 +8,7 @@ spreadsheet's: the header is row 1, the first data row is row 2.
 import csv
 import datetime
 import io
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -57,17 +58,27 @@ def file_format(name: str) -> str:
     return suffix
 
 
+# Characters no text column may hold (a NUL cannot be stored in PostgreSQL, and XLSX cannot hold any of
+# them): tab, line feed and carriage return are text.
+CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def read_rows(file, *, name: str, columns: Columns, max_rows: int = MAX_ROWS) -> list[Row]:
     """The data rows of an open binary file named `name`, each cell keyed by its normalised column name.
     Blank rows are skipped (their numbers are not reused). Raises FileRejectedError."""
     reader = _read_xlsx if file_format(name) == "xlsx" else _read_csv
     records = reader(file)
     header = _normalised_header(next(records, None), columns)
-    rows = []
+    rows, unprintable = [], []
     for number, values in enumerate(records, start=2):
         cells = [_as_text(value) for value in values]
         if not any(cells):
             continue
+        unprintable += [
+            _("Row %(row)d, column %(column)s holds a control character.") % {"row": number, "column": column}
+            for column, cell in zip(header, cells, strict=False)
+            if CONTROL_CHARACTER.search(cell)
+        ]
         if len(rows) == max_rows:
             raise FileRejectedError(
                 [_("The file has more than %(max)d rows; split it into smaller files.") % {"max": max_rows}]
@@ -76,6 +87,8 @@ def read_rows(file, *, name: str, columns: Columns, max_rows: int = MAX_ROWS) ->
             raise FileRejectedError([_("Row %(row)d has more cells than the header has columns.") % {"row": number}])
         cells += [""] * (len(header) - len(cells))
         rows.append(Row(number=number, cells=dict(zip(header, cells, strict=False))))
+    if unprintable:
+        raise FileRejectedError(unprintable)
     return rows
 
 

@@ -52,3 +52,15 @@ def test_the_command_prints_a_working_key(capsys, collector):
     key = capsys.readouterr().out.strip()
     assert works(key) == 200
     assert ApiKey.objects.get().scope == "read"
+
+
+def test_an_administrator_cannot_issue_a_key_acting_as_a_superuser(client, administrator):
+    from accounts.models import User
+
+    root = User.objects.create_superuser("root", "root@example.com", "x" * 16)
+    client.force_login(administrator)
+    page = client.get("/admin/api/apikey/add/").content.decode()
+    assert f'value="{root.pk}"' not in page
+    response = client.post("/admin/api/apikey/add/", {"name": "escalate", "user": root.pk, "scope": "write"})
+    assert response.status_code == 200  # the form again, with the error
+    assert not ApiKey.objects.exists()

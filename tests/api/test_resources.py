@@ -357,3 +357,11 @@ def test_pages_stay_exact_across_more_ties_than_an_offset_cursor_can_step_over(c
 def test_a_cursor_we_did_not_make_points_at_no_page(client_for, supervisor):
     assert_error(client_for(supervisor).get("/api/v1/cases/", {"cursor": "not-a-cursor"}), 404, "not_found")
     assert_error(client_for(supervisor).get("/api/v1/cases/", {"ordering": "borrower__name"}), 400, "invalid")
+
+
+@pytest.mark.parametrize("key", ["[Infinity]", "[NaN]", "[1e999]", '{"a": 1}', "[[1]]"])
+def test_a_cursor_holding_what_no_page_key_is_answers_404(key, client_for, supervisor):
+    import base64
+
+    cursor = base64.urlsafe_b64encode(key.encode()).decode()
+    assert_error(client_for(supervisor).get("/api/v1/borrowers/", {"cursor": cursor}), 404, "not_found")

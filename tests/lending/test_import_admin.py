@@ -223,6 +223,7 @@ def test_loan_rows_refused_by_the_service_are_listed_with_the_others(admin_clien
             [person.id_number, product.code, "12000", "12", "2026-11-01", "2026-10-01"],
             [resident_id(4999), product.code, "12000", "12", "2026-11-01", ""],
             [person.id_number, "NOPE", "12000.001", "twelve", "2026-13-01", ""],
+            [person.id_number, product.code, "12000", "9" * 5000, "2026-11-01", ""],
         ],
     )
     before = (Loan.objects.count(), list(ReferenceCounter.objects.values_list("last_value", flat=True)))
@@ -238,6 +239,7 @@ def test_loan_rows_refused_by_the_service_are_listed_with_the_others(admin_clien
         (7, "term_months", "“twelve” is not a whole number."),
         (7, "disbursed_on", "“2026-13-01” is not a real date."),
         (7, "product_code", "No product has this code."),
+        (8, "term_months", "The number is too large."),
     ]
     assert (Loan.objects.count(), list(ReferenceCounter.objects.values_list("last_value", flat=True))) == before
 

@@ -155,6 +155,7 @@ BROKEN_ROWS = {
         "“1,066.19” is not an amount: write digits with a decimal point, without separators or currency.",
     ),
     "zero amount": (["{loan}", "TX-3", "0.00", "2026-11-20", ""], "amount", "The amount is zero."),
+    "amount of 30 digits": (["{loan}", "TX-3", "1" * 30, "2026-11-20", ""], "amount", "The amount is too large."),
     "too many decimals": (
         ["{loan}", "TX-3", "10.005", "2026-11-20", ""], "amount", "The amount has more than 2 decimal places.",
     ),
@@ -192,6 +193,16 @@ def test_a_broken_row_rejects_the_file_with_its_row_column_and_reason(tmp_path, 
     assert err.rstrip().endswith("CommandError: The file was rejected; nothing was written.")
     assert ledger_snapshot() == before
     assert import_file(path).row_errors == [RowError(4, column, reason)]
+    assert ledger_snapshot() == before
+
+
+@pytest.mark.parametrize("cell", ["TX\x011", "TX\x00", "\x7f"])
+def test_a_control_character_rejects_the_file_naming_its_row_and_column(tmp_path, loans, good_rows, cell):
+    path = write_csv(tmp_path / "bank.csv", [HEADER, *good_rows, [loans[0].reference, cell, "10.00", "2026-11-20", ""]])
+    before = ledger_snapshot()
+    status, _out, err = command(path)
+    assert status == 1
+    assert "Row 4, column external_ref holds a control character." in err
     assert ledger_snapshot() == before
 
 
@@ -270,7 +281,8 @@ def test_the_command_exits_with_status_1_and_a_report_on_stderr(tmp_path):
     result = subprocess.run(  # noqa: S603 - our own manage.py with fixed arguments
         [sys.executable, str(ROOT / "manage.py"), "import_payments", str(path)],
         capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
-        env={"PATH": "/usr/bin:/bin", "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}"},
+        env={"PATH": "/usr/bin:/bin", "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}",
+             "LANGUAGE_CODE": "en"},
     )  # fmt: skip
     assert result.returncode == 1
     assert result.stdout == ""
