@@ -35,8 +35,9 @@ def api_key_issue(*, name: str, user, scope: str, actor) -> tuple[ApiKey, str]:
         raise DomainError(_("Unknown scope %(scope)r.") % {"scope": scope}, code="api_key.scope_invalid")
     if not user.is_active:
         raise DomainError(_("The key would act as an inactive user."), code="api_key.user_inactive")
-    if user.is_superuser and not (actor is not None and actor.is_superuser):
-        # Administrators may not create or edit superusers; a key acting as one would be the same.
+    if user.is_superuser and actor is not None and not actor.is_superuser:
+        # Administrators may not create or edit superusers; a key acting as one would be the same. (The
+        # command, run by whoever holds the server's shell, issues as the system: actor None.)
         raise DomainError(_("Only a superuser may issue a key acting as a superuser."), code="api_key.superuser")
     prefix = secrets.token_hex(6)
     key = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
