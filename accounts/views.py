@@ -1,19 +1,17 @@
 """Signing in and out, the language switch, and the audit-trail screens for Compliance."""
 
-import csv
 import datetime
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required, permission_required
-from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django.views.i18n import set_language
 
 from creditops.core.parsing import parse_id
+from creditops.core.spreadsheets import csv_response
 
 from . import selectors
 from .filters import AuditEventFilter, BlockedContactFilter
@@ -107,39 +105,9 @@ BLOCKED_CONTACT_COLUMNS = [
 ]
 
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(value):
-    """Text a spreadsheet would run as a formula (=, +, -, @ first) is opened as text: a leading '."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
 def _csv_export(request, name, filters, columns):
     """Stream the filtered rows as CSV (UTF-8 with BOM, so Excel opens Chinese text correctly), and record
     the export — with its filters — in the audit trail before the first byte leaves."""
     parameters = {key: value for key, value in request.GET.items() if key not in ("format", "before")}
     audit_record(actor=request.user, event="audit.exported", detail={"export": name, "filters": parameters})
-    writer = csv.writer(_Echo())
-    rows = filters.qs.iterator(chunk_size=2000)
-
-    def lines():
-        yield "\ufeff" + writer.writerow([header for header, _value in columns])
-        for count, row in enumerate(rows, start=1):
-            if count > EXPORT_ROW_LIMIT:
-                notice = _("Stopped at %(limit)d rows: narrow the filters.") % {"limit": EXPORT_ROW_LIMIT}
-                yield writer.writerow([notice])
-                return
-            yield writer.writerow([spreadsheet_safe(value(row)) for _header, value in columns])
-
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.csv"'
-    return response
+    return csv_response(filters.qs.iterator(chunk_size=2000), columns, name=name, limit=EXPORT_ROW_LIMIT)

@@ -18,8 +18,8 @@ from django.views.decorators.http import require_GET
 
 from accounts.models import Team
 from accounts.services import audit_record
-from accounts.views import spreadsheet_safe
 from creditops.core.dates import business_today
+from creditops.core.spreadsheets import spreadsheet_safe
 from dunning.selectors import sees_every_case
 from lending.models import Product
 

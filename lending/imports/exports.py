@@ -6,16 +6,14 @@ E-mail addresses and postal addresses, which the changelist does not show, are l
 reason. At most EXPORT_ROW_LIMIT rows are written; the file then ends with a line saying so.
 """
 
-import csv
 import io
-from decimal import Decimal
 
 import openpyxl
 from django.http import HttpResponse, StreamingHttpResponse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.views import spreadsheet_safe
+from creditops.core import spreadsheets
+from creditops.core.spreadsheets import spreadsheet_safe
 
 EXPORT_ROW_LIMIT = 100_000
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -79,20 +77,10 @@ def rows_to_export(queryset) -> tuple[int, bool]:
 
 
 def csv_response(queryset, columns, *, name: str, truncated: bool) -> StreamingHttpResponse:
-    """Stream the rows as CSV: UTF-8 with a byte-order mark (so Excel reads Chinese text), text that a
-    spreadsheet would run as a formula neutralised."""
-    writer = csv.writer(_Echo())
-
-    def lines():
-        yield "\ufeff" + writer.writerow([header for header, _value in columns])
-        for record in queryset[:EXPORT_ROW_LIMIT].iterator(chunk_size=2000):
-            yield writer.writerow([_csv_cell(value(record)) for _header, value in columns])
-        if truncated:
-            yield writer.writerow([_limit_notice()])
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{_file_name(name, "csv")}"'
-    return response
+    """Stream the rows as CSV (creditops.core.spreadsheets: BOM, formulas neutralised, the limit's notice;
+    the stream finds the limit itself, so `truncated` is only the XLSX writer's concern)."""
+    rows = queryset.iterator(chunk_size=2000)
+    return spreadsheets.csv_response(rows, columns, name=name, limit=EXPORT_ROW_LIMIT)
 
 
 def xlsx_response(queryset, columns, *, name: str, truncated: bool) -> HttpResponse:
@@ -107,21 +95,8 @@ def xlsx_response(queryset, columns, *, name: str, truncated: bool) -> HttpRespo
     content = io.BytesIO()
     workbook.save(content)
     response = HttpResponse(content.getvalue(), content_type=XLSX_CONTENT_TYPE)
-    response["Content-Disposition"] = f'attachment; filename="{_file_name(name, "xlsx")}"'
+    response["Content-Disposition"] = f'attachment; filename="{spreadsheets.export_file_name(name, "xlsx")}"'
     return response
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _csv_cell(value):
-    if value is None:
-        return ""
-    if isinstance(value, bool | int | Decimal):
-        return value  # a number is never a formula, and a negative one must keep its sign
-    return spreadsheet_safe(str(value))
 
 
 def _xlsx_cell(value):
@@ -132,7 +107,3 @@ def _xlsx_cell(value):
 
 def _limit_notice() -> str:
     return _("Stopped at %(limit)d rows: narrow the filters.") % {"limit": EXPORT_ROW_LIMIT}
-
-
-def _file_name(name: str, extension: str) -> str:
-    return f"{name}-{timezone.localtime():%Y%m%d-%H%M}.{extension}"

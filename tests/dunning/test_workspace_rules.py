@@ -8,9 +8,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import AuditEvent, Team
-from accounts.views import spreadsheet_safe
 from creditops.core.dates import business_today
 from creditops.core.errors import DomainError
+from creditops.core.spreadsheets import spreadsheet_safe
 from dunning.models import ApprovalRequest, CaseEvent, ContactAttempt, PromiseToPay
 from dunning.services.approvals import approval_decide, approval_request
 from dunning.services.cases import cases_reassign, contact_attempt_log
