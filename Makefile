@@ -20,9 +20,7 @@ run: setup
 	$(PY) manage.py issue_notices
 	$(PY) manage.py setup_schedules
 	@if [ -f .demo-credentials ]; then echo "Demo logins (also in .demo-credentials):"; cat .demo-credentials; fi
-	@trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-	$(PY) manage.py qcluster & worker=$$!; \
-	$(PY) manage.py runserver 127.0.0.1:8000
+	$(PY) manage.py serve 127.0.0.1:8000
 
 ## test: the whole suite (PostgreSQL when DATABASE_URL is set, SQLite otherwise)
 test: setup test-system-packages

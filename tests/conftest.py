@@ -3,6 +3,7 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from django.utils import translation
 
@@ -18,6 +19,16 @@ def default_language():
     translation.activate(settings.LANGUAGE_CODE)
     yield
     translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Every test starts with an empty cache. Request counters (the API throttle, the verification page's
+    rate limit) live there, keyed by ids the database reuses after a rolled-back test (SQLite hands out
+    the same primary keys again), so one test's counts would otherwise throttle the next."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture
