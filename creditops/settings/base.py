@@ -101,6 +101,27 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_VERBOSE = False
 
+
+def client_address_settings(proxy_count: int) -> dict:
+    """How django-axes (through django-ipware) finds the client's address behind `proxy_count` reverse
+    proxies, each appending the address it received from to X-Forwarded-For. The last proxy is the one
+    the portal sees as REMOTE_ADDR, so the client is the entry that many hops from the right: the last
+    entry behind one load balancer, whatever a client wrote into the header itself. Without proxies the
+    header is ignored (anyone can send it)."""
+    if proxy_count < 1:
+        return {"AXES_IPWARE_META_PRECEDENCE_ORDER": ("REMOTE_ADDR",), "AXES_IPWARE_PROXY_COUNT": None}
+    return {
+        "AXES_IPWARE_META_PRECEDENCE_ORDER": ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"),
+        "AXES_IPWARE_PROXY_ORDER": "left-most",
+        # ipware counts the proxies whose addresses are in the header: all but the last one.
+        "AXES_IPWARE_PROXY_COUNT": proxy_count - 1,
+        # Accept a header longer than expected (a client's own entries come first and are skipped).
+        "IPWARE_STRICT": False,
+    }
+
+
+vars().update(client_address_settings(env.int("PROXY_COUNT", default=0)))
+
 # Sessions end after SESSION_IDLE_MINUTES without a request (every request pushes the expiry on) and
 # when the browser closes.
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_MINUTES", default=30) * 60

@@ -1,7 +1,7 @@
 """Production: every secret from the environment, HTTPS only, static files compressed by WhiteNoise."""
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import client_address_settings, env
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY")  # required: no default on purpose
@@ -11,8 +11,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Login throttling locks a username from the client's address: behind the load balancer that address is
 # the last one the balancer appends to X-Forwarded-For (PROXY_COUNT proxies in front of the portal).
-AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
-AXES_IPWARE_PROXY_COUNT = env.int("PROXY_COUNT", default=1)
+vars().update(client_address_settings(env.int("PROXY_COUNT", default=1)))
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load-balancer probes speak plain HTTP
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)

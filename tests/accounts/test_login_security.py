@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts import roles
+from creditops.settings.base import client_address_settings
 from dunning.models import CaseEvent
 from tests.dunning import conftest as collections
 
@@ -85,6 +86,39 @@ def test_the_lockout_holds_one_user_name_from_one_address(client, collector, oth
     assert landing(sign_in(Client(), "col2", follow=True)) == (200, WORKLIST_URL)
     # …and so does the same user from another address.
     assert landing(sign_in(Client(), "col1", REMOTE_ADDR="10.20.30.40", follow=True)) == (200, WORKLIST_URL)
+
+
+LOAD_BALANCER = "10.0.0.1"
+
+
+@pytest.mark.parametrize(
+    ("locked_client", "other_client"), [("172.16.5.20", "172.16.9.31"), ("114.114.114.114", "223.5.5.5")]
+)
+def test_behind_a_load_balancer_each_client_address_is_locked_on_its_own(
+    settings, collector, locked_client, other_client
+):
+    """Production's setting (one proxy): the lockout keys on the address the balancer appended to
+    X-Forwarded-For, not on the balancer's own address, and entries a client writes into the header
+    itself do not get it out of its lock."""
+    for name, value in client_address_settings(1).items():
+        setattr(settings, name, value)
+    behind = {"REMOTE_ADDR": LOAD_BALANCER}
+    locked = {**behind, "HTTP_X_FORWARDED_FOR": locked_client}
+    for number in range(settings.AXES_FAILURE_LIMIT):
+        sign_in(Client(), "col1", f"wrong-{number}", **locked)
+    assert sign_in(Client(), "col1", **locked).status_code == 429
+    spoofed = {**behind, "HTTP_X_FORWARDED_FOR": f"{other_client}, {locked_client}"}
+    assert sign_in(Client(), "col1", **spoofed).status_code == 429
+    elsewhere = {**behind, "HTTP_X_FORWARDED_FOR": other_client}
+    assert landing(sign_in(Client(), "col1", follow=True, **elsewhere)) == (200, WORKLIST_URL)
+
+
+def test_without_a_proxy_a_forwarded_header_is_ignored(collector):
+    """The default (no proxy in front): X-Forwarded-For is whatever the client wrote, so it cannot move a
+    client out of its lock."""
+    for number in range(settings.AXES_FAILURE_LIMIT):
+        sign_in(Client(), "col1", f"wrong-{number}", HTTP_X_FORWARDED_FOR=f"172.16.0.{number}")
+    assert sign_in(Client(), "col1", HTTP_X_FORWARDED_FOR="172.16.1.1").status_code == 429
 
 
 def test_signing_in_never_redirects_to_another_site(client, collector):
