@@ -7,6 +7,7 @@ from django import forms
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from creditops.core.parsing import parse_id
 from dunning.models import Channel
@@ -30,8 +31,10 @@ class _DatedFilter(django_filters.FilterSet):
     """From / to business days (inclusive), in the portal's time zone."""
 
     time_field = ""
-    date_from = django_filters.DateFilter(label=_("From"), method="filter_from", widget=DATE_INPUT)
-    date_to = django_filters.DateFilter(label=_("To"), method="filter_to", widget=DATE_INPUT)
+    date_from = django_filters.DateFilter(
+        label=pgettext_lazy("date range", "From"), method="filter_from", widget=DATE_INPUT
+    )
+    date_to = django_filters.DateFilter(label=pgettext_lazy("date range", "To"), method="filter_to", widget=DATE_INPUT)
     actor = django_filters.CharFilter(label=_("Staff user"), field_name="actor__username")
 
     def filter_from(self, queryset, name, value):

@@ -1,12 +1,15 @@
 """Reads for the ledger: searches that stay on an index at millions of rows, and the reconcile check."""
 
 import re
+from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Upper
 
-from .models import Borrower
+from creditops.core.money import ZERO, to_money
+
+from .models import Borrower, Installment
 
 LOAN_REFERENCE = re.compile(r"^LN-\d{4}-\d{6,}$", re.IGNORECASE)
 DIGITS = re.compile(r"^\d{5,20}$")
@@ -109,6 +112,14 @@ RECONCILE_CHECKS = {
         LIMIT %s
     """,
 }
+
+
+def loan_outstanding_amount(loan_id: int) -> Decimal:
+    """Everything the loan still owes, due or not (its unpaid installments, from their partial index)."""
+    total = Installment.objects.filter(loan_id=loan_id, outstanding_amount__gt=0).aggregate(
+        total=Sum("outstanding_amount")
+    )["total"]
+    return to_money(total) if total is not None else ZERO  # SQLite sums decimals as binary floats
 
 
 def ledger_mismatches(limit: int = 20) -> dict[str, list[int]]:

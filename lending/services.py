@@ -10,7 +10,7 @@ from django.db.models.lookups import GreaterThanOrEqual, IsNull
 from django.utils.translation import gettext as _
 
 from accounts.services import audit_record
-from creditops.core.dates import add_months
+from creditops.core.dates import add_months, business_today
 from creditops.core.db import DaysBetween
 from creditops.core.errors import DomainError
 from creditops.core.money import ZERO, positive_whole_cents
@@ -106,6 +106,36 @@ def loan_create(
     return loan
 
 
+def payment_date_check(
+    *, received_on: datetime.date, disbursed_on: datetime.date | None, today: datetime.date | None = None
+) -> None:
+    """Money is received on a real day of the loan's life: not after the business date (a bank file dated
+    tomorrow is a mistake), not before the loan was paid out. The one rule for every way a payment comes
+    in — the admin, the API, the import and the bank file."""
+    today = today or business_today()
+    if received_on > today:
+        message = _("The payment's date %(date)s is after today (%(today)s).")
+        detail = {"received_on": received_on.isoformat(), "today": today.isoformat()}
+        raise DomainError(message % {"date": received_on, "today": today}, code="payment.date_future", detail=detail)
+    if disbursed_on is not None and received_on < disbursed_on:
+        message = _("The payment's date %(date)s is before the loan was disbursed (%(disbursed)s).")
+        detail = {"received_on": received_on.isoformat(), "disbursed_on": disbursed_on.isoformat()}
+        raise DomainError(
+            message % {"date": received_on, "disbursed": disbursed_on}, code="payment.date_before_loan", detail=detail
+        )
+
+
+def reversal_date_check(*, reversed_on: datetime.date, received_on: datetime.date) -> None:
+    """A reversal happens between the day the money was received and today."""
+    today = business_today()
+    if not received_on <= reversed_on <= today:
+        message = _("A reversal is dated from the day the payment was received (%(received)s) to today (%(today)s).")
+        detail = {"reversed_on": reversed_on.isoformat(), "received_on": received_on.isoformat()}
+        raise DomainError(
+            message % {"received": received_on, "today": today}, code="payment.reversal_date_invalid", detail=detail
+        )
+
+
 def payment_post(
     *,
     loan: Loan,
@@ -131,6 +161,7 @@ def payment_post(
         message = _("The source may have at most %(source)d characters and the reference %(reference)d.")
         detail = {"source": SOURCE_MAX_LENGTH, "reference": EXTERNAL_REF_MAX_LENGTH}
         raise DomainError(message % detail, code="payment.reference_too_long", detail=detail)
+    payment_date_check(received_on=received_on, disbursed_on=loan.disbursed_on)
     try:
         with transaction.atomic():
             return _post_locked(loan.pk, source, external_ref, amount, received_on, channel, actor)
@@ -252,6 +283,7 @@ def payment_reverse(*, payment: Payment, reason: str, reversed_on: datetime.date
     payment = Payment.objects.select_for_update().get(pk=payment.pk)
     if payment.status == Payment.Status.REVERSED:
         raise DomainError(_("This payment is already reversed."), code="payment.already_reversed")
+    reversal_date_check(reversed_on=reversed_on, received_on=payment.received_on)
     if loan.credit_balance_amount < payment.unallocated_amount:
         raise DomainError(
             _("The credit balance this payment created has been used; reverse what used it first."),

@@ -6,6 +6,7 @@ import hmac
 import re
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -14,6 +15,8 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.services import audit_record
 from creditops.core.errors import DomainError
+from creditops.core.parsing import parse_id
+from creditops.core.ratelimit import client_address, rate_limit
 from dunning.models import NoticeKind
 from dunning.selectors import cases_visible_to
 
@@ -23,7 +26,6 @@ from .services.issue import CODE_ALPHABET, CODE_LENGTH
 from .services.preview import notice_preview
 
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 
 class VerifyForm(forms.Form):
@@ -38,7 +40,7 @@ class VerifyForm(forms.Form):
 
     def clean_document(self):
         document = self.cleaned_data["document"]
-        if document is not None and document.size > MAX_UPLOAD_BYTES:
+        if document is not None and document.size > settings.NOTICES["VERIFY_MAX_UPLOAD_BYTES"]:
             raise forms.ValidationError(_("The file is larger than any notice we issue."))
         return document
 
@@ -56,6 +58,9 @@ class VerifyForm(forms.Form):
 def verify(request, reference: str):
     """Anyone holding a notice may check it: the reference and the printed code must both match, and the
     answer is only the notice's kind and date and whether a copy's hash matches the one we stored."""
+    refusal = _refused_before_reading(request)
+    if refusal is not None:
+        return refusal
     code = (request.GET.get("code") or request.POST.get("code") or "").strip().upper()
     notice = (
         Notice.objects.filter(reference=reference, status=Notice.Status.ISSUED)
@@ -79,6 +84,27 @@ def verify(request, reference: str):
         "match": match,
     }
     return render(request, "notices/verify.html", context)
+
+
+def _refused_before_reading(request) -> HttpResponse | None:
+    """The page is public, so it answers a limited number of requests per address (a guessed code costs a
+    request like any other), and refuses a body larger than any notice before Django reads it."""
+    verdict = rate_limit(
+        scope="notice-verify", key=client_address(request),
+        limit=settings.NOTICES["VERIFY_REQUESTS_PER_MINUTE"], window_seconds=60,
+    )  # fmt: skip
+    if not verdict.allowed:
+        message = _("Too many checks from your address. Please try again in %(seconds)d seconds.")
+        context = {"message": message % {"seconds": verdict.retry_after}}
+        response = render(request, "notices/verify_refused.html", context, status=429)
+        response["Retry-After"] = str(verdict.retry_after)
+        return response
+    limit = settings.NOTICES["VERIFY_MAX_UPLOAD_BYTES"]
+    if (parse_id(request.META.get("CONTENT_LENGTH")) or 0) > limit:
+        message = _("The file is larger than %(megabytes)d MB; a notice is far smaller.")
+        context = {"message": message % {"megabytes": limit // 2**20}}
+        return render(request, "notices/verify_refused.html", context, status=413)
+    return None
 
 
 def _well_formed(code: str) -> bool:

@@ -4,7 +4,9 @@
 `contact.quiet_hours`); `message` is for people, in the request's language; `detail` holds field errors
 (`{"field": ["…"]}`) or the rule's facts."""
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
@@ -33,6 +35,8 @@ def api_exception_handler(exc, context):
     if isinstance(exc, DomainError):
         set_rollback()
         return Response(error_body(exc.code, exc.message, exc.detail), status=_domain_status(exc))
+    if isinstance(exc, RequestDataTooBig | TooManyFieldsSent):
+        return _too_large()
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -47,6 +51,14 @@ def api_exception_handler(exc, context):
     if auth_header:
         response["WWW-Authenticate"] = auth_header
     return response
+
+
+def _too_large() -> Response:
+    """A body over DATA_UPLOAD_MAX_MEMORY_SIZE: Django refuses to read it; the caller hears how much fits."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    message = _("The request body is larger than the %(limit)d bytes the API accepts.") % {"limit": limit}
+    body = error_body("request_too_large", message, {"max_bytes": limit})
+    return Response(body, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
 
 
 def _domain_status(exc: DomainError) -> int:

@@ -4,19 +4,24 @@ be a filter's (a word for a number, an out-of-range id, an unknown status) answe
 import django_filters
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from dunning.models import CaseStatus, Channel, CollectionCase, ContactAttempt, DunningRun, NoticeKind, PromiseToPay
 from lending.models import Borrower, Loan, Payment
 from notices.models import Notice
 
-from .strict import AnyOfFilter, DaysPastDueFilter, IdFilter, IsoDateFilter, MoneyFilter, YesNoFilter
+from .strict import AnyOfFilter, DaysPastDueFilter, IdFilter, IsoDateFilter, MoneyFilter, TextFilter, YesNoFilter
 
 
 def date_range(field_name: str, label: str):
     """`<name>_from` / `<name>_to` filters, both inclusive."""
     return (
-        IsoDateFilter(field_name=field_name, lookup_expr="gte", label=format_lazy(_("{} from"), label)),
-        IsoDateFilter(field_name=field_name, lookup_expr="lte", label=format_lazy(_("{} to"), label)),
+        IsoDateFilter(
+            field_name=field_name, lookup_expr="gte", label=format_lazy(pgettext_lazy("date range", "{} from"), label)
+        ),
+        IsoDateFilter(
+            field_name=field_name, lookup_expr="lte", label=format_lazy(pgettext_lazy("date range", "{} to"), label)
+        ),
     )
 
 
@@ -30,8 +35,8 @@ def dpd_range(field_name: str = "days_past_due"):
 class BorrowerFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(choices=Borrower.Kind.choices)
     risk_grade = django_filters.ChoiceFilter(choices=Borrower.RiskGrade.choices)
-    province = django_filters.CharFilter()
-    id_number = django_filters.CharFilter(method="filter_id_number", label=_("ID number (exact)"))
+    province = TextFilter()
+    id_number = TextFilter(method="filter_id_number", label=_("ID number (exact)"))
     created_from, created_to = date_range("created_at__date", _("Created"))
 
     class Meta:
@@ -45,9 +50,9 @@ class BorrowerFilter(django_filters.FilterSet):
 class LoanFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=Loan.Status.choices)
     bucket = AnyOfFilter(field_name="aging_bucket", choices=Loan.Bucket.choices)
-    product = django_filters.CharFilter(field_name="product__code", label=_("Product code"))
+    product = TextFilter(field_name="product__code", label=_("Product code"))
     borrower = IdFilter(field_name="borrower_id", label=_("Borrower id"))
-    reference = django_filters.CharFilter(label=_("Loan reference (exact)"))
+    reference = TextFilter(label=_("Loan reference (exact)"))
     dpd_min, dpd_max = dpd_range()
     disbursed_from, disbursed_to = date_range("disbursed_on", _("Disbursed"))
 
@@ -58,11 +63,11 @@ class LoanFilter(django_filters.FilterSet):
 
 class PaymentFilter(django_filters.FilterSet):
     loan = IdFilter(field_name="loan_id", label=_("Loan id"))
-    loan_reference = django_filters.CharFilter(field_name="loan__reference")
+    loan_reference = TextFilter(field_name="loan__reference")
     borrower = IdFilter(field_name="loan__borrower_id", label=_("Borrower id"))
-    product = django_filters.CharFilter(field_name="loan__product__code", label=_("Product code"))
-    source = django_filters.CharFilter()
-    external_ref = django_filters.CharFilter()
+    product = TextFilter(field_name="loan__product__code", label=_("Product code"))
+    source = TextFilter()
+    external_ref = TextFilter()
     status = django_filters.ChoiceFilter(choices=Payment.Status.choices)
     channel = django_filters.ChoiceFilter(choices=Payment.Channel.choices)
     received_from, received_to = date_range("received_on", _("Received"))
@@ -78,7 +83,7 @@ class CaseFilter(django_filters.FilterSet):
     status = AnyOfFilter(choices=CaseStatus.choices)
     is_open = YesNoFilter()
     bucket = AnyOfFilter(field_name="aging_bucket", choices=Loan.Bucket.choices)
-    product = django_filters.CharFilter(field_name="loan__product__code", label=_("Product code"))
+    product = TextFilter(field_name="loan__product__code", label=_("Product code"))
     borrower = IdFilter(field_name="borrower_id", label=_("Borrower id"))
     loan = IdFilter(field_name="loan_id", label=_("Loan id"))
     stage = IdFilter(field_name="stage_id", label=_("Stage id"))
@@ -98,7 +103,7 @@ class ContactAttemptFilter(django_filters.FilterSet):
     loan = IdFilter(field_name="loan_id", label=_("Loan id"))
     channel = django_filters.ChoiceFilter(choices=Channel.choices)
     decision = django_filters.ChoiceFilter(choices=ContactAttempt.Decision.choices)
-    rule = django_filters.CharFilter()
+    rule = TextFilter()
     attempted_from, attempted_to = date_range("attempted_at__date", _("Attempted"))
 
     class Meta:
@@ -122,7 +127,7 @@ class NoticeFilter(django_filters.FilterSet):
     loan = IdFilter(field_name="loan_id", label=_("Loan id"))
     borrower = IdFilter(field_name="borrower_id", label=_("Borrower id"))
     kind = django_filters.ChoiceFilter(choices=NoticeKind.choices)
-    reference = django_filters.CharFilter(label=_("Notice reference (exact)"))
+    reference = TextFilter(label=_("Notice reference (exact)"))
     issued_from, issued_to = date_range("issued_on", _("Issued"))
 
     class Meta:

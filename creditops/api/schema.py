@@ -33,6 +33,7 @@ COMMON_ERRORS = {
 }
 
 WRITE_ERRORS = {
+    "413": "The body is larger than the API accepts (`detail.max_bytes`).",
     "422": "A business rule refused the request; `code` names the rule (e.g. payment.amount_invalid, "
     "promise.date_past) and `message` says why.",
 }

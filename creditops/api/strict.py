@@ -94,6 +94,34 @@ class DaysPastDueFilter(django_filters.Filter):
         super().__init__(*args, min_value=0, max_value=MAX_DPD, **kwargs)
 
 
+TRIMMED_MESSAGE = _("No spaces at the start or the end, and no control characters.")
+
+
+class StrictTextField(forms.CharField):
+    """Text as sent: no trimming, and no control characters (NUL included) or surrounding spaces, as the
+    schema's pattern says."""
+
+    default_validators = [WholeMatch(TRIMMED_PATTERN, TRIMMED_MESSAGE)]
+
+    def __init__(self, **kwargs):
+        super().__init__(strip=False, **kwargs)
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return value or None
+
+    def run_validators(self, value):
+        # Django's own null-character validator would speak first, in words of its own.
+        if value not in self.empty_values:
+            for validator in self.default_validators:
+                validator(value)
+
+
+@extend_schema_field({"type": "string", "pattern": TRIMMED_PATTERN})
+class TextFilter(django_filters.CharFilter):
+    field_class = StrictTextField
+
+
 @extend_schema_field({"type": "string", "pattern": MONEY_PATTERN})
 class MoneyFilter(django_filters.Filter):
     field_class = StrictMoneyField
@@ -120,8 +148,7 @@ class StrictCharField(serializers.CharField):
     def __init__(self, *, trimmed=True, **kwargs):
         kwargs["trim_whitespace"] = False
         if trimmed:
-            message = _("No spaces at the start or the end, and no control characters.")
-            kwargs.setdefault("validators", []).append(WholeMatch(TRIMMED_PATTERN, message))
+            kwargs.setdefault("validators", []).append(WholeMatch(TRIMMED_PATTERN, TRIMMED_MESSAGE))
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):

@@ -285,6 +285,10 @@ NOTICES = {
     "VERIFY_BASE_URL": env.str("NOTICE_VERIFY_BASE_URL", default="http://127.0.0.1:8000"),
     "PAY_WITHIN_DAYS": env.int("NOTICE_PAY_WITHIN_DAYS", default=7),
     "DISPUTE_WITHIN_DAYS": env.int("NOTICE_DISPUTE_WITHIN_DAYS", default=15),
+    # The public verification page: requests a minute per client address, and the largest upload (a copy
+    # of a notice is a few hundred kB; anything far larger is refused before it is read).
+    "VERIFY_REQUESTS_PER_MINUTE": env.int("NOTICE_VERIFY_REQUESTS_PER_MINUTE", default=30),
+    "VERIFY_MAX_UPLOAD_BYTES": env.int("NOTICE_VERIFY_MAX_UPLOAD_MB", default=5) * 1024 * 1024,
     # E-mail delivery: tries before a delivery is marked failed, and the first retry delay (doubling).
     "EMAIL_MAX_ATTEMPTS": env.int("NOTICE_EMAIL_MAX_ATTEMPTS", default=5),
     "EMAIL_RETRY_MINUTES": env.int("NOTICE_EMAIL_RETRY_MINUTES", default=5),

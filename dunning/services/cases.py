@@ -13,8 +13,9 @@ from accounts.roles import COLLECTOR
 from accounts.services import audit_record, audit_record_many
 from creditops.core.dates import business_today
 from creditops.core.errors import DomainError
-from creditops.core.money import positive_whole_cents
+from creditops.core.money import format_money, positive_whole_cents
 from lending.models import Borrower
+from lending.selectors import loan_outstanding_amount
 
 from ..models import (
     CaseEvent,
@@ -124,7 +125,7 @@ def contact_attempt_log(
     `promise` (amount, pay-by date) is the promise the borrower made on this contact: checked before
     anything is written, and recorded with the attempt in one transaction, or neither is."""
     if promise is not None:
-        promise = promise_validate(*promise, made_on=business_today())
+        promise = promise_validate(*promise, made_on=business_today(), loan=case.loan)
     if channel not in Channel.values:
         raise DomainError(_("Unknown channel %(channel)r.") % {"channel": channel}, code="contact.channel_invalid")
     if outcome and outcome not in ContactAttempt.Outcome.values:
@@ -209,7 +210,7 @@ def promise_record(
     case = _locked(case)
     require_open(case)
     made_on = made_on or business_today()
-    amount, promised_for = promise_validate(amount, promised_for, made_on=made_on)
+    amount, promised_for = promise_validate(amount, promised_for, made_on=made_on, loan=case.loan)
     case.promises.filter(status=PromiseToPay.Status.PENDING).update(
         status=PromiseToPay.Status.CANCELLED, evaluated_on=made_on
     )
@@ -225,13 +226,22 @@ def promise_record(
     return promise
 
 
-def promise_validate(amount, promised_for: datetime.date, *, made_on: datetime.date) -> tuple:
-    """The promise's amount in whole cents and its date, or the DomainError saying what is wrong."""
+def promise_validate(amount, promised_for: datetime.date, *, made_on: datetime.date, loan) -> tuple:
+    """The promise's amount in whole cents and its date, or the DomainError saying what is wrong. A
+    borrower can promise at most what the loan owes in all (due or not)."""
     amount = positive_whole_cents(
         amount,
         code="promise.amount_invalid",
         message=_("The promised amount must be a positive number in whole cents."),
     )
+    owed = loan_outstanding_amount(loan.pk)
+    if amount > owed:
+        message = _("The promised amount %(amount)s is more than the loan owes in all (%(owed)s).")
+        raise DomainError(
+            message % {"amount": format_money(amount, loan.currency), "owed": format_money(owed, loan.currency)},
+            code="promise.amount_over_owed",
+            detail={"amount": str(amount), "owed": str(owed)},
+        )
     if promised_for < made_on:
         raise DomainError(_("The promised date cannot be in the past."), code="promise.date_past")
     if promised_for > made_on + datetime.timedelta(days=PROMISE_MAX_DAYS_AHEAD):

@@ -27,11 +27,12 @@ from django.utils.translation import gettext as _
 from accounts.models import AuditEvent
 from accounts.services import audit_record
 from creditops.core.dates import business_today
+from creditops.core.errors import DomainError
 from creditops.core.money import ZERO
 
 from ..allocation import COMPONENTS, OpenInstallment, allocate, outstanding_parts
 from ..models import Installment, Loan, Payment, PaymentAllocation, Product
-from ..services import EXTERNAL_REF_MAX_LENGTH, SOURCE_MAX_LENGTH
+from ..services import EXTERNAL_REF_MAX_LENGTH, SOURCE_MAX_LENGTH, payment_date_check
 from ..signals import payments_imported
 from .bulk import chunked, objects_insert, one_of, rows_insert, rows_update
 from .cells import CellError, date_value, parse_cells, positive_amount, quoted
@@ -182,13 +183,9 @@ def payments_import(
 def _parsed(rows: list[Row], report: ImportReport) -> list[PaymentRow]:
     """Every row, each bad cell reported. Rows with bad cells are kept, so that their loan references are
     still checked: the report names every problem of the file at once."""
-    today = business_today()
     parsed = []
     for row in rows:
         values, valid = parse_cells(row, PARSERS, report)
-        if valid and values["received_on"] > today:
-            report.add_error(row.number, "received_on", _("The date is in the future."))
-            valid = False
         parsed.append(PaymentRow(row=row.number, valid=valid, **values))
     return parsed
 
@@ -239,14 +236,29 @@ PARSERS = {
 
 
 def _resolve_loans(parsed: list[PaymentRow], report: ImportReport) -> None:
+    """Each row's loan, and its date checked against the loan's life (payment_date_check, as when posted
+    by hand)."""
     named = [row for row in parsed if row.loan_reference is not None]
-    loan_ids = {}
+    loans = {}
     for chunk in chunked(sorted({row.loan_reference for row in named})):
-        loan_ids.update(Loan.objects.filter(one_of("reference", chunk)).values_list("reference", "pk"))
-    for row in named:
-        row.loan_id = loan_ids.get(row.loan_reference)
-        if row.loan_id is None:
+        loans.update(
+            (reference, (pk, disbursed_on))
+            for reference, pk, disbursed_on in Loan.objects.filter(one_of("reference", chunk)).values_list(
+                "reference", "pk", "disbursed_on"
+            )
+        )
+    today = business_today()
+    for row in parsed:
+        row.loan_id, disbursed_on = loans.get(row.loan_reference, (None, None))
+        if row.loan_reference is not None and row.loan_id is None:
             report.add_error(row.row, "loan_reference", _("No loan has this reference."))
+            row.valid = False
+        if row.received_on is None:
+            continue
+        try:
+            payment_date_check(received_on=row.received_on, disbursed_on=disbursed_on, today=today)
+        except DomainError as error:
+            report.add_error(row.row, "received_on", error.message)
             row.valid = False
 
 

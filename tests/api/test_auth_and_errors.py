@@ -128,3 +128,27 @@ def test_the_schema_and_the_docs_are_served_without_any_cdn(client):
     assert "cdn" not in page.lower() and "https://" not in page
     assert "<script>" not in page  # the portal's CSP runs no inline script: the set-up is a file of its own
     assert client.get("/api/docs/?script=")["Content-Type"] == "application/javascript"
+
+
+def test_a_body_over_the_upload_limit_answers_413_in_the_error_shape(settings, supervisor, client_for):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = '{"note": "' + "x" * 2000 + '"}'
+    response = client_for(supervisor, "write").post("/api/v1/payments/", body, content_type="application/json")
+    error = assert_error(response, 413, "request_too_large")
+    assert error["detail"] == {"max_bytes": 1000}
+    assert not Payment.objects.exists()
+
+
+@pytest.mark.parametrize("parameter", ["product", "reference", "province", "external_ref"])
+def test_a_nul_character_in_a_text_filter_is_refused_as_the_schema_says(parameter, supervisor, client_for):
+    resource = {"reference": "loans", "province": "borrowers", "external_ref": "payments"}.get(parameter, "cases")
+    client = client_for(supervisor)
+    english = assert_error(client.get(f"/api/v1/{resource}/?{parameter}=A%00B"), 400, "invalid")
+    assert english["detail"] == {parameter: ["No spaces at the start or the end, and no control characters."]}
+    chinese = client.get(f"/api/v1/{resource}/?{parameter}=%00", HTTP_ACCEPT_LANGUAGE="zh-hans").json()
+    assert "空字符串" not in chinese["detail"][parameter][0]
+    assert chinese["detail"][parameter] == ["首尾不能有空格，且不能包含控制字符。"]
+    schema = client.get("/api/schema/?format=json").json()
+    parameters = schema["paths"][f"/api/v1/{resource}/"]["get"]["parameters"]
+    pattern = next(item["schema"]["pattern"] for item in parameters if item["name"] == parameter)
+    assert pattern.startswith("^[^\\x00-")

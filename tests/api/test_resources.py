@@ -218,6 +218,29 @@ def test_a_well_formed_payment_a_rule_refuses_answers_422_and_posts_nothing(
     assert not Payment.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("received_on", "code"), [("0001-01-01", "payment.date_before_loan"), ("9999-12-31", "payment.date_future")]
+)
+def test_a_payment_dated_outside_the_loans_life_answers_422(received_on, code, client_for, supervisor, two_cases):
+    mine, _theirs = two_cases
+    response = client_for(supervisor, "write").post(
+        "/api/v1/payments/", payment_body(mine.loan, received_on=received_on), format="json"
+    )
+    assert assert_error(response, 422, code)["detail"]["received_on"] == received_on
+    assert not Payment.objects.exists()
+
+
+def test_a_reversal_dated_before_its_payment_answers_422_and_changes_nothing(client_for, supervisor, two_cases):
+    mine, _theirs = two_cases
+    client = client_for(supervisor, "write")
+    payment = client.post("/api/v1/payments/", payment_body(mine.loan), format="json").json()
+    response = client.post(
+        f"/api/v1/payments/{payment['id']}/reverse/", {"reason": "recall", "reversed_on": "2026-03-09"}, format="json"
+    )
+    assert_error(response, 422, "payment.reversal_date_invalid")
+    assert Payment.objects.get(pk=payment["id"]).status == Payment.Status.POSTED
+
+
 def test_reversing_a_payment_once_and_not_twice(client_for, supervisor, two_cases):
     mine, _theirs = two_cases
     client = client_for(supervisor, "write")
@@ -287,6 +310,16 @@ def test_a_promise_in_the_past_is_refused_with_its_rule(client_for, collector, t
     created = client.post("/api/v1/promises/", {**past, "promised_for": soon}, format="json")
     assert created.status_code == 201
     assert ids(client.get("/api/v1/promises/", {"status": "pending"})) == [created.json()["id"]]
+
+
+def test_a_promise_beyond_what_the_loan_owes_is_refused(client_for, collector, two_cases):
+    mine, _theirs = two_cases
+    soon = (business_today() + datetime.timedelta(days=2)).isoformat()
+    huge = {"case": mine.pk, "amount": "9999999999999999.99", "promised_for": soon}
+    body = assert_error(client_for(collector, "write").post("/api/v1/promises/", huge, format="json"), 422,
+                        "promise.amount_over_owed")  # fmt: skip
+    assert body["detail"]["amount"] == "9999999999999999.99"
+    assert not PromiseToPay.objects.exists()
 
 
 def test_a_manager_reads_every_case_but_cannot_work_one(client_for, two_cases, db):

@@ -30,6 +30,7 @@ from dunning.services.cases import (
     promise_record,
 )
 from dunning.services.guardrails import ContactBlockedError, contact_decide
+from lending.models import Installment
 from lending.services import payment_post, payment_reverse
 from tests.dunning.conftest import FIRST_DUE, staff
 from tests.factories import UserFactory
@@ -267,6 +268,26 @@ def test_promise_validation(case, collector, amount, days_ahead, code):
     assert not PromiseToPay.objects.exists()
     case.refresh_from_db()
     assert case.status == CaseStatus.OPEN
+
+
+def test_a_promise_is_bounded_by_what_the_loan_owes_in_all(case, collector):
+    """The loan (12,000.00 at 12% over 12 months) owes its whole schedule: 12,794.23."""
+    owed = Decimal("12794.23")
+    assert sum(item.outstanding_amount for item in Installment.objects.filter(loan=case.loan)) == owed
+    too_much = refusal(
+        promise_record, case=case, amount="9999999999999999.99", promised_for=days_from_today(3), actor=collector
+    )
+    assert too_much.code == "promise.amount_over_owed"
+    assert too_much.message == (
+        "The promised amount 9,999,999,999,999,999.99 CNY is more than the loan owes in all (12,794.23 CNY)."
+    )
+    assert (
+        refusal(promise_record, case=case, amount="12794.24", promised_for=days_from_today(3), actor=collector).code
+        == "promise.amount_over_owed"
+    )
+    assert not PromiseToPay.objects.exists()
+    promise = promise_record(case=case, amount="12794.23", promised_for=days_from_today(3), actor=collector)
+    assert promise.amount == owed
 
 
 def test_a_promised_amount_that_is_nan_is_a_domain_error(case, collector):

@@ -419,6 +419,21 @@ def _payment_form(loan, **overrides):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("received_on", "message"),
+    [
+        ("9999-12-31", "The payment's date 9999-12-31 is after today"),
+        ("0001-01-01", "The payment's date 0001-01-01 is before the loan was disbursed (2026-01-15)."),
+    ],
+)
+def test_add_payment_outside_the_loans_life_shows_the_rule_and_posts_nothing(admin_client, loan, received_on, message):
+    response = admin_client.post(reverse("admin:lending_payment_add"), _payment_form(loan, received_on=received_on))
+    assert response.status_code == 200
+    assert message in response.context["adminform"].form.non_field_errors()[0]
+    assert not Payment.objects.exists()
+
+
+@pytest.mark.django_db
 def test_add_payment_posts_and_allocates_it(admin_client, superuser, loan):
     zero = Decimal("0.00")
     assert _installments(loan)[0] == (1, zero, zero, zero)

@@ -145,7 +145,14 @@ BROKEN_ROWS = {
         ["{loan}", "TX-3", "10.00", "28/11/2026", ""], "received_on",
         "“28/11/2026” is not a date in the form YYYY-MM-DD.",
     ),
-    "future date": (["{loan}", "TX-3", "10.00", "{tomorrow}", ""], "received_on", "The date is in the future."),
+    "future date": (
+        ["{loan}", "TX-3", "10.00", "{tomorrow}", ""], "received_on",
+        "The payment's date {tomorrow} is after today ({today}).",
+    ),
+    "date before the loan": (
+        ["{loan}", "TX-3", "10.00", "2026-01-14", ""], "received_on",
+        "The payment's date 2026-01-14 is before the loan was disbursed (2026-01-15).",
+    ),
     "negative amount": (
         ["{loan}", "TX-3", "-10.00", "2026-11-20", ""], "amount",
         "The amount is negative; only money received can be imported.",
@@ -179,8 +186,10 @@ BROKEN_ROWS = {
 @pytest.mark.parametrize("kind", BROKEN_ROWS)
 def test_a_broken_row_rejects_the_file_with_its_row_column_and_reason(tmp_path, loans, good_rows, kind):
     template, column, reason = BROKEN_ROWS[kind]
-    tomorrow = (business_today() + datetime.timedelta(days=1)).isoformat()
+    today = business_today()
+    tomorrow = (today + datetime.timedelta(days=1)).isoformat()
     bad = [cell.format(loan=loans[0].reference, tomorrow=tomorrow) for cell in template]
+    reason = reason.format(tomorrow=tomorrow, today=today.isoformat())
     path = write_csv(tmp_path / "bank.csv", [HEADER, *good_rows, bad])
     before = ledger_snapshot()
 

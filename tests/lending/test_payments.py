@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 
 from accounts.models import AuditEvent
+from creditops.core.dates import business_today
 from creditops.core.errors import DomainError
 from lending.models import Installment, Loan, Payment, PaymentAllocation
 from lending.selectors import ledger_mismatches
@@ -448,3 +449,48 @@ def test_an_amount_that_is_not_a_number_is_a_domain_error(loan):
         )  # fmt: skip
     assert refused.value.code == "payment.amount_invalid"
     assert ledger_state(loan) == before
+
+
+# -- dates: a payment is received on a day of the loan's life; a reversal between receipt and today --------
+
+
+@pytest.mark.parametrize(
+    ("received_on", "code"),
+    [
+        (datetime.date(1, 1, 1), "payment.date_before_loan"),
+        (datetime.date(2026, 1, 14), "payment.date_before_loan"),  # the day before disbursement
+        (datetime.date(9999, 12, 31), "payment.date_future"),
+        ("tomorrow", "payment.date_future"),
+    ],
+)
+def test_a_payment_dated_outside_the_loans_life_is_refused_and_changes_nothing(make_loan, post, received_on, code):
+    loan = make_loan()  # disbursed 2026-01-15
+    if received_on == "tomorrow":
+        received_on = business_today() + datetime.timedelta(days=1)
+    before = ledger_state(loan)
+    error = error_code(post, loan=loan, amount="100.00", received_on=received_on)
+    assert error.code == code
+    assert error.detail["received_on"] == received_on.isoformat()
+    assert ledger_state(loan) == before
+    assert not Payment.objects.exists()
+
+
+def test_a_payment_on_the_disbursement_day_and_one_today_are_posted(make_loan, post):
+    loan = make_loan()
+    assert post(loan, "10.00", received_on=loan.disbursed_on)[1] is True
+    assert post(loan, "10.00", received_on=business_today())[1] is True
+
+
+@pytest.mark.parametrize("offset", ["before receipt", "after today"])
+def test_a_reversal_dated_before_its_payment_or_after_today_is_refused(make_loan, post, offset):
+    loan = make_loan()
+    payment, _created = post(loan, "500.00", received_on=datetime.date(2026, 2, 10))
+    reversed_on = {
+        "before receipt": datetime.date(2026, 2, 9),
+        "after today": business_today() + datetime.timedelta(days=1),
+    }[offset]
+    before = ledger_state(loan)
+    error = error_code(payment_reverse, payment=payment, reason="bank recall", reversed_on=reversed_on)
+    assert error.code == "payment.reversal_date_invalid"
+    assert ledger_state(loan) == before
+    assert Payment.objects.get(pk=payment.pk).status == Payment.Status.POSTED

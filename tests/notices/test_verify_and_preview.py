@@ -118,6 +118,30 @@ def test_an_uploaded_pdf_matches_only_when_it_is_the_issued_file(client, notice)
     assert MISMATCH in altered.content.decode()
 
 
+def test_the_page_answers_a_limited_number_of_checks_per_address(client, notice, settings):
+    settings.NOTICES = {**settings.NOTICES, "VERIFY_REQUESTS_PER_MINUTE": 5}
+    wrong = {"code": "ZZZZZZZZ"}
+    answers = [client.get(verify_url(notice), wrong).status_code for _ in range(5)]
+    assert answers == [404] * 5  # guessing costs requests like any other
+    refused = verify(client, notice)
+    assert refused.status_code == 429
+    assert 0 < int(refused["Retry-After"]) <= 60
+    assert "Too many checks from your address" in refused.content.decode()
+    elsewhere = client.get(verify_url(notice), {"code": notice.verification_code}, REMOTE_ADDR="10.9.8.7")
+    assert elsewhere.status_code == 200  # another address is not held
+
+
+def test_an_upload_larger_than_the_limit_is_refused_before_it_is_read(client, notice, settings):
+    settings.NOTICES = {**settings.NOTICES, "VERIFY_MAX_UPLOAD_BYTES": 1024 * 1024}
+    too_big = SimpleUploadedFile("copy.pdf", b"%PDF" + b"x" * (1024 * 1024), content_type="application/pdf")
+    response = client.post(verify_url(notice), {"code": notice.verification_code, "document": too_big})
+    assert response.status_code == 413
+    assert "The file is larger than 1 MB" in response.content.decode()
+    fits = SimpleUploadedFile("copy.pdf", stored_bytes(notice), content_type="application/pdf")
+    response = client.post(verify_url(notice), {"code": notice.verification_code, "document": fits})
+    assert MATCH in response.content.decode()
+
+
 def test_a_corrected_notice_names_the_notice_that_replaced_it(client, notice, collector):
     new = notice_correct(notice=notice, actor=collector, reason="Wrong penalty rate")
 
