@@ -18,14 +18,25 @@ DEFAULT_LADDER = [
 ]  # fmt: skip
 
 CN_SOURCE = "中国互联网金融协会《互联网金融逾期债务催收自律公约》及2024年催收指引 (NIFA collection guideline 2024)"
+CBA_SOURCE = (
+    "中国银行业协会《金融机构个人消费类贷款催收工作指引（试行）》(2026)：对债务人同一联系方式当日尝试拨打不宜超过6次 "
+    "(China Banking Association consumer-loan collection guideline 2026: at most 6 call attempts a day to one number)"
+)
+CN_RULES_2024 = [
+    ("contact_hours", ["call", "sms", "email", "visit"], {"start": "08:00", "end": "22:00"}, CN_SOURCE),
+    ("connected_calls_per_day", ["call"], {"limit": 3}, CN_SOURCE),
+    ("third_party", ["call", "sms", "email", "visit"], {"failed_attempts": 3, "days": 7}, CN_SOURCE),
+]
+# (code, version, name, effective from, rules): a version is created when it is missing, never changed.
 PROFILES = [
-    ("CN", "中国 NIFA 2024 催收指引 / China NIFA collection guideline 2024", datetime.date(2024, 1, 1), [
-        ("contact_hours", ["call", "sms", "email", "visit"], {"start": "08:00", "end": "22:00"}, CN_SOURCE),
-        ("connected_calls_per_day", ["call"], {"limit": 3}, CN_SOURCE),
-        ("third_party", ["call", "sms", "email", "visit"], {"failed_attempts": 3, "days": 7}, CN_SOURCE),
-    ]),
-    ("US", "US CFPB Regulation F (12 CFR part 1006)", datetime.date(2021, 11, 30), [
-        ("contact_hours", ["call"], {"start": "08:00", "end": "21:00"}, "12 CFR 1006.6(b)(1)(i); FDCPA §805(a)(1)"),
+    ("CN", 1, "中国 NIFA 2024 催收指引 / China NIFA collection guideline 2024", datetime.date(2024, 1, 1),
+     CN_RULES_2024),
+    ("CN", 2, "中国 NIFA 2024 催收指引及 2026 银行业协会消费贷催收指引 / China NIFA 2024 and CBA 2026 guidelines",
+     datetime.date(2026, 2, 1), [*CN_RULES_2024, ("calls_per_number_per_day", ["call"], {"limit": 6}, CBA_SOURCE)]),
+    ("US", 1, "US CFPB Regulation F (12 CFR part 1006)", datetime.date(2021, 11, 30), [
+        # §1006.6(b)(1)(i) is about any communication, not only calls: SMS and e-mail keep the hours too.
+        ("contact_hours", ["call", "sms", "email", "visit"], {"start": "08:00", "end": "21:00"},
+         "12 CFR 1006.6(b)(1)(i); FDCPA §805(a)(1)"),
         ("call_attempts_per_window", ["call"], {"limit": 7, "days": 7}, "12 CFR 1006.14(b)(2)(i)(A)"),
         ("call_after_conversation", ["call"], {"days": 7}, "12 CFR 1006.14(b)(2)(i)(B)"),
         ("third_party", ["call", "sms", "email", "visit"], {"failed_attempts": 3, "days": 7},
@@ -55,10 +66,10 @@ def install_defaults(apps, schema_editor=None, **kwargs):
                 StageAction.objects.using(db).create(
                     stage=stage, kind=kind, notice_kind=notice_kind, needs_approval=needs_approval
                 )
-    for code, name, effective_from, rules in PROFILES:
-        if not GuardrailProfile.objects.using(db).filter(code=code).exists():
+    for code, version, name, effective_from, rules in PROFILES:
+        if not GuardrailProfile.objects.using(db).filter(code=code, version=version).exists():
             profile = GuardrailProfile.objects.using(db).create(
-                code=code, version=1, name=name, effective_from=effective_from
+                code=code, version=version, name=name, effective_from=effective_from
             )
             for kind, channels, parameters, source in rules:
                 GuardrailRule.objects.using(db).create(

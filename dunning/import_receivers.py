@@ -30,9 +30,11 @@ def imported_payments_on_timeline(sender, payments, actor=None, **kwargs):
             seen[case.pk] += 1
     for entries in rounds.values():
         details = {case.pk: _detail(payment) for case, payment in entries}
+        received = {case.pk: payment.received_on for case, payment in entries}
         case_events_add(
-            cases=[case for case, _payment in entries], kind=CaseEvent.Kind.PAYMENT, actor=actor, details=details
-        )
+            cases=[case for case, _payment in entries], kind=CaseEvent.Kind.PAYMENT, actor=actor, details=details,
+            dates=received,
+        )  # fmt: skip
 
 
 def _detail(payment) -> dict:

@@ -167,7 +167,8 @@ class GuardrailProfile(models.Model):
 class GuardrailRule(models.Model):
     class Kind(models.TextChoices):
         CONTACT_HOURS = "contact_hours", _("Contact hours in the borrower's local time")
-        CONNECTED_CALLS_PER_DAY = "connected_calls_per_day", _("Connected calls per borrower per day")
+        CONNECTED_CALLS_PER_DAY = "connected_calls_per_day", _("Calls that reached the borrower, per day")
+        CALLS_PER_NUMBER_PER_DAY = "calls_per_number_per_day", _("Call attempts per phone number per day")
         CALL_ATTEMPTS_PER_WINDOW = "call_attempts_per_window", _("Call attempts per loan in a rolling window")
         CALL_AFTER_CONVERSATION = "call_after_conversation", _("No call within days after a conversation")
         THIRD_PARTY = "third_party", _("Third parties: only if unreachable, only with consent")
@@ -197,6 +198,7 @@ class GuardrailRule(models.Model):
     PARAMETERS = {
         Kind.CONTACT_HOURS: {"start": datetime.time.fromisoformat, "end": datetime.time.fromisoformat},
         Kind.CONNECTED_CALLS_PER_DAY: {"limit": int},
+        Kind.CALLS_PER_NUMBER_PER_DAY: {"limit": int},
         Kind.CALL_ATTEMPTS_PER_WINDOW: {"limit": int, "days": int},
         Kind.CALL_AFTER_CONVERSATION: {"days": int},
         Kind.THIRD_PARTY: {"failed_attempts": int, "days": int},
@@ -236,6 +238,9 @@ class DunningRun(models.Model):
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=1)
     counts = models.JSONField(_("counts per step"), default=dict, blank=True)
     error = models.TextField(_("error"), blank=True)
+    # A date run to catch up, before the date asked for: its ledger and history count, but the stages
+    # cases enter on it create no work — the run of the last date does (see run_steps.create_actions).
+    actions_deferred = models.BooleanField(_("catch-up date (actions deferred)"), default=False)
 
     class Meta:
         verbose_name = _("dunning run")
@@ -627,6 +632,7 @@ class DunningAction(models.Model):
         BLOCKED = "blocked", _("Blocked by a guardrail")
         REJECTED = "rejected", _("Rejected")
         CANCELLED = "cancelled", _("Cancelled (case closed)")
+        SUPERSEDED = "superseded", _("Skipped: a later stage was reached while the run caught up")
 
     case = models.ForeignKey(
         CollectionCase, verbose_name=_("case"), null=True, blank=True, on_delete=models.PROTECT, related_name="actions"
@@ -703,6 +709,9 @@ class ContactAttempt(models.Model):
         related_name="+",
         help_text=_("Empty: the borrower."),
     )
+    # The number dialled or texted (the borrower's or the third party's), so a per-number cap counts
+    # every call to it, whoever's contact it is.
+    phone_number = models.CharField(_("phone number"), max_length=16, blank=True)
     outcome = models.CharField(_("outcome"), max_length=24, choices=Outcome.choices, blank=True)
     decision = models.CharField(_("guardrail decision"), max_length=8, choices=Decision.choices)
     rule = models.CharField(_("rule"), max_length=64, blank=True)
@@ -724,23 +733,19 @@ class ContactAttempt(models.Model):
             models.Index(fields=["case", "-attempted_at"], name="contact_case_time_idx"),
             models.Index(fields=["rule", "-attempted_at"], name="contact_blocked_idx", condition=Q(decision="blocked")),
             models.Index(fields=["attempted_at"], name="contact_time_idx"),
+            models.Index(
+                fields=["phone_number", "attempted_at"],
+                name="contact_number_calls_idx",
+                condition=Q(channel="call", decision="allowed"),
+            ),
         ]
 
     def __str__(self):
         return f"{self.get_channel_display()} {self.attempted_at:%Y-%m-%d %H:%M} {self.get_decision_display()}"
 
 
-# Outcomes where someone answered the phone (the CN daily cap counts these)...
-CONNECTED_OUTCOMES = [
-    ContactAttempt.Outcome.REACHED,
-    ContactAttempt.Outcome.PROMISE_TO_PAY,
-    ContactAttempt.Outcome.REFUSED,
-    ContactAttempt.Outcome.DISPUTE_RAISED,
-    ContactAttempt.Outcome.CALL_BACK,
-    ContactAttempt.Outcome.THIRD_PARTY_REACHED,
-    ContactAttempt.Outcome.WRONG_NUMBER,
-]
-# ... and where the borrower was spoken to about the loan (the US 7-day rule counts these).
+# Outcomes where the borrower was spoken to about the loan: the effective calls with the debtor that the
+# CN daily cap counts, and the conversations after which the US rule waits 7 days.
 CONVERSATION_OUTCOMES = [
     ContactAttempt.Outcome.REACHED,
     ContactAttempt.Outcome.PROMISE_TO_PAY,

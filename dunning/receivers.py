@@ -14,4 +14,6 @@ def payment_on_timeline(sender, payment, actor=None, **kwargs):
         "payment": payment.pk, "amount": str(payment.amount), "received_on": payment.received_on.isoformat(),
         "reversed": payment.status == payment.Status.REVERSED,
     }  # fmt: skip
-    case_event_add(case=case, kind=CaseEvent.Kind.PAYMENT, actor=actor, detail=detail)
+    # Dated when the money arrived (or the reversal happened), not when the bank file was posted.
+    dated = payment.reversed_on if payment.status == payment.Status.REVERSED else payment.received_on
+    case_event_add(case=case, kind=CaseEvent.Kind.PAYMENT, actor=actor, detail=detail, as_of=dated)

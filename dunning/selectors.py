@@ -250,7 +250,8 @@ def case_workspace(case: CollectionCase, *, today: datetime.date | None = None) 
         "schedule": schedule,
         "outstanding_total": sum((installment.outstanding_amount for installment in schedule), ZERO),
         "payments": list(Payment.objects.filter(loan=loan).order_by("-received_on", "-id")[:PAYMENTS_LIMIT]),
-        "timeline": list(case.events.select_related("actor").order_by("-occurred_at", "-id")[:TIMELINE_LIMIT]),
+        # By business date: a payment received on Monday and posted on Thursday sits on Monday.
+        "timeline": list(case.events.select_related("actor").order_by("-as_of", "-id")[:TIMELINE_LIMIT]),
         "pending_promise": case.promises.filter(status=PromiseToPay.Status.PENDING).first(),
         "open_disputes": list(case.disputes.filter(status="open").order_by("-raised_at")),
         "live_plan": case.plans.filter(status__in=[PaymentPlan.Status.REQUESTED, PaymentPlan.Status.ACTIVE])

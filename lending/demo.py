@@ -266,6 +266,7 @@ class LedgerSeeder:
             annual_interest_rate=product.annual_interest_rate,
             monthly_fee_rate=product.monthly_fee_rate,
             first_due_date=add_months(disbursed_on, 1),
+            due_day=disbursed_on.day,
         )
         plan = {
             "borrower_id": borrower_id, "product": product, "principal": principal, "term": term,

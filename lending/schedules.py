@@ -35,8 +35,11 @@ def build_schedule(
     annual_interest_rate: Decimal,
     monthly_fee_rate: Decimal,
     first_due_date: datetime.date,
+    due_day: int | None = None,
 ) -> list[PlannedInstallment]:
-    """The installments of a loan under one of the RepaymentMethod values (see lending.models)."""
+    """The installments of a loan under one of the RepaymentMethod values (see lending.models). Each falls
+    due on `due_day` of its month (the first due date's day unless told), or the month's last day when
+    the month is shorter: due dates never drift to the 28th after a February."""
     if principal <= 0 or term_months < 1:
         raise ValueError("principal must be positive and the term at least one month")
     monthly_rate = Decimal(annual_interest_rate) / MONTHS_PER_YEAR
@@ -45,7 +48,7 @@ def build_schedule(
     return [
         PlannedInstallment(
             sequence=number,
-            due_date=add_months(first_due_date, number - 1),
+            due_date=add_months(first_due_date, number - 1, day_of_month=due_day),
             principal_amount=principal_part,
             interest_amount=interest_part,
             fee_amount=fee,

@@ -60,6 +60,9 @@ def loan_create(
     if not 1 <= term_months <= MAX_TERM_MONTHS:
         message = _("The term must be 1 to %(max)d months.") % {"max": MAX_TERM_MONTHS}
         raise DomainError(message, code="loan.term_invalid")
+    # The contract's day of the month: the disbursement's when the first due date follows from it (a loan
+    # paid out on Jan 31 falls due Feb 28, then Mar 31), otherwise the given first due date's.
+    due_day = first_due_date.day if first_due_date else disbursed_on.day
     first_due_date = first_due_date or add_months(disbursed_on, 1)
     if first_due_date <= disbursed_on:
         raise DomainError(_("The first due date must come after disbursement."), code="loan.first_due_invalid")
@@ -70,6 +73,7 @@ def loan_create(
         annual_interest_rate=product.annual_interest_rate,
         monthly_fee_rate=product.monthly_fee_rate,
         first_due_date=first_due_date,
+        due_day=due_day,
     )
     number = reference_allocate_block(prefix=LOAN_REFERENCE_PREFIX, year=disbursed_on.year)
     loan = Loan.objects.create(

@@ -2,8 +2,10 @@
 
 - PRC resident identity card number (GB 11643-1999): 17 digits + check character from ISO 7064 MOD 11-2,
   with a valid birth date in positions 7-14.
-- Unified Social Credit Code (GB 32100-2015): 18 characters from a 31-symbol alphabet, the last a
-  check character computed MOD 31.
+- Unified Social Credit Code (GB 32100-2015): 18 characters from a 31-symbol alphabet: the registration
+  authority (1st) and the category of organisation it registers (2nd), the administrative division of
+  registration (3rd-8th: a province's, or 100000 for the central level), the organisation code (9th-17th)
+  and a check character computed MOD 31.
 - Phone numbers in E.164 form (+ country code, up to 15 digits).
 """
 
@@ -46,6 +48,17 @@ def validate_resident_id(value: str) -> None:
         raise ValidationError(_("The resident ID number's check digit is wrong."), code="checksum")
 
 
+# Registration authority (1st character) → the categories of organisation it registers (2nd), GB 32100-2015
+# appendix A: 1 institutional staffing, 2 foreign affairs, 3 judicial administration, 4 culture, 5 civil
+# affairs, 6 tourism, 7 religion, 8 trade unions, 9 market regulation (enterprises, individual businesses,
+# farmers' cooperatives), A the Central Military Commission's staffing office, N agriculture, Y others.
+USCC_CATEGORIES = {
+    "1": "1239", "2": "19", "3": "123459", "4": "19", "5": "1239", "6": "129", "7": "129", "8": "19",
+    "9": "123", "A": "19", "N": "1239", "Y": "1",
+}  # fmt: skip
+USCC_CENTRAL_DIVISION = "100000"
+
+
 def uscc_check_char(first17: str) -> str:
     total = sum(USCC_ALPHABET.index(char) * weight for char, weight in zip(first17, USCC_WEIGHTS, strict=True))
     return USCC_ALPHABET[(31 - total % 31) % 31]
@@ -57,6 +70,24 @@ def validate_uscc(value: str) -> None:
             _("A unified social credit code has 18 characters (digits and capitals except I, O, S, V, Z)."),
             code="format",
         )
+    categories = USCC_CATEGORIES.get(value[0])
+    if categories is None:
+        raise ValidationError(
+            _("The first character of a unified social credit code names the registration authority (1-9, A, N or "
+              "Y)."), code="authority",
+        )  # fmt: skip
+    if value[1] not in categories:
+        raise ValidationError(
+            _("The second character is not a category of organisation that authority %(authority)s registers.")
+            % {"authority": value[0]},
+            code="category",
+        )
+    division = value[2:8]
+    if not division.isdigit() or (division[:2] not in PROVINCE_CODES and division != USCC_CENTRAL_DIVISION):
+        raise ValidationError(
+            _("Characters 3 to 8 of a unified social credit code are the administrative division code of a "
+              "province's region (or 100000)."), code="region",
+        )  # fmt: skip
     if uscc_check_char(value[:17]) != value[17]:
         raise ValidationError(_("The unified social credit code's check character is wrong."), code="checksum")
 

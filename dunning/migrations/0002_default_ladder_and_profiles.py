@@ -1,10 +1,10 @@
 from django.db import migrations
 
-from dunning.defaults import install_defaults
-
 
 class Migration(migrations.Migration):
-    """The default dunning ladder, the CN and US guardrail profiles, and the nightly run's lock row."""
+    """Once the default ladder, guardrail profiles and run lock. They are now installed after every
+    `migrate` (dunning.apps, post_migrate: what is missing is created, with the final schema), so this
+    migration has nothing left to do; it stays for the databases that applied it."""
 
     dependencies = [("dunning", "0001_initial")]
-    operations = [migrations.RunPython(install_defaults, migrations.RunPython.noop)]
+    operations = []

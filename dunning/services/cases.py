@@ -27,7 +27,7 @@ from ..models import (
     PromiseToPay,
 )
 from ..selectors import case_workable_by, cases_supervisable_by
-from .guardrails import ContactBlockedError, contact_decide
+from .guardrails import ContactBlockedError, contact_decide, dialled_number
 from .timeline import case_event_add, case_events_add
 
 Event = CaseEvent.Kind
@@ -35,6 +35,7 @@ NOTE_MAX_LENGTH = 2000
 PROMISE_MAX_DAYS_AHEAD = 30
 # A contact attempt through one of these channels completes the matching open stage action.
 ACTIONS_DONE_BY_CHANNEL = {Channel.CALL: ["collector_call"], Channel.VISIT: ["field_visit"]}
+PHONE_CHANNELS = (Channel.CALL, Channel.SMS)
 
 
 def require_workable(case: CollectionCase, actor) -> None:
@@ -160,6 +161,7 @@ def contact_decision_record(
     attempt = ContactAttempt.objects.create(
         case=case, borrower_id=case.borrower_id, loan_id=case.loan_id, channel=channel,
         target_contact=target_contact, outcome=outcome if decision.allowed else "",
+        phone_number=dialled_number(case.borrower, target_contact) if channel in PHONE_CHANNELS else "",
         decision=ContactAttempt.Decision.ALLOWED if decision.allowed else ContactAttempt.Decision.BLOCKED,
         rule=decision.rule, profile=decision.profile, note=note, is_automatic=automatic,
         actor=actor if actor is not None and actor.is_authenticated else None, attempted_at=at,

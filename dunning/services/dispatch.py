@@ -91,6 +91,7 @@ def _record(action, channel, decision, now) -> ContactAttempt:
     if action.case is None:
         return ContactAttempt.objects.create(
             case=None, borrower_id=action.loan.borrower_id, loan=action.loan, channel=channel,
+            phone_number=action.loan.borrower.phone if channel == Channel.SMS else "",
             outcome=ContactAttempt.Outcome.SENT if decision.allowed else "",
             decision=ContactAttempt.Decision.ALLOWED if decision.allowed else ContactAttempt.Decision.BLOCKED,
             rule=decision.rule, profile=decision.profile, note=action.get_kind_display(), is_automatic=True,

@@ -16,7 +16,6 @@ from creditops.core.errors import DomainError
 from lending.models import BorrowerContact
 
 from ..models import (
-    CONNECTED_OUTCOMES,
     CONVERSATION_OUTCOMES,
     Channel,
     CollectionCase,
@@ -45,7 +44,8 @@ RULE_LABELS = {
     "contact.hold_legal": gettext_lazy("Hold: legal"),
     "contact.letter_third_party": gettext_lazy("Letters go to the borrower only"),
     "contact.quiet_hours": gettext_lazy("Outside contact hours"),
-    "contact.daily_connected_cap": gettext_lazy("Daily connected-call cap"),
+    "contact.daily_connected_cap": gettext_lazy("Daily cap on calls that reached the borrower"),
+    "contact.number_daily_cap": gettext_lazy("Daily cap on calls to one number"),
     "contact.attempt_cap": gettext_lazy("Call-attempt cap"),
     "contact.after_conversation": gettext_lazy("Too soon after a conversation"),
     "contact.third_party_no_consent": gettext_lazy("Third party without consent"),
@@ -206,19 +206,49 @@ def _allowed_calls(**filters):
     return ContactAttempt.objects.filter(channel=Channel.CALL, decision=ContactAttempt.Decision.ALLOWED, **filters)
 
 
-def _connected_calls_per_day(rule, *, loan, local, **_kwargs):
+def _connected_calls_per_day(rule, *, loan, local, target_contact, **_kwargs):
+    """Calls that reached the borrower (on any of their own numbers, by any collector) count; calls to a
+    relative or a wrong number do not use up the borrower's day, and calling a third party is not limited
+    by it (the per-number cap and the third-party rule apply there)."""
+    if _is_third_party(target_contact):
+        return None
     limit = int(rule.parameters.get("limit", 3))
     start, end = _local_day_range(local)
-    connected = _allowed_calls(
-        borrower_id=loan.borrower_id, outcome__in=CONNECTED_OUTCOMES, attempted_at__gte=start, attempted_at__lt=end
-    ).count()
+    connected = (
+        _allowed_calls(
+            borrower_id=loan.borrower_id, outcome__in=CONVERSATION_OUTCOMES, attempted_at__gte=start,
+            attempted_at__lt=end,
+        )
+        .filter(_to_borrower())
+        .count()
+    )  # fmt: skip
     if connected < limit:
         return None
     return (
         "contact.daily_connected_cap",
-        _("This borrower has already had %(count)d connected calls today (all collectors); the limit is %(limit)d.")
-        % {"count": connected, "limit": limit},
-    )
+        _("This borrower has already been reached %(count)d times by phone today (all collectors); the limit is "
+          "%(limit)d.") % {"count": connected, "limit": limit},
+    )  # fmt: skip
+
+
+def _calls_per_number_per_day(rule, *, loan, local, target_contact, **_kwargs):
+    """Call attempts, answered or not, to the number about to be dialled, today in the borrower's time."""
+    limit = int(rule.parameters.get("limit", 6))
+    number = dialled_number(loan.borrower, target_contact)
+    start, end = _local_day_range(local)
+    attempts = _allowed_calls(phone_number=number, attempted_at__gte=start, attempted_at__lt=end).count()
+    if attempts < limit:
+        return None
+    return (
+        "contact.number_daily_cap",
+        _("This number has already been called %(count)d times today; the limit is %(limit)d calls a day to one "
+          "number.") % {"count": attempts, "limit": limit},
+    )  # fmt: skip
+
+
+def dialled_number(borrower, target_contact) -> str:
+    """The phone number a call or SMS goes to: the third party's, or the borrower's own."""
+    return target_contact.phone if target_contact is not None else borrower.phone
 
 
 def _call_attempts_per_window(rule, *, loan, local, **_kwargs):
@@ -285,6 +315,7 @@ def _opt_out(rule, **_kwargs):
 _CHECKS = {
     Rule.CONTACT_HOURS: _contact_hours,
     Rule.CONNECTED_CALLS_PER_DAY: _connected_calls_per_day,
+    Rule.CALLS_PER_NUMBER_PER_DAY: _calls_per_number_per_day,
     Rule.CALL_ATTEMPTS_PER_WINDOW: _call_attempts_per_window,
     Rule.CALL_AFTER_CONVERSATION: _call_after_conversation,
     Rule.THIRD_PARTY: _third_party,

@@ -1,6 +1,9 @@
 """The nightly dunning run for one business date.
 
-The steps live in run_steps.py: set-based SQL over the rows that change. The whole run is one transaction
+The steps live in run_steps.py: set-based SQL over the rows that change. Dates missed since the last run
+are run first, in order, for the ledger and history; the stages cases pass through on those dates create
+no work — the last date's run creates the actions of the stage each case has reached and records the
+others as superseded, so a catch-up never sends a week of stale reminders on one day. The whole run is one transaction
 holding the RunLock row: a second run waits or stops, a crash (even kill -9) leaves the database as it
 was before the run, and the next invocation simply runs the date again. A date that succeeded is never
 run twice, and skipped dates are run in order first.
@@ -69,9 +72,17 @@ def dates_to_run(as_of: datetime.date) -> list[datetime.date]:
     return [last + datetime.timedelta(days=offset) for offset in range(1, (as_of - last).days + 1)]
 
 
-def dunning_run(*, as_of: datetime.date, dry_run: bool = False, wait: bool = False, holder: str = "") -> RunReport:
+def dunning_run(
+    *,
+    as_of: datetime.date,
+    dry_run: bool = False,
+    wait: bool = False,
+    holder: str = "",
+    catch_up_to: datetime.date | None = None,
+) -> RunReport:
     """Run one business date (see the module docstring). Raises RunInProgressError at once when another
-    run holds the lock and `wait` is false."""
+    run holds the lock and `wait` is false. `catch_up_to` is the last date of a catch-up this date is part
+    of: a date before it runs the ledger and history but defers the stages' work to that last date."""
     done = DunningRun.objects.filter(as_of=as_of, status=DunningRun.Status.SUCCEEDED).first()
     if done is not None:
         return RunReport(
@@ -87,6 +98,7 @@ def dunning_run(*, as_of: datetime.date, dry_run: bool = False, wait: bool = Fal
             if run.status == DunningRun.Status.SUCCEEDED:  # finished by the run we waited for
                 return RunReport(as_of=as_of, skipped_as_done=True, counts=run.counts)
             report = RunReport(as_of=as_of, dry_run=dry_run)
+            run.actions_deferred = catch_up_to is not None and as_of < catch_up_to
             _steps(run, as_of, report)
             report.duration_ms = int((time.monotonic() - started) * 1000)
             if dry_run:
@@ -94,7 +106,7 @@ def dunning_run(*, as_of: datetime.date, dry_run: bool = False, wait: bool = Fal
                 return report
             run.status, run.counts, run.error = DunningRun.Status.SUCCEEDED, report.counts, ""
             run.finished_at, run.duration_ms = timezone.now(), report.duration_ms
-            run.save(update_fields=["status", "counts", "error", "finished_at", "duration_ms"])
+            run.save(update_fields=["status", "counts", "error", "finished_at", "duration_ms", "actions_deferred"])
             audit_record(actor=None, event="dunning.run", subject=run, detail=report.counts)
             return report
     except RunInProgressError:

@@ -38,6 +38,7 @@ from ..models import (
     CollectionCase,
     DunningAction,
     DunningPolicy,
+    DunningRun,
     DunningStage,
     PaymentPlan,
     PortfolioSnapshot,
@@ -405,28 +406,52 @@ def _skipped_stages(lower_stages):
     return Case(*rules, default=listed([]), output_field=JSONField())
 
 
+SUPERSEDED_RESULT = "superseded:catch-up to {date}"
+ACTION_COLUMNS = ["case", "loan", "stage", "kind", "notice_kind", "owner_role", "needs_approval", "status",
+                  "created_on", "run", "result"]  # fmt: skip
+
+
 def create_actions(run, as_of) -> dict:
     """The actions of the stage each case entered today, once per case, keyed by (case, stage, kind):
     pending, or awaiting approval (with the approval request) where the stage says so. Stages a case
-    jumped over are recorded on its transition, not fired."""
+    jumped over are recorded on its transition, not fired.
+
+    A catch-up date (run.actions_deferred) creates none. The run of the last date then counts the cases
+    that moved on the dates it caught up as moved today: each gets the actions of the stage it has
+    reached, and the actions of the stages it passed through meanwhile are recorded as superseded."""
+    if run.actions_deferred:
+        return {}
+    caught_up = _caught_up_runs(as_of)
+    moved = StageTransition.objects.filter(Q(run=run) | Q(run__in=caught_up)).values("case_id")
     for policy_id in _policies_with_work():
         for stage in _active_stages(policy_id, pre_due=False):
             for action in StageAction.objects.filter(stage=stage):
-                _insert_stage_action(run, as_of, policy_id, stage, action)
-    created = DunningAction.objects.filter(run=run, case__isnull=False)
+                _insert_stage_action(run, as_of, policy_id, stage, action, moved)
+                _insert_superseded(run, as_of, stage, action, caught_up)
+    created = DunningAction.objects.filter(run=run, case__isnull=False).exclude(status=ActionStatus.SUPERSEDED)
     _request_approvals(created.filter(status=ActionStatus.AWAITING_APPROVAL))
     cases = CollectionCase.objects.filter(pk__in=created.values("case_id"))
     _events_for(cases, Event.ACTION_CREATED, as_of, JSONObject(run=Value(run.pk)))
     return {row["status"]: row["n"] for row in created.values("status").annotate(n=Count("pk")).order_by()}
 
 
-def _insert_stage_action(run, as_of, policy_id, stage, action):
+def _caught_up_runs(as_of):
+    """The catch-up dates before `as_of` whose work is still owed: those since the last run that created
+    work."""
+    succeeded = DunningRun.objects.filter(status=DunningRun.Status.SUCCEEDED, as_of__lt=as_of)
+    last_with_work = succeeded.filter(actions_deferred=False).order_by("-as_of").values_list("as_of", flat=True)
+    deferred = succeeded.filter(actions_deferred=True)
+    since = last_with_work.first()
+    return deferred.filter(as_of__gt=since) if since is not None else deferred
+
+
+def _insert_stage_action(run, as_of, policy_id, stage, action, moved):
     firing = ActionStatus.AWAITING_APPROVAL if action.needs_approval else ActionStatus.PENDING
-    # Only cases that changed stage in this run can owe new actions: every other case got its stage's
-    # actions when it entered it (an action added to a stage later applies from the next entry on).
-    moved_now = StageTransition.objects.filter(run=run).values("case_id")
+    # Only cases that changed stage in this run (or on the dates it caught up) can owe new actions: every
+    # other case got its stage's actions when it entered it (an action added to a stage later applies
+    # from the next entry on).
     cases = (
-        CollectionCase.objects.filter(pk__in=moved_now, is_open=True, policy_id=policy_id, stage=stage)
+        CollectionCase.objects.filter(pk__in=moved, is_open=True, policy_id=policy_id, stage=stage)
         .exclude(pk__in=paused_case_ids())
         .exclude(Exists(DunningAction.objects.filter(case=OuterRef("pk"), stage=stage, kind=action.kind)))
     )
@@ -443,20 +468,24 @@ def _insert_stage_action(run, as_of, policy_id, stage, action):
         Value(run.pk),
         Value(""),
     )
-    columns = [
-        "case",
-        "loan",
-        "stage",
-        "kind",
-        "notice_kind",
-        "owner_role",
-        "needs_approval",
-        "status",
-        "created_on",
-        "run",
-        "result",
-    ]
-    return insert_from_select(DunningAction, columns, rows)
+    return insert_from_select(DunningAction, ACTION_COLUMNS, rows)
+
+
+def _insert_superseded(run, as_of, stage, action, caught_up) -> int:
+    """The action of a stage a case entered on a caught-up date and has left since (a later stage, or the
+    case closed): recorded as superseded, never fired."""
+    entered = StageTransition.objects.filter(run__in=caught_up, to_stage=stage).values("case_id")
+    cases = (
+        CollectionCase.objects.filter(pk__in=entered)
+        .exclude(is_open=True, stage=stage)
+        .exclude(Exists(DunningAction.objects.filter(case=OuterRef("pk"), stage=stage, kind=action.kind)))
+    )
+    rows = cases.values_list(
+        "pk", "loan_id", Value(stage.pk), Value(action.kind), Value(action.notice_kind), Value(stage.owner_role),
+        Value(action.needs_approval), Value(ActionStatus.SUPERSEDED), Value(as_of), Value(run.pk),
+        Value(SUPERSEDED_RESULT.format(date=as_of.isoformat())),
+    )  # fmt: skip
+    return insert_from_select(DunningAction, ACTION_COLUMNS, rows)
 
 
 def _request_approvals(actions) -> int:
@@ -483,8 +512,12 @@ def _request_approvals(actions) -> int:
 
 def create_predue_actions(run, as_of) -> int:
     """Pre-due stages (D-3 and the like): actions for loans with an installment due exactly that many days
-    ahead and no open case, keyed by (loan, stage, kind, due date)."""
+    ahead and no open case, keyed by (loan, stage, kind, due date). On a catch-up date they are recorded
+    as superseded: by the last date that reminder is stale."""
     named, default = _policy_by_product()
+    status, result = ActionStatus.PENDING, ""
+    if run.actions_deferred:
+        status, result = ActionStatus.SUPERSEDED, SUPERSEDED_RESULT.format(date=as_of.isoformat())
     created = 0
     for policy_id in DunningPolicy.objects.filter(is_active=True).values_list("pk", flat=True):
         for stage in _active_stages(policy_id, pre_due=True):
@@ -519,10 +552,10 @@ def create_predue_actions(run, as_of) -> int:
                         Value(stage.owner_role),
                         Value(action.needs_approval),
                         Value(due_date),
-                        Value(ActionStatus.PENDING),
+                        Value(status),
                         Value(as_of),
                         Value(run.pk),
-                        Value(""),
+                        Value(result),
                     )
                     .order_by()  # the default ordering would add columns to SELECT DISTINCT
                     .distinct()

@@ -27,11 +27,18 @@ def case_event_add(
     )
 
 
-def case_events_add(*, cases, kind: str, actor=None, details: dict, as_of: datetime.date | None = None) -> None:
-    """One timeline entry per case in one INSERT; `details` maps case id to that entry's detail."""
+def case_events_add(
+    *, cases, kind: str, actor=None, details: dict, as_of: datetime.date | None = None, dates: dict | None = None
+) -> None:
+    """One timeline entry per case in one INSERT; `details` maps case id to that entry's detail, and
+    `dates` (optional) to its business date when the entries are not all dated `as_of`."""
     now, as_of = timezone.now(), as_of or business_today()
+    dates = dates or {}
     actor = actor if actor is not None and actor.is_authenticated else None
     CaseEvent.objects.bulk_create(
-        CaseEvent(case=case, kind=kind, actor=actor, as_of=as_of, occurred_at=now, detail=details[case.pk])
+        CaseEvent(
+            case=case, kind=kind, actor=actor, as_of=dates.get(case.pk, as_of), occurred_at=now,
+            detail=details[case.pk],
+        )
         for case in cases
-    )
+    )  # fmt: skip

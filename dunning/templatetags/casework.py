@@ -1,6 +1,7 @@
 """How a timeline entry reads in the workspace: one short line per kind, from the entry's detail."""
 
 from django import template
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from creditops.core.money import format_money
@@ -79,3 +80,16 @@ def money(amount, currency: str = "") -> str:
 def rule_label_filter(code: str) -> str:
     """contact.quiet_hours → "Outside contact hours" (translated)."""
     return rule_label(code)
+
+
+@register.filter
+def event_when(event: CaseEvent) -> str:
+    """When the entry happened: its time when it was recorded on its business date, otherwise the business
+    date with the time it was recorded (a payment received on the 1st and posted on the 4th)."""
+    recorded = timezone.localtime(event.occurred_at)
+    if recorded.date() == event.as_of:
+        return recorded.strftime("%Y-%m-%d %H:%M")
+    return _("%(date)s (recorded %(recorded)s)") % {
+        "date": event.as_of.isoformat(),
+        "recorded": recorded.strftime("%Y-%m-%d %H:%M"),
+    }

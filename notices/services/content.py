@@ -10,6 +10,7 @@ from django.conf import settings
 from creditops.core.masking import mask_id_number, mask_phone
 from creditops.core.money import ZERO
 from dunning.models import CollectionCase, NoticeKind, PaymentPlan
+from lending.delinquency import days_past_due
 from lending.models import Borrower, BorrowerContact, Installment
 
 # Printed on each kind: the overdue table and the total due (all but the plan confirmation, which prints
@@ -32,7 +33,9 @@ def notice_data_build(
     plan: PaymentPlan | None = None,
     replaces_reference: str = "",
 ) -> dict:
-    """The snapshot of everything a notice of `kind` about `case` prints, as of `issued_on`."""
+    """The snapshot of everything a notice of `kind` about `case` prints. Every figure is as of one stated
+    date, `issued_on` (printed as `figures_as_of`): the overdue rows, their totals and the days past due
+    all come from the ledger on that date, never the DPD of an earlier nightly run."""
     loan, borrower = case.loan, case.borrower
     lender = settings.NOTICES["LENDER"]
     payment = settings.NOTICES["PAYMENT"]
@@ -55,7 +58,8 @@ def notice_data_build(
             "maturity_date": loan.maturity_date.isoformat(),
             "penalty_daily_rate_percent": _percent(loan.penalty_daily_rate),
         },
-        "days_past_due": case.days_past_due,
+        "figures_as_of": issued_on.isoformat(),
+        "days_past_due": _days_past_due(loan, issued_on),
         "pay_by": (issued_on + datetime.timedelta(days=settings.NOTICES["PAY_WITHIN_DAYS"])).isoformat(),
         "dispute_by": (issued_on + datetime.timedelta(days=settings.NOTICES["DISPUTE_WITHIN_DAYS"])).isoformat(),
         "verification": {
@@ -77,6 +81,16 @@ def notice_data_build(
         "qr_payload": f"{payment['url']}?loan={loan.reference}&amount={amount_to_pay}&notice={reference}",
     }
     return data
+
+
+def _days_past_due(loan, as_of: datetime.date) -> int:
+    oldest = (
+        Installment.objects.filter(loan=loan, due_date__lt=as_of, outstanding_amount__gt=0)
+        .order_by("due_date")
+        .values_list("due_date", flat=True)
+        .first()
+    )
+    return days_past_due(oldest, as_of, loan.product.grace_days)
 
 
 def _percent(rate: Decimal) -> str:

@@ -508,6 +508,25 @@ def test_a_payment_posted_on_a_loan_with_an_open_case_goes_on_its_timeline(case,
         "reversed": False,
     }
     assert events[1].detail["reversed"] is True
+    # On the timeline by the day the money arrived (and the day it was reversed), not the day of posting.
+    assert [event.as_of for event in events] == [received_on, received_on]
+
+
+def test_a_late_posted_payment_shows_on_the_workspace_timeline_on_its_received_date(client, case, supervisor):
+    received_on = FIRST_DUE + datetime.timedelta(days=10)
+    case_note_add(case=case, text="called, no answer", actor=case.assigned_to)  # today's entry
+    payment_post(
+        loan=case.loan, source="bank", external_ref="TX-9", amount=Decimal("500.00"), received_on=received_on,
+        channel="bank_transfer", actor=supervisor,
+    )  # fmt: skip
+    client.force_login(case.assigned_to)
+
+    page = client.get(f"/cases/{case.pk}/").content.decode()
+
+    timeline = page[page.index('id="timeline-heading"') :]
+    assert f'<time datetime="{received_on}">{received_on} (recorded ' in timeline
+    # Today's note first, the payment of February 25 below it, though it was recorded after the note.
+    assert timeline.index("called, no answer") < timeline.index(f'<time datetime="{received_on}">')
 
 
 def test_a_payment_on_another_loan_of_the_borrower_stays_off_the_case_timeline(case, make_loan):

@@ -3,10 +3,11 @@ pure check) and contact_attempt_log (check and record), plus the reminder dispat
 
 Hours and days are the borrower's: the server runs on Asia/Shanghai, the borrowers here live in London,
 Ürümqi or New York, and the instants are chosen so that judging them in server time would give the
-other answer. Profiles come from migration 0002: CN v1 (2024-01-01) calls/SMS/e-mail/visits 08:00–22:00,
-3 connected calls per borrower per day, third parties only after 3 failed calls in 7 days; US v1
-(2021-11-30) calls 08:00–21:00, 7 call attempts per loan in 7 days, no call within 7 days of a
-conversation, opt-out line in e-mail and SMS.
+other answer. Profiles come from dunning/defaults.py: CN v1 (2024-01-01) calls/SMS/e-mail/visits
+08:00–22:00, 3 calls a day that reach the borrower, third parties only after 3 failed calls in 7 days; CN v2
+(2026-02-01) adds at most 6 call attempts a day to one number; US v1 (2021-11-30) calls, SMS, e-mail and
+visits 08:00–21:00, 7 call attempts per loan in 7 days, no call within 7 days of a conversation, opt-out
+line in e-mail and SMS.
 """
 
 import datetime
@@ -40,7 +41,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 LONDON = "Europe/London"
 URUMQI = "Asia/Urumqi"
 NEW_YORK = "America/New_York"
-CN_V1 = "CN v1 (2024-01-01)"
+CN_V2 = "CN v2 (2026-02-01)"  # in force on CN_DAY
 US_V1 = "US v1 (2021-11-30)"
 # London is on GMT and New York on EDT around these days (no clock change inside any window below).
 CN_DAY = datetime.date(2026, 3, 10)
@@ -113,7 +114,7 @@ def test_cn_contact_hours_are_08_to_22_in_the_borrowers_local_time(overdue_case,
 
     assert decision.allowed is allowed
     assert decision.rule == ("" if allowed else "contact.quiet_hours")
-    assert decision.profile == CN_V1
+    assert decision.profile == CN_V2
 
 
 def test_the_same_instant_is_allowed_for_a_london_borrower_and_blocked_for_a_shanghai_one(overdue_case):
@@ -146,10 +147,18 @@ def test_us_calls_are_allowed_08_to_21_in_the_borrowers_local_time(us_case, hhmm
     assert decision.profile == US_V1
 
 
-def test_us_sms_and_email_at_2130_are_allowed_and_must_carry_the_opt_out_line(us_case):
-    at = new_york(US_DAY, "21:30")
+def test_us_contact_hours_cover_sms_and_email_too(us_case):
+    """12 CFR 1006.6(b)(1)(i): no communication at an inconvenient time, whatever the medium."""
+    for channel in (Channel.CALL, Channel.SMS, Channel.EMAIL, Channel.VISIT):
+        decision = decide(us_case, new_york(US_DAY, "23:30"), channel)
+        assert (decision.allowed, decision.rule) == (False, "contact.quiet_hours"), channel
+        assert decide(us_case, new_york(US_DAY, "07:59"), channel).rule == "contact.quiet_hours"
+    assert "from 08:00 to 21:00" in decide(us_case, new_york(US_DAY, "21:30"), Channel.SMS).message
 
-    assert decide(us_case, at, Channel.CALL).rule == "contact.quiet_hours"
+
+def test_us_sms_and_email_in_the_hours_must_carry_the_opt_out_line(us_case):
+    at = new_york(US_DAY, "20:30")
+
     for channel in (Channel.SMS, Channel.EMAIL):
         decision = decide(us_case, at, channel)
         assert (decision.allowed, decision.requirements) == (True, ("opt_out",))
@@ -188,10 +197,24 @@ def test_cn_fourth_connected_call_of_the_day_is_blocked_across_collectors_and_lo
 
     refusal = refused(first_loan_case, london(CN_DAY, "12:00"), outcome=Outcome.REACHED)
     assert refusal.code == "contact.daily_connected_cap"
-    assert "already had 3 connected calls today" in refusal.message
+    assert "already been reached 3 times by phone today" in refusal.message
     # The cap is on calls only, and the next local day starts afresh.
     assert decide(second_loan_case, london(CN_DAY, "12:00"), Channel.SMS).allowed is True
     assert decide(first_loan_case, london(CN_DAY + datetime.timedelta(days=1), "08:00")).allowed is True
+
+
+def test_calls_to_a_third_party_do_not_use_up_the_borrowers_daily_cap(cn_case):
+    """Only calls that reach the borrower count: three calls a consenting relative answered (allowed once
+    the borrower could not be reached) leave the borrower's own three."""
+    contact = third_party(cn_case)
+    for hhmm in ("09:00", "09:10", "09:20"):
+        log(cn_case, london(CN_DAY, hhmm), outcome=Outcome.NO_ANSWER)
+    for hhmm in ("10:00", "11:00", "12:00"):
+        log(cn_case, london(CN_DAY, hhmm), target=contact, outcome=Outcome.THIRD_PARTY_REACHED)
+
+    reached = [log(cn_case, london(CN_DAY, hhmm), outcome=Outcome.REACHED) for hhmm in ("13:00", "14:00", "15:00")]
+
+    assert [attempt.decision for attempt in reached] == ["allowed"] * 3
 
 
 def test_cn_unanswered_calls_never_reach_the_daily_cap(cn_case):
@@ -214,6 +237,45 @@ def test_cn_daily_cap_counts_the_borrowers_local_day_not_the_servers(cn_case):
 
     assert attempt.decision == ContactAttempt.Decision.ALLOWED
     assert refused(cn_case, london(yesterday, "21:59")).code == "contact.daily_connected_cap"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# CN v2: call attempts per phone number per day (China Banking Association guideline, 2026)
+
+
+def test_cn_seventh_call_attempt_to_one_number_in_a_day_is_blocked(cn_case):
+    own_other_number = BorrowerContact.objects.create(
+        borrower=cn_case.borrower, relation=BorrowerContact.Relation.SELF, name="work", phone="+8613700000002"
+    )
+    for hhmm in ("08:00", "09:00", "10:00", "11:00", "12:00", "13:00"):
+        attempt = log(cn_case, london(CN_DAY, hhmm), outcome=Outcome.NO_ANSWER)
+        assert (attempt.decision, attempt.phone_number) == ("allowed", cn_case.borrower.phone)
+
+    refusal = refused(cn_case, london(CN_DAY, "14:00"))
+
+    assert refusal.code == "contact.number_daily_cap"
+    assert refusal.decision.profile == CN_V2
+    assert "This number has already been called 6 times today" in refusal.message
+    other = log(cn_case, london(CN_DAY, "14:05"), target=own_other_number)
+    assert (other.decision, other.phone_number) == ("allowed", "+8613700000002")
+    assert decide(cn_case, london(CN_DAY, "14:10"), Channel.SMS).allowed is True  # a cap on calls
+    assert decide(cn_case, london(CN_DAY + datetime.timedelta(days=1), "08:00")).allowed is True
+
+
+def test_the_per_number_cap_applies_from_the_version_that_introduced_it(cn_case):
+    before = datetime.date(2026, 1, 20)  # CN v1 was in force
+    for hhmm in ("08:00", "09:00", "10:00", "11:00", "12:00", "13:00"):
+        log(cn_case, london(before, hhmm), outcome=Outcome.NO_ANSWER)
+
+    seventh = log(cn_case, london(before, "14:00"), outcome=Outcome.NO_ANSWER)
+
+    assert (seventh.decision, seventh.profile) == ("allowed", "CN v1 (2024-01-01)")
+
+
+def test_the_per_number_cap_cites_its_source():
+    rule = GuardrailRule.objects.get(profile__code="CN", profile__version=2, kind="calls_per_number_per_day")
+    assert rule.parameters == {"limit": 6}
+    assert "中国银行业协会《金融机构个人消费类贷款催收工作指引（试行）》" in rule.source
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -435,8 +497,8 @@ def test_a_blocked_attempt_raises_and_is_recorded_with_its_rule_timeline_and_aud
     assert refusal.code == "contact.quiet_hours"
     attempt = ContactAttempt.objects.get(case=cn_case)
     assert refusal.attempt == attempt
-    assert refusal.detail == {"rule": "contact.quiet_hours", "profile": CN_V1, "contact_attempt_id": attempt.pk}
-    assert (attempt.decision, attempt.rule, attempt.profile) == ("blocked", "contact.quiet_hours", CN_V1)
+    assert refusal.detail == {"rule": "contact.quiet_hours", "profile": CN_V2, "contact_attempt_id": attempt.pk}
+    assert (attempt.decision, attempt.rule, attempt.profile) == ("blocked", "contact.quiet_hours", CN_V2)
     assert (attempt.channel, attempt.outcome, attempt.actor, attempt.attempted_at) == ("call", "", collector, at)
     event = CaseEvent.objects.get(case=cn_case, kind=CaseEvent.Kind.CONTACT_BLOCKED)
     assert (event.actor, event.detail["attempt"], event.detail["rule"]) == (
@@ -456,7 +518,7 @@ def test_an_allowed_attempt_is_recorded_with_its_profile_and_updates_the_last_co
 
     attempt = log(cn_case, at, outcome=Outcome.REACHED)
 
-    assert (attempt.decision, attempt.rule, attempt.profile, attempt.outcome) == ("allowed", "", CN_V1, "reached")
+    assert (attempt.decision, attempt.rule, attempt.profile, attempt.outcome) == ("allowed", "", CN_V2, "reached")
     cn_case.refresh_from_db()
     assert cn_case.last_contact_at == at
     assert not AuditEvent.objects.filter(event="contact.blocked").exists()
@@ -467,10 +529,10 @@ def test_an_allowed_attempt_is_recorded_with_its_profile_and_updates_the_last_co
 
 
 @pytest.fixture
-def cn_v2():
-    """CN version 2, in force 30 days from today: contact only until 20:00."""
+def cn_next():
+    """The next CN version, in force 30 days from today: contact only until 20:00."""
     profile = GuardrailProfile.objects.create(
-        code="CN", version=2, name="CN stricter evenings", effective_from=business_today() + datetime.timedelta(30)
+        code="CN", version=3, name="CN stricter evenings", effective_from=business_today() + datetime.timedelta(30)
     )
     GuardrailRule.objects.create(
         profile=profile,
@@ -482,29 +544,30 @@ def cn_v2():
     return profile
 
 
-def test_a_new_profile_version_applies_from_its_effective_date_in_the_borrowers_local_calendar(cn_case, cn_v2):
-    effective = cn_v2.effective_from
+def test_a_new_profile_version_applies_from_its_effective_date_in_the_borrowers_local_calendar(cn_case, cn_next):
+    effective = cn_next.effective_from
     eve = effective - datetime.timedelta(days=1)
     # 20:30 on the eve in London is already the effective date in Shanghai.
     assert london(eve, "20:30").astimezone(SHANGHAI).date() == effective
 
     before = decide(cn_case, london(eve, "20:30"))
-    assert (before.allowed, before.profile) == (True, CN_V1)
+    assert (before.allowed, before.profile) == (True, CN_V2)
 
     after = decide(cn_case, london(effective, "20:30"))
-    assert (after.allowed, after.rule, after.profile) == (False, "contact.quiet_hours", f"CN v2 ({effective})")
+    assert (after.allowed, after.rule, after.profile) == (False, "contact.quiet_hours", f"CN v3 ({effective})")
     assert "from 08:00 to 20:00" in after.message
 
     attempt = log(cn_case, london(effective, "19:59"))
-    assert attempt.profile == f"CN v2 ({effective})"
+    assert attempt.profile == f"CN v3 ({effective})"
 
 
-def test_profile_in_force_picks_the_latest_version_not_after_the_date(cn_v2):
-    effective = cn_v2.effective_from
+def test_profile_in_force_picks_the_latest_version_not_after_the_date(cn_next):
+    effective = cn_next.effective_from
 
-    assert profile_in_force("CN", effective - datetime.timedelta(days=1)).version == 1
-    assert profile_in_force("CN", effective).version == 2
-    assert profile_in_force("CN", effective + datetime.timedelta(days=400)).version == 2
+    assert profile_in_force("CN", effective - datetime.timedelta(days=1)).version == 2
+    assert profile_in_force("CN", datetime.date(2026, 1, 31)).version == 1
+    assert profile_in_force("CN", effective).version == 3
+    assert profile_in_force("CN", effective + datetime.timedelta(days=400)).version == 3
     with pytest.raises(DomainError) as caught:
         profile_in_force("CN", datetime.date(2023, 12, 31))
     assert caught.value.code == "contact.no_profile"
@@ -526,20 +589,17 @@ def test_reminders_dispatch_puts_the_opt_out_line_in_a_us_sms(
     assert sms_reminder(case).status == DunningAction.Status.PENDING
 
     with django_capture_on_commit_callbacks(execute=True):
-        counts = reminders_dispatch(now=new_york(US_DAY, "21:30"))
+        late = reminders_dispatch(now=new_york(US_DAY, "21:30"))  # Regulation F's hours hold for SMS too
+        counts = reminders_dispatch(now=new_york(US_DAY + datetime.timedelta(days=1), "08:30"))
 
+    assert late == {"sent": 0, "deferred": 1, "blocked": 0, "no_address": 0, "cancelled": 0}
     assert counts == {"sent": 1, "deferred": 0, "blocked": 0, "no_address": 0, "cancelled": 0}
     assert len(sms_outbox) == 1
     assert sms_outbox[0].phone == borrower.phone
     assert f"loan {case.loan.reference} is 1 day overdue" in sms_outbox[0].text
     assert sms_outbox[0].text.endswith(" " + OPT_OUT_LINE)
-    attempt = ContactAttempt.objects.get(case=case)
-    assert (attempt.channel, attempt.outcome, attempt.decision, attempt.is_automatic) == (
-        "sms",
-        "sent",
-        "allowed",
-        True,
-    )
+    attempt = ContactAttempt.objects.get(case=case, decision="allowed")
+    assert (attempt.channel, attempt.outcome, attempt.is_automatic) == ("sms", "sent", True)
     action = sms_reminder(case)
     assert (action.status, action.result) == (DunningAction.Status.DONE, f"contact:{attempt.pk}")
 

@@ -834,10 +834,14 @@ def test_missed_dates_are_run_first_in_order(team, cn_product, monkeypatch):
     assert runs == [(day(dpd), "succeeded") for dpd in (13, 14, 15, 16)]
     done_lines = [line for line in out.getvalue().splitlines() if ": done in " in line]
     assert [line[:10] for line in done_lines] == ["2026-03-01", "2026-03-02", "2026-03-03"]
-    # Each missed date ran as itself: the move to D+15 happened on the day DPD reached 15.
+    # Each missed date ran as itself: the move to D+15 happened on the day DPD reached 15; its work is
+    # created by the last date's run (see the catch-up tests below).
     case = open_case(loan)
     assert transitions_of(case)[-1] == (day(15), stage(7).pk, stage(15).pk, stage(15).name, 15, 15)
-    assert DunningAction.objects.get(case=case, stage=stage(15)).created_on == day(15)
+    assert DunningAction.objects.get(case=case, stage=stage(15)).created_on == day(16)
+    assert list(DunningRun.objects.order_by("as_of").values_list("actions_deferred", flat=True)) == [
+        False, True, True, False,
+    ]  # fmt: skip
 
     # The scheduled task does the same from "today".
     monkeypatch.setattr(tasks, "business_today", lambda: day(18))
@@ -845,3 +849,58 @@ def test_missed_dates_are_run_first_in_order(team, cn_product, monkeypatch):
     assert list(done) == ["2026-03-04", "2026-03-05"]
     assert tasks.nightly_run() == {"2026-03-05": "already done"}
     assert DunningRun.objects.filter(status="succeeded").count() == 6
+
+
+def _live_and_superseded(case):
+    """The case's actions: those that are work ((stage start, kind, status, created on)), and those the
+    catch-up recorded as superseded ((stage start, kind))."""
+    rows = DunningAction.objects.filter(case=case).order_by("stage__start_dpd", "kind")
+    rows = rows.values_list("stage__start_dpd", "kind", "status", "created_on", "result")
+    live = [row[:4] for row in rows if row[2] != "superseded"]
+    superseded = [(row[0], row[1], row[3], row[4]) for row in rows if row[2] == "superseded"]
+    return live, superseded
+
+
+@pytest.mark.parametrize("history", ["first seen at D+20", "caught up from D", "catch-up interrupted and resumed"])
+def test_a_catch_up_creates_only_the_work_of_the_stage_reached_on_the_last_date(team, cn_product, history):
+    """The run missed 19 nights: every missed date still runs (transitions, snapshots), but the SMS, e-mail
+    and call of the stages passed through meanwhile are recorded as superseded, not fired — the same work
+    as a case first seen at D+20."""
+    loan = book_loan(cn_product)
+    if history != "first seen at D+20":
+        dunning_run(as_of=day(0))  # the installment falls due today: nothing overdue yet
+    if history == "catch-up interrupted and resumed":
+        for dpd in range(1, 11):  # the catch-up to D+20 stopped after D+10...
+            dunning_run(as_of=day(dpd), catch_up_to=day(20))
+    call_command("run_dunning", "--as-of", day(20).isoformat(), stdout=io.StringIO())  # ...and ran again
+
+    case = open_case(loan)
+    live, superseded = _live_and_superseded(case)
+    assert live == [(15, "collection_notice", "pending", day(20))]
+    assert case.stage == stage(15)
+    if history == "first seen at D+20":
+        assert superseded == []
+        assert [entry["start_dpd"] for entry in StageTransition.objects.get(case=case).skipped_stages] == [1, 3, 7]
+        return
+    assert superseded == [
+        (1, "sms_reminder", day(20), "superseded:catch-up to 2026-03-07"),
+        (3, "email_reminder", day(20), "superseded:catch-up to 2026-03-07"),
+        (7, "collector_call", day(20), "superseded:catch-up to 2026-03-07"),
+    ]
+    assert [row[0] for row in transitions_of(case)] == [day(1), day(3), day(7), day(15)]
+    assert PortfolioSnapshot.objects.filter(as_of__gte=day(1), as_of__lte=day(20)).dates("as_of", "day").count() == 20
+
+
+def test_after_a_catch_up_the_next_night_creates_work_as_usual(team, cn_product):
+    loan = book_loan(cn_product)
+    dunning_run(as_of=day(0))
+    call_command("run_dunning", "--as-of", day(20).isoformat(), stdout=io.StringIO())
+    run_days(day(21), day(30))
+
+    live, _superseded = _live_and_superseded(open_case(loan))
+
+    assert [(start, kind, created) for start, kind, _status, created in live] == [
+        (15, "collection_notice", day(20)),
+        (30, "collection_notice", day(30)),
+        (30, "supervisor_review", day(30)),
+    ]

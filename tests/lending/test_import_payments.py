@@ -390,6 +390,8 @@ def test_imported_payments_on_loans_in_collection_go_on_their_case_timelines(tmp
         (cases[0].pk, timeline_detail(payments["TX-4"], "50.00", "2026-11-20"), None),
         (cases[0].pk, timeline_detail(payments["TX-1"], "100.00", "2026-11-21"), None),
     ]
+    # Dated when the money arrived, not when the file was posted.
+    assert [event.as_of.isoformat() for event in events] == ["2026-11-20", "2026-11-20", "2026-11-21"]
 
 
 def timeline_detail(payment_id, amount, received_on):

@@ -494,3 +494,21 @@ def test_a_reversal_dated_before_its_payment_or_after_today_is_refused(make_loan
     assert error.code == "payment.reversal_date_invalid"
     assert ledger_state(loan) == before
     assert Payment.objects.get(pk=payment.pk).status == Payment.Status.POSTED
+
+
+# -- booking: due dates keep the contract's day ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("disbursed_on", "first_due_date", "expected"),
+    [
+        (datetime.date(2026, 1, 31), None, ["2026-02-28", "2026-03-31", "2026-04-30", "2026-05-31"]),
+        (datetime.date(2026, 1, 10), datetime.date(2026, 2, 28), ["2026-02-28", "2026-03-28", "2026-04-28"]),
+        (datetime.date(2026, 1, 10), datetime.date(2026, 1, 31), ["2026-01-31", "2026-02-28", "2026-03-31"]),
+    ],
+)
+def test_a_booked_loan_falls_due_on_its_contract_day_every_month(make_loan, disbursed_on, first_due_date, expected):
+    loan = make_loan(disbursed_on=disbursed_on, first_due_date=first_due_date, term_months=len(expected))
+    due_dates = [day.isoformat() for day in loan.installments.order_by("sequence").values_list("due_date", flat=True)]
+    assert due_dates == expected
+    assert loan.maturity_date.isoformat() == expected[-1]

@@ -12,6 +12,7 @@ from lending.schedules import build_schedule
 
 METHODS = ["equal_installment", "equal_principal", "interest_only", "flat_fee"]
 D = Decimal
+date = datetime.date
 
 
 def schedule(method, principal="12000.00", term=12, rate="0.12", fee="0", first=datetime.date(2026, 2, 15)):
@@ -240,3 +241,19 @@ def test_small_loans_over_long_terms_at_high_rates_always_build(principal, term,
         plan = schedule(method, principal=str(principal), term=term, rate=str(rate))
         assert sum(item.principal_amount for item in plan) == principal
         assert all(item.principal_amount >= 0 for item in plan)
+
+
+@pytest.mark.parametrize(
+    ("first_due", "due_day", "expected"),
+    [
+        (date(2026, 2, 28), 31, [date(2026, 2, 28), date(2026, 3, 31), date(2026, 4, 30), date(2026, 5, 31)]),
+        (date(2026, 1, 31), None, [date(2026, 1, 31), date(2026, 2, 28), date(2026, 3, 31), date(2026, 4, 30)]),
+        (date(2028, 2, 29), 30, [date(2028, 2, 29), date(2028, 3, 30), date(2028, 4, 30), date(2028, 5, 30)]),
+    ],
+)
+def test_due_dates_keep_the_contract_day_after_a_short_month(first_due, due_day, expected):
+    plan = build_schedule(
+        method="equal_installment", principal=D("1200.00"), term_months=4, annual_interest_rate=D("0.12"),
+        monthly_fee_rate=D("0"), first_due_date=first_due, due_day=due_day,
+    )  # fmt: skip
+    assert [item.due_date for item in plan] == expected

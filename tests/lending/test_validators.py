@@ -116,6 +116,29 @@ def test_uscc_with_a_forbidden_letter_is_a_format_error(letter):
     assert code_of(validate_uscc, value) == "format"
 
 
+@pytest.mark.parametrize(
+    ("first17", "code"),
+    [
+        ("00000000000000000", "authority"),  # 000000000000000000: the check character is right, nothing else
+        ("B1440300MA5DABCDE", "authority"),
+        ("94440300MA5DABCDE", "category"),  # market regulation registers categories 1-3 only
+        ("Y2440300MA5DABCDE", "category"),
+        ("91000000MA5DABCDE", "region"),
+        ("919903A0MA5DABCDE", "region"),
+        ("91A40300MA5DABCDE", "region"),
+    ],
+)
+def test_uscc_parts_are_checked_not_only_the_check_character(first17, code):
+    assert code_of(validate_uscc, first17 + uscc_check(first17)) == code
+
+
+@pytest.mark.parametrize(
+    "first17", ["11100000000013127", "52110000500021676", "93310115MA1K3ABCD", "Y1440300MA5DABCDE", "92350100M000100Y4"]
+)
+def test_uscc_of_every_authority_and_the_central_level_is_accepted(first17):
+    validate_uscc(first17 + uscc_check(first17))
+
+
 @pytest.mark.parametrize("value", ["", "91350100M000100Y4", "91350100M000100Y433", "91350100m000100Y43"])
 def test_uscc_of_wrong_length_or_lowercase_is_a_format_error(value):
     assert code_of(validate_uscc, value) == "format"

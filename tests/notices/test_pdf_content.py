@@ -99,6 +99,25 @@ def test_chinese_collection_notice_prints_the_case_the_overdue_rows_and_the_tota
     assert "http://127.0.0.1:8000/notices/verify/CN-2026-000001/" in flat
 
 
+def test_every_figure_on_a_notice_is_as_of_its_stated_date(overdue_case):
+    """The case's figures are from the run at D+3 (one installment late); a notice issued on 2026-03-20
+    prints the ledger of 2026-03-20 throughout: both late installments and 33 days past due, and says so."""
+    case = overdue_case(days_past_due=3)
+    assert (case.days_past_due, case.overdue_amount) == (3, Decimal("1066.19"))
+    issued_on = datetime.date(2026, 3, 20)
+
+    notice = notice_issue(case=case, kind=NoticeKind.COLLECTION_NOTICE, actor=None, issued_on=issued_on)
+    with notice.pdf.open("rb") as stored:
+        flat = squeezed(pdf_text(stored.read()))
+
+    assert (notice.data["figures_as_of"], notice.data["days_past_due"]) == ("2026-03-20", 33)
+    assert [row["due_date"] for row in notice.data["overdue"]] == ["2026-02-15", "2026-03-15"]
+    assert due_box("zh-hans", "2,132.38", 33, zh_date(datetime.date(2026, 3, 27))) in flat
+    with translation.override("zh-hans"):
+        stated = gettext("All amounts and days past due as of %(day)s.") % {"day": zh_date(issued_on)}
+    assert squeezed(stated) in flat
+
+
 def test_the_totals_printed_are_the_totals_stored(overdue_case):
     notice, text = issued_text(overdue_case(days_past_due=75))  # three installments late on 2026-05-01
 

@@ -12,7 +12,9 @@ class Command(BaseCommand):
     help = (
         "Run the dunning ladder for a business date: refresh delinquency, open, move and close cases, create "
         "the stages' actions, evaluate promises and plans, write the run record and the portfolio snapshot. "
-        "Dates skipped since the last run are run first, in order; a date that already ran is left alone."
+        "Dates skipped since the last run are run first, in order (their ledger and history; the stages cases "
+        "pass through then are recorded as superseded, and only the stage reached on the last date creates "
+        "work); a date that already ran is left alone."
     )
 
     def add_arguments(self, parser):
@@ -29,7 +31,10 @@ class Command(BaseCommand):
                                   "as if they had not been missed.")  # fmt: skip
                 dates = [as_of]
             for date in dates:
-                report = dunning_run(as_of=date, dry_run=dry_run, wait=wait, holder=f"run_dunning pid {os.getpid()}")
+                report = dunning_run(
+                    as_of=date, dry_run=dry_run, wait=wait, holder=f"run_dunning pid {os.getpid()}",
+                    catch_up_to=dates[-1],
+                )  # fmt: skip
                 self._print(report)
         except DomainError as error:
             raise CommandError(f"{error.message} [{error.code}]") from error
