@@ -11,9 +11,8 @@ from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from creditops.core.admin import BigTableAdmin
+from creditops.core.admin import BigTableAdmin, MoneyDisplayMixin, money_column
 from creditops.core.errors import DomainError
-from lending.admin import money_column
 
 from .models import (
     ApprovalRequest,
@@ -266,6 +265,7 @@ class ContactAttemptAdmin(ScopedReadOnlyAdmin):
 @admin.register(PromiseToPay)
 class PromiseToPayAdmin(ScopedReadOnlyAdmin):
     list_display = ["case", "amount", "promised_for", "status", "paid_amount", "created_by"]
+    list_select_related = ["case__loan", "created_by"]
     list_filter = ["status"]
 
 
@@ -275,7 +275,7 @@ class DisputeAdmin(ScopedReadOnlyAdmin):
     list_filter = ["status"]
 
 
-class PlanInstallmentInline(admin.TabularInline):
+class PlanInstallmentInline(MoneyDisplayMixin, admin.TabularInline):
     model = PlanInstallment
     fields = readonly_fields = ["sequence", "due_date", "amount"]
     extra = 0
@@ -288,6 +288,7 @@ class PlanInstallmentInline(admin.TabularInline):
 @admin.register(PaymentPlan)
 class PaymentPlanAdmin(ScopedReadOnlyAdmin):
     list_display = ["case", "status", "total_amount", "starts_on", "requested_by"]
+    list_select_related = ["case__loan", "requested_by"]
     list_filter = ["status"]
     inlines = [PlanInstallmentInline]
 
@@ -296,7 +297,7 @@ class PaymentPlanAdmin(ScopedReadOnlyAdmin):
 class ApprovalRequestAdmin(ScopedReadOnlyAdmin):
     list_display = ["id", "case", "kind", "status", "amount", "requested_by", "requested_at", "decided_by"]
     list_filter = ["status", "kind"]
-    list_select_related = ["case", "requested_by", "decided_by"]
+    list_select_related = ["case__loan", "requested_by", "decided_by"]
 
 
 @admin.register(DunningRun)

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts.services import audit_record
-from creditops.core.admin import BigTableAdmin
+from creditops.core.admin import BigTableAdmin, MoneyDisplayMixin, currency_of, money_column
 from creditops.core.errors import DomainError
 from creditops.core.masking import mask_phone
 from creditops.core.money import format_money
@@ -15,18 +15,6 @@ from . import selectors, services
 from .imports import exports
 from .imports.admin_views import BORROWERS, LOANS, PAYMENTS, ImportExportMixin
 from .models import Borrower, BorrowerContact, Installment, Loan, Payment, PaymentAllocation, Product
-
-
-def money_column(field_name, description):
-    """A list column showing a money field as '1,234.50 CNY', sortable by the field."""
-
-    @admin.display(description=description, ordering=field_name)
-    def column(self, obj):
-        currency = getattr(obj, "currency", "") or getattr(getattr(obj, "loan", None), "currency", "")
-        return format_money(getattr(obj, field_name), currency)
-
-    column.__name__ = f"{field_name}_display"
-    return column
 
 
 class CaseScopedLedgerMixin:
@@ -145,7 +133,7 @@ class BorrowerAdmin(ImportExportMixin, PersonalDataAuditMixin, CaseScopedLedgerM
         return False
 
 
-class InstallmentInline(admin.TabularInline):
+class InstallmentInline(MoneyDisplayMixin, admin.TabularInline):
     model = Installment
     extra = 0
     can_delete = False
@@ -156,13 +144,13 @@ class InstallmentInline(admin.TabularInline):
 
     @admin.display(description=_("paid"))
     def paid_display(self, installment):
-        return format_money(installment.paid_amount)
+        return format_money(installment.paid_amount, currency_of(installment))
 
     def has_add_permission(self, request, obj=None):
         return False
 
 
-class PaymentInline(admin.TabularInline):
+class PaymentInline(MoneyDisplayMixin, admin.TabularInline):
     model = Payment
     extra = 0
     can_delete = False

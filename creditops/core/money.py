@@ -2,6 +2,8 @@
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from django.conf import settings
+
 from .errors import DomainError
 
 CENT = Decimal("0.01")
@@ -17,12 +19,17 @@ def to_money(value, rounding: str = ROUND_HALF_UP) -> Decimal:
     return rounded.copy_abs() if rounded.is_zero() else rounded  # never "-0.00"
 
 
-def format_money(amount, currency: str = "") -> str:
-    """'1,234.50 CNY' — for lists and admin columns."""
-    if amount is None:
+def format_money(amount, currency: str | None = None) -> str:
+    """'1,234.50 CNY': the one way every screen, message and export for people writes an amount —
+    thousands separated, two decimals, the currency (the book's default when none is given)."""
+    if amount in (None, ""):
         return "—"
     text = f"{to_money(amount):,.2f}"
-    return f"{text} {currency}".strip()
+    return f"{text} {currency or default_currency()}"
+
+
+def default_currency() -> str:
+    return settings.CREDITOPS["DEFAULT_CURRENCY"]
 
 
 def positive_whole_cents(value, *, code: str, message: str) -> Decimal:

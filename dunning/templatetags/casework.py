@@ -42,13 +42,44 @@ def _approval(detail) -> str:
     return _("%(kind)s: approved") % {"kind": kind} if detail["approved"] else _("%(kind)s: rejected") % {"kind": kind}
 
 
+def _stored_money(value, currency) -> str:
+    """An amount as the timeline stored it: a string ("500.00"), or a JSON number (2488.2) where the run
+    wrote the entry in SQL; its decimal text is exact either way."""
+    return format_money(str(value) if isinstance(value, int | float) else value, currency)
+
+
+def _opened(detail, currency) -> str:
+    return _("%(dpd)s days past due, %(overdue)s overdue") % {
+        "dpd": detail.get("dpd"),
+        "overdue": _stored_money(detail.get("overdue"), currency),
+    }
+
+
+def _promise(detail, currency) -> str:
+    return _("%(amount)s by %(date)s") % {
+        "amount": _stored_money(detail.get("amount"), currency),
+        "date": detail.get("promised_for"),
+    }
+
+
+def _payment(detail, currency) -> str:
+    text = _("%(amount)s reversed") if detail.get("reversed") else _("%(amount)s received")
+    return text % {"amount": _stored_money(detail.get("amount"), currency)}
+
+
+# Each kind's line; those that print an amount take the case's currency as well.
+WITH_CURRENCY = {Event.OPENED: _opened, Event.PROMISE: _promise, Event.PAYMENT: _payment}
 SUMMARIES = {
-    Event.OPENED: lambda d: _("DPD %(dpd)s, overdue %(overdue)s") % {"dpd": d.get("dpd"), "overdue": d.get("overdue")},
-    Event.STAGE_CHANGED: lambda d: _("to %(stage)s at DPD %(dpd)s") % {"stage": d.get("stage"), "dpd": d.get("dpd")},
+    Event.STAGE_CHANGED: lambda d: (
+        _("to %(stage)s at %(dpd)s days past due")
+        % {
+            "stage": d.get("stage"),
+            "dpd": d.get("dpd"),
+        }
+    ),
     Event.CONTACT: _contact,
     Event.CONTACT_BLOCKED: _blocked,
     Event.NOTE: lambda d: d.get("text", ""),
-    Event.PROMISE: lambda d: _("%(amount)s by %(date)s") % {"amount": d.get("amount"), "date": d.get("promised_for")},
     Event.DISPUTE_RAISED: lambda d: d.get("reason", ""),
     Event.DISPUTE_RESOLVED: lambda d: d.get("resolution", ""),
     Event.APPROVAL_REQUESTED: _approval,
@@ -56,24 +87,18 @@ SUMMARIES = {
     Event.NOTICE: lambda d: " ".join(
         part for part in (d.get("reference", ""), _label(NoticeKind, d.get("kind")), d.get("status", "")) if part
     ),
-    Event.PAYMENT: lambda d: (
-        (_("%(amount)s reversed") if d.get("reversed") else _("%(amount)s received")) % {"amount": d.get("amount")}
-    ),
     Event.CLOSED: lambda d: _label(CloseReason, d.get("reason")),
     Event.ACTION_DONE: lambda d: _label(ActionKind, d.get("kind")),
 }
 
 
 @register.filter
-def event_summary(event: CaseEvent) -> str:
+def event_summary(event: CaseEvent, currency: str = "") -> str:
+    detail = event.detail or {}
+    if event.kind in WITH_CURRENCY:
+        return WITH_CURRENCY[event.kind](detail, currency)
     summary = SUMMARIES.get(event.kind)
-    return summary(event.detail or {}) if summary else ""
-
-
-@register.filter
-def money(amount, currency: str = "") -> str:
-    """1234.5 → '1,234.50 CNY'."""
-    return format_money(amount, currency)
+    return summary(detail) if summary else ""
 
 
 @register.filter(name="rule_label")

@@ -50,8 +50,9 @@ def test_money_constants():
         (Decimal("1234.5"), "CNY", "1,234.50 CNY"),
         (Decimal("1234567.891"), "USD", "1,234,567.89 USD"),
         (Decimal("0.005"), "CNY", "0.01 CNY"),
-        (Decimal("12"), "", "12.00"),
-        ("999.995", "", "1,000.00"),
+        (Decimal("12"), "", "12.00 CNY"),  # no currency named: the book's default
+        ("999.995", None, "1,000.00 CNY"),
+        ("2488.2", "USD", "2,488.20 USD"),
         (Decimal("-50"), "CNY", "-50.00 CNY"),
         (None, "CNY", "—"),
     ],

@@ -73,8 +73,10 @@ def load_rows(html: str) -> list[tuple[str, int, Decimal, int]]:
         r'<td class="num">([^<]*)</td>',
         table,
     )
+    assert all(overdue.endswith(" CNY") for _name, _count, overdue, _promises in rows)  # one money format
     return [
-        (name, int(count), Decimal(overdue.replace(",", "")), int(promises)) for name, count, overdue, promises in rows
+        (name, int(count), Decimal(overdue.removesuffix(" CNY").replace(",", "")), int(promises))
+        for name, count, overdue, promises in rows
     ]
 
 

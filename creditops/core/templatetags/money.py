@@ -1,0 +1,13 @@
+"""The one money format on every page: `{{ amount|money:currency }}` → '1,234.50 CNY'."""
+
+from django import template
+
+from creditops.core.money import format_money
+
+register = template.Library()
+
+
+@register.filter
+def money(amount, currency: str = "") -> str:
+    """1234.5 → '1,234.50 CNY' (the book's default currency when none is given)."""
+    return format_money(amount, currency)
