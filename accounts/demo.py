@@ -9,6 +9,11 @@ from . import roles
 from .models import Team, User
 
 DEMO_TEAMS = [("华东催收一组 East team", "east"), ("华北催收二组 North team", "north")]
+# (given name, family name) of the demo supervisors and collectors.
+DEMO_NAMES = {
+    "sup_east": ("建国", "周"), "col_east_1": ("伟", "张"), "col_east_2": ("娜", "刘"), "col_east_3": ("强", "陈"),
+    "sup_north": ("丽", "赵"), "col_north_1": ("芳", "杨"), "col_north_2": ("磊", "黄"), "col_north_3": ("洋", "吴"),
+}  # fmt: skip
 
 
 def demo_staff_create(password: str | None = None) -> list[tuple[str, str, str]]:
@@ -32,8 +37,10 @@ def demo_staff_create(password: str | None = None) -> list[tuple[str, str, str]]
     user("manager", roles.MANAGER, "敏", "王", preferred_language="zh-hans")
     user("compliance", roles.COMPLIANCE, "静", "李")
     for team_name, slug in DEMO_TEAMS:
-        supervisor = user(f"sup_{slug}", roles.SUPERVISOR, "Supervisor", slug.title())
+        given, family = DEMO_NAMES[f"sup_{slug}"]
+        supervisor = user(f"sup_{slug}", roles.SUPERVISOR, given, family)
         team, _ = Team.objects.get_or_create(name=team_name, defaults={"supervisor": supervisor})
         for number in range(1, 4):
-            team.members.add(user(f"col_{slug}_{number}", roles.COLLECTOR, f"Collector {number}", slug.title()))
+            given, family = DEMO_NAMES[f"col_{slug}_{number}"]
+            team.members.add(user(f"col_{slug}_{number}", roles.COLLECTOR, given, family))
     return created

@@ -25,6 +25,21 @@ class User(AbstractUser):
         verbose_name_plural = _("staff users")
         swappable = "AUTH_USER_MODEL"
 
+    def __str__(self):
+        """Staff appear by their full name everywhere (the user name when none is on file)."""
+        return self.get_full_name() or self.get_username()
+
+    def get_full_name(self) -> str:
+        """Chinese names are written family name first with no space (王敏); others given name first."""
+        given, family = self.first_name.strip(), self.last_name.strip()
+        if has_chinese(given) or has_chinese(family):
+            return f"{family}{given}"
+        return " ".join(part for part in (given, family) if part)
+
+
+def has_chinese(text: str) -> bool:
+    return any("\u4e00" <= character <= "\u9fff" or "\u3400" <= character <= "\u4dbf" for character in text)
+
 
 class Team(models.Model):
     name = models.CharField(_("name"), max_length=100, unique=True)
@@ -94,4 +109,8 @@ class AuditEvent(models.Model):
 
     @property
     def actor_label(self):
-        return self.actor.get_username() if self.actor_id else _("system")
+        """The staff member by name, with the user name that identifies them for certain."""
+        if not self.actor_id:
+            return _("system")
+        name, username = str(self.actor), self.actor.get_username()
+        return name if name == username else f"{name} ({username})"

@@ -7,6 +7,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required, permission_required
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_POST
 from django.views.i18n import set_language
 
@@ -95,7 +96,7 @@ AUDIT_EVENT_COLUMNS = [
 BLOCKED_CONTACT_COLUMNS = [
     ("id", lambda attempt: attempt.pk),
     ("time", lambda attempt: _local(attempt.attempted_at)),
-    ("actor", lambda attempt: attempt.actor.get_username() if attempt.actor_id else "system"),
+    ("actor", lambda attempt: str(attempt.actor) if attempt.actor_id else gettext("system")),
     ("channel", lambda attempt: attempt.channel),
     ("rule", lambda attempt: attempt.rule),
     ("profile", lambda attempt: attempt.profile),

@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from accounts.roles import MANAGER
 from dunning.selectors import user_roles
 
 
@@ -31,5 +32,9 @@ def healthz(request):
 
 @login_required
 def home(request):
-    """Staff who work or read cases start at the worklist; anyone else at the data admin."""
-    return redirect("cases:worklist" if user_roles(request.user) else "admin:index")
+    """Where each role starts: managers on the dashboard, staff who work or read cases at the worklist,
+    anyone else at the data admin."""
+    roles = user_roles(request.user)
+    if MANAGER in roles:
+        return redirect("dashboards:dashboard")
+    return redirect("cases:worklist" if roles else "admin:index")

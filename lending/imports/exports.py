@@ -66,7 +66,7 @@ PAYMENT_COLUMNS = [
     ("status", lambda payment: payment.status),
     ("reversed_on", lambda payment: payment.reversed_on),
     ("reversal_reason", lambda payment: payment.reversal_reason),
-    ("posted_by", lambda payment: payment.posted_by.get_username() if payment.posted_by_id else ""),
+    ("posted_by", lambda payment: str(payment.posted_by) if payment.posted_by_id else ""),
 ]
 
 

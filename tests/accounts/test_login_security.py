@@ -5,6 +5,7 @@ import datetime
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
@@ -16,6 +17,7 @@ from accounts import roles
 from creditops.settings.base import client_address_settings
 from dunning.models import CaseEvent
 from tests.dunning import conftest as collections
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -45,6 +47,16 @@ def test_a_collector_signs_in_and_lands_on_the_worklist(client, collector):
     response = sign_in(client, "col1", follow=True)
     assert landing(response) == (200, WORKLIST_URL)
     assert response.wsgi_request.user == collector
+
+
+@pytest.mark.parametrize(
+    ("role", "landing_url"),
+    [(roles.MANAGER, "/dashboard/"), (roles.COMPLIANCE, WORKLIST_URL), (roles.SUPERVISOR, WORKLIST_URL)],
+)
+def test_each_role_lands_where_its_day_starts(client, role, landing_url):
+    user = UserFactory(username="someone")
+    user.groups.add(Group.objects.get(name=role))
+    assert landing(sign_in(client, "someone", follow=True)) == (200, landing_url)
 
 
 def test_a_wrong_password_keeps_the_form_and_says_how_many_tries_there_are(client, collector):

@@ -145,3 +145,20 @@ def test_new_staff_user_follows_the_browser_language_until_they_choose():
     user = UserFactory(username="newcomer")
     assert user.preferred_language == ""
     assert user.check_password("correct-horse-battery")
+
+
+@pytest.mark.parametrize(
+    ("first_name", "last_name", "shown"),
+    [("敏", "王", "王敏"), ("小明", "欧阳", "欧阳小明"), ("Ada", "Lovelace", "Ada Lovelace"), ("", "", "nobody")],
+)
+def test_staff_are_shown_by_full_name_chinese_family_name_first(first_name, last_name, shown):
+    user = User(username="nobody", first_name=first_name, last_name=last_name)
+    assert str(user) == shown
+    assert user.get_full_name() == ("" if shown == "nobody" else shown)
+
+
+@pytest.mark.django_db
+def test_the_audit_trail_names_the_actor_and_their_user_name():
+    actor = UserFactory(username="manager", first_name="敏", last_name="王")
+    assert audit_record(actor=actor, event="x.happened").actor_label == "王敏 (manager)"
+    assert audit_record(actor=None, event="x.happened").actor_label == "system"
