@@ -536,6 +536,7 @@ class CaseEvent(models.Model):
         ASSIGNED = "assigned", _("Assigned")
         CONTACT = "contact", _("Contact attempt")
         CONTACT_BLOCKED = "contact_blocked", _("Contact blocked")
+        CALLBACK = "callback", _("Callback arranged")
         NOTE = "note", _("Note")
         PROMISE = "promise", _("Promise to pay")
         PROMISE_KEPT = "promise_kept", _("Promise kept")
@@ -755,6 +756,39 @@ CONVERSATION_OUTCOMES = [
 ]
 
 
+class Callback(models.Model):
+    """A call the borrower asked for ("call me back at 15:00"): a dated task in the collector's worklist.
+    The call itself passes the guardrail when it is made; the worklist shows what the guardrail says."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        DONE = "done", _("Done")
+        CANCELLED = "cancelled", _("Cancelled (case closed)")
+
+    case = models.ForeignKey(CollectionCase, verbose_name=_("case"), on_delete=models.PROTECT, related_name="callbacks")
+    due_at = models.DateTimeField(_("call back at"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    asked_in = models.ForeignKey(
+        "ContactAttempt", verbose_name=_("asked for in"), on_delete=models.PROTECT, related_name="+"
+    )
+    done_by = models.ForeignKey(
+        "ContactAttempt", verbose_name=_("done by the call"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )  # fmt: skip
+    created_by = models.ForeignKey(
+        User, verbose_name=_("taken by"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("callback")
+        verbose_name_plural = _("callbacks")
+        ordering = ["due_at", "id"]
+        indexes = [models.Index(fields=["case", "due_at"], name="callback_pending_idx", condition=Q(status="pending"))]
+
+    def __str__(self):
+        return f"{self.case_id} {self.due_at:%Y-%m-%d %H:%M}"
+
+
 class PromiseQuerySet(models.QuerySet):
     def due_on(self, day):
         """Pending promises whose pay-by date is `day` (on the partial index promise_pending_idx)."""
@@ -909,6 +943,9 @@ class ApprovalRequest(models.Model):
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
     amount = MoneyField(_("amount"), null=True, blank=True, default=None)
     request_reason = models.TextField(_("reason for the request"), blank=True)
+    # A request of the nightly run: the stage rule that asked for it ({"stage": id, "start_dpd": 90, "dpd":
+    # 92}), worded in the reader's language on screen.
+    rule = models.JSONField(_("rule that asked for it"), default=dict, blank=True)
     requested_by = models.ForeignKey(
         User, verbose_name=_("requested by"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

@@ -22,6 +22,9 @@ from notices.services.issue import ISSUED_BY_HAND
 from . import selectors
 from .filters import WorklistFilter
 from .forms import CASE_FORMS, DecisionForm, ReassignForm
+from .selectors import supervision as supervision_reads
+from .selectors import worklist as worklist_reads
+from .selectors import workspace as workspace_reads
 from .services.guardrails import ContactBlockedError
 
 TEAM_QUEUE_LIMIT = 200
@@ -46,17 +49,17 @@ def _require_supervisor(user) -> dict:
 @require_GET
 def worklist(request):
     abilities = _require_case_reader(request.user)
-    cases = selectors.worklist_cases(request.user)
+    cases = worklist_reads.worklist_cases(request.user)
     filters = WorklistFilter(request.GET or None, queryset=cases)
-    rows, next_cursor = selectors.worklist_page(filters.qs, after=request.GET.get("after", ""))
+    rows, next_cursor = worklist_reads.worklist_page(filters.qs, after=request.GET.get("after", ""))
     query = request.GET.copy()
     query.pop("after", None)
     context = {
         "filters": filters,
         "cases": rows,
-        "counts": selectors.worklist_counts(request.user),
+        "counts": worklist_reads.worklist_counts(request.user),
         "next_cursor": next_cursor,
-        "is_later_page": selectors.parse_cursor(request.GET.get("after", ""))[1] is not None,
+        "is_later_page": worklist_reads.parse_cursor(request.GET.get("after", ""))[1] is not None,
         "query": query.urlencode(),
         "shows_assignee": abilities["sees_every_case"] or abilities["supervises"],
     }
@@ -93,7 +96,7 @@ def _render_workspace(request, case, *, bound_form=None, refusal=None, status=20
         .prefetch_related("deliveries")
         .order_by("-issued_at")[:20],
         "notice_kinds": ISSUED_BY_HAND,
-        **selectors.case_workspace(case),
+        **workspace_reads.case_workspace(case),
     }
     return render(request, "cases/workspace.html", context, status=status)
 
@@ -155,7 +158,7 @@ def reveal(request, pk, field):
 def team_queue(request):
     """Unassigned cases and each collector's load; reassign selected cases in one go (all or nothing)."""
     _require_supervisor(request.user)
-    collectors = selectors.team_collectors_of(request.user)
+    collectors = supervision_reads.team_collectors_of(request.user)
     open_cases = selectors.cases_visible_to(request.user).filter(is_open=True)
     form = ReassignForm(request.POST or None, collectors=collectors, cases=open_cases)
     if request.method == "POST" and form.is_valid():
@@ -167,8 +170,8 @@ def team_queue(request):
     showing = parse_id(request.GET.get("collector"))
     context = {
         "form": form,
-        "loads": selectors.collector_loads(request.user),
-        "cases": selectors.team_queue_cases(request.user, collector_id=showing)[:TEAM_QUEUE_LIMIT],
+        "loads": supervision_reads.collector_loads(request.user),
+        "cases": supervision_reads.team_queue_cases(request.user, collector_id=showing)[:TEAM_QUEUE_LIMIT],
         "limit": TEAM_QUEUE_LIMIT,
         "showing": showing,
         "selected": {str(value) for value in form["cases"].value() or []},
@@ -195,7 +198,7 @@ def _render_approvals(request, *, bound=None, status=200):
         forms[bound[0]] = bound[1]
     context = {
         "pending": [(approval, forms[approval.pk]) for approval in pending],
-        "own_requests": selectors.own_pending_requests(request.user)[:APPROVALS_LIMIT],
+        "own_requests": supervision_reads.own_pending_requests(request.user)[:APPROVALS_LIMIT],
         "limit": APPROVALS_LIMIT,
     }
     return render(request, "cases/approvals.html", context, status=status)

@@ -21,6 +21,7 @@ from lending.services import loan_write_off
 
 from ..models import (
     ApprovalRequest,
+    Callback,
     CaseEvent,
     CaseStatus,
     CloseReason,
@@ -112,6 +113,25 @@ def approval_decide(*, approval: ApprovalRequest, approve: bool, reason: str, ac
     return approval
 
 
+@transaction.atomic
+def approvals_decide(*, approvals: list[ApprovalRequest], approve: bool, reason: str, actor) -> int:
+    """The same decision, with one reason, on several requests: all of them or none. A request the rules
+    refuse names itself in the error (its case's loan), and nothing is decided."""
+    if not approvals:
+        raise DomainError(_("Choose the requests to decide."), code="approval.none_chosen")
+    for approval in sorted(approvals, key=lambda item: item.pk):  # in id order: two deciders cannot deadlock
+        try:
+            approval_decide(approval=approval, approve=approve, reason=reason, actor=actor)
+        except DomainError as error:
+            reference = approval.case.loan.reference
+            raise DomainError(
+                _("%(loan)s: %(message)s Nothing was decided.") % {"loan": reference, "message": error.message},
+                code=error.code,
+                detail={"approval": approval.pk, **error.detail},
+            ) from error
+    return len(approvals)
+
+
 def _settle_action(action: DunningAction, approved: bool):
     """A rejected action ends here. An approved one is done, unless it issues a notice: then it waits,
     pending, for the notices batch to issue it (the action is done when the notice is)."""
@@ -189,6 +209,7 @@ def case_records_wind_down(cases, *, reason: str, on: datetime.date) -> None:
     case_ids = cases.values("pk")
     waiting = [DunningAction.Status.PENDING, DunningAction.Status.AWAITING_APPROVAL]
     DunningAction.objects.filter(case__in=case_ids, status__in=waiting).update(status=DunningAction.Status.CANCELLED)
+    Callback.objects.filter(case__in=case_ids, status=Callback.Status.PENDING).update(status=Callback.Status.CANCELLED)
     pending_promises = PromiseToPay.objects.filter(case__in=case_ids, status=PromiseToPay.Status.PENDING)
     if reason == CloseReason.WRITTEN_OFF:
         pending_promises.update(status=PromiseToPay.Status.CANCELLED, evaluated_on=on)

@@ -18,6 +18,7 @@ from lending.models import Borrower
 from lending.selectors import loan_outstanding_amount
 
 from ..models import (
+    Callback,
     CaseEvent,
     Channel,
     CollectionCase,
@@ -120,18 +121,22 @@ def contact_attempt_log(
     note: str = "",
     automatic: bool = False,
     promise: tuple | None = None,
+    call_back_at: datetime.datetime | None = None,
 ) -> ContactAttempt:
     """Ask the guardrail, then record the attempt. A refused attempt is recorded as blocked (committed) and
     ContactBlockedError is raised, so callers show the refusal and nothing pretends the contact happened.
-    `promise` (amount, pay-by date) is the promise the borrower made on this contact: checked before
-    anything is written, and recorded with the attempt in one transaction, or neither is."""
+    `promise` (amount, pay-by date) is the promise the borrower made on this contact, and `call_back_at`
+    the time they asked to be called back: each checked before anything is written, and recorded with the
+    attempt in one transaction, or none is."""
     if promise is not None:
         promise = promise_validate(*promise, made_on=business_today(), loan=case.loan)
+    at = at or timezone.now()
+    if outcome == ContactAttempt.Outcome.CALL_BACK:
+        callback_validate(case=case, call_back_at=call_back_at, asked_at=at)
     if channel not in Channel.values:
         raise DomainError(_("Unknown channel %(channel)r.") % {"channel": channel}, code="contact.channel_invalid")
     if outcome and outcome not in ContactAttempt.Outcome.values:
         raise DomainError(_("Unknown outcome %(outcome)r.") % {"outcome": outcome}, code="contact.outcome_invalid")
-    at = at or timezone.now()
     with transaction.atomic():
         require_workable(case, actor)
         # The borrower row lock serialises contacts with one borrower, so two collectors cannot both take
@@ -146,6 +151,8 @@ def contact_attempt_log(
         )  # fmt: skip
         if decision.allowed and promise is not None:
             promise_record(case=case, amount=promise[0], promised_for=promise[1], actor=actor, contact=attempt)
+        if decision.allowed and outcome == ContactAttempt.Outcome.CALL_BACK:
+            _callback_record(case=case, due_at=call_back_at, attempt=attempt, actor=actor)
     if not decision.allowed:
         raise ContactBlockedError(decision, attempt)
     attempt.requirements = decision.requirements  # what the contact must carry (e.g. an opt-out line)
@@ -176,10 +183,43 @@ def contact_decision_record(
         case.save(update_fields=["last_contact_at"])
         case_event_add(case=case, kind=Event.CONTACT, actor=actor, detail=detail)
         _complete_actions_for(case, channel, attempt, actor)
+        if channel == Channel.CALL and not automatic:
+            _complete_callbacks(case, attempt)
     else:
         case_event_add(case=case, kind=Event.CONTACT_BLOCKED, actor=actor, detail=detail)
         audit_record(actor=actor, event="contact.blocked", subject=attempt, detail=detail)
     return attempt
+
+
+CALLBACK_MAX_DAYS_AHEAD = 14
+
+
+def callback_validate(*, case: CollectionCase, call_back_at: datetime.datetime | None, asked_at) -> None:
+    """A callback needs a time, ahead and within two weeks, inside the borrower's contact hours (whether
+    the call may then be made is decided again when it is made)."""
+    if call_back_at is None:
+        raise DomainError(_("Say when the borrower asked to be called back."), code="callback.time_missing")
+    if not asked_at < call_back_at <= asked_at + datetime.timedelta(days=CALLBACK_MAX_DAYS_AHEAD):
+        message = _("A callback is later today or within %(days)d days.") % {"days": CALLBACK_MAX_DAYS_AHEAD}
+        raise DomainError(message, code="callback.time_invalid")
+    then = contact_decide(case=case, channel=Channel.CALL, at=call_back_at)
+    if then.rule == "contact.quiet_hours":
+        raise DomainError(then.message, code="callback.quiet_hours")
+
+
+def _callback_record(*, case, due_at, attempt, actor) -> Callback:
+    callback = Callback.objects.create(
+        case=case, due_at=due_at, asked_in=attempt, created_by=actor if actor and actor.is_authenticated else None
+    )
+    detail = {"callback": callback.pk, "at": due_at.isoformat()}
+    case_event_add(case=case, kind=Event.CALLBACK, actor=actor, detail=detail)
+    return callback
+
+
+def _complete_callbacks(case, attempt):
+    """A call that went ahead answers every callback the case was waiting for (a new "call me back" on it
+    arranges the next one)."""
+    case.callbacks.filter(status=Callback.Status.PENDING).update(status=Callback.Status.DONE, done_by=attempt)
 
 
 def _complete_actions_for(case, channel, attempt, actor):

@@ -497,6 +497,8 @@ def _request_approvals(actions) -> int:
     )
     # Only the kinds that map to an approval (StageAction.clean refuses the others).
     actions = actions.filter(kind__in=list(APPROVAL_KIND_FOR_ACTION))
+    # The stage rule that asked goes with the request: the inbox words it as its reason.
+    rule = JSONObject(stage=F("stage_id"), start_dpd=F("stage__start_dpd"), dpd=F("case__days_past_due"))
     rows = actions.exclude(Exists(ApprovalRequest.objects.filter(action=OuterRef("pk")))).values_list(
         "case_id",
         kind,
@@ -505,8 +507,9 @@ def _request_approvals(actions) -> int:
         "pk",
         Value(""),
         Value(""),
+        rule,
     )
-    columns = ["case", "kind", "status", "requested_at", "action", "request_reason", "decision_reason"]
+    columns = ["case", "kind", "status", "requested_at", "action", "request_reason", "decision_reason", "rule"]
     return insert_from_select(ApprovalRequest, columns, rows)
 
 

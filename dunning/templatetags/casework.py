@@ -1,5 +1,7 @@
 """How a timeline entry reads in the workspace: one short line per kind, from the entry's detail."""
 
+import datetime
+
 from django import template
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -48,6 +50,12 @@ def _stored_money(value, currency) -> str:
     return format_money(str(value) if isinstance(value, int | float) else value, currency)
 
 
+def _local_time(iso: str | None) -> str:
+    if not iso:
+        return ""
+    return timezone.localtime(datetime.datetime.fromisoformat(iso)).strftime("%Y-%m-%d %H:%M")
+
+
 def _opened(detail, currency) -> str:
     return _("%(dpd)s days past due, %(overdue)s overdue") % {
         "dpd": detail.get("dpd"),
@@ -88,6 +96,7 @@ SUMMARIES = {
         part for part in (d.get("reference", ""), _label(NoticeKind, d.get("kind")), d.get("status", "")) if part
     ),
     Event.CLOSED: lambda d: _label(CloseReason, d.get("reason")),
+    Event.CALLBACK: lambda d: _("call back at %(time)s") % {"time": _local_time(d.get("at"))},
     Event.ACTION_DONE: lambda d: _label(ActionKind, d.get("kind")),
 }
 

@@ -66,7 +66,8 @@ def new_york(day, hhmm):
 
 
 def log(case, at, *, channel=Channel.CALL, outcome=Outcome.NO_ANSWER, actor=None, target=None):
-    """Log a contact by the case's collector (or `actor`); returns the recorded attempt."""
+    """Log a contact by the case's collector (or `actor`); returns the recorded attempt. A borrower who asks
+    to be called back asks for an hour later."""
     return contact_attempt_log(
         case=case,
         channel=channel,
@@ -74,6 +75,7 @@ def log(case, at, *, channel=Channel.CALL, outcome=Outcome.NO_ANSWER, actor=None
         actor=actor or case.assigned_to,
         at=at,
         target_contact=target,
+        call_back_at=at + datetime.timedelta(hours=1) if outcome == Outcome.CALL_BACK else None,
     )
 
 

@@ -9,7 +9,7 @@ from creditops.core.dates import business_today
 from creditops.core.errors import DomainError
 from dunning.demo import demo_casework_create
 from dunning.models import ApprovalRequest, PromiseToPay
-from dunning.selectors import next_stage
+from dunning.selectors.workspace import next_stage
 from dunning.services.approvals import MAX_PLAN_INSTALLMENTS, PlanFrequency, plan_installments_even
 
 from .conftest import FIRST_DUE

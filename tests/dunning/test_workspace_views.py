@@ -44,7 +44,7 @@ def test_the_worklist_lists_the_collectors_own_cases_by_priority_with_counts(cli
 
 
 def test_the_worklist_pages_by_cursor_without_counting(client, overdue_cases, collector, monkeypatch):
-    monkeypatch.setattr("dunning.selectors.WORKLIST_PAGE_SIZE", 1)
+    monkeypatch.setattr("dunning.selectors.worklist.WORKLIST_PAGE_SIZE", 1)
     cases = overdue_cases(4)
     mine = [case.pk for case in cases if case.assigned_to == collector]
     client.force_login(collector)
