@@ -2,20 +2,24 @@
 was typed and hands it to one service (`submit`); the rules themselves live in the services, whose
 DomainError comes back as a form error so the page keeps what the user typed."""
 
+from zoneinfo import ZoneInfo
+
 from django import forms
-from django.utils.translation import gettext
+from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from lending.models import BorrowerContact
 from notices.services.issue import ISSUED_BY_HAND, notice_issue
 
-from .models import ApprovalRequest, Channel, CollectionCase, ContactAttempt, Dispute
+from .models import ActionKind, ApprovalRequest, Channel, CollectionCase, ContactAttempt, Dispute
 from .services.approvals import (
     MAX_PLAN_INSTALLMENTS,
+    REASON_MAX_LENGTH,
     PlanFrequency,
-    approval_decide,
     approval_request,
+    approvals_decide,
     plan_installments_even,
     plan_request,
 )
@@ -28,6 +32,7 @@ from .services.cases import (
     dispute_resolve,
     promise_record,
 )
+from .services.reviews import ReviewOutcome, review_complete
 
 BORROWER = "borrower"
 DATE_INPUT = forms.DateInput(attrs={"type": "date"})
@@ -52,10 +57,15 @@ class PromiseFields(forms.Form):
 
 class ContactForm(PromiseFields, CaseForm):
     prefix = "contact"
-    field_order = ["channel", "target", "outcome", "promise_amount", "promised_for", "note"]
+    field_order = ["channel", "target", "outcome", "promise_amount", "promised_for", "call_back_at", "note"]
     channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices, initial=Channel.CALL)
     target = forms.ChoiceField(label=_("Who"))
     outcome = forms.ChoiceField(label=_("Outcome"), choices=ContactAttempt.Outcome.choices)
+    call_back_at = forms.DateTimeField(
+        label=_("Call back at (the borrower's local time)"), required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+    )  # fmt: skip
     note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args, case, **kwargs):
@@ -65,12 +75,22 @@ class ContactForm(PromiseFields, CaseForm):
             for contact in case.borrower.contacts.order_by("id")
         ]
 
+    def clean_call_back_at(self):
+        """Typed as the borrower said it, in their time zone (a London borrower's 15:00 is 15:00 London)."""
+        value = self.cleaned_data["call_back_at"]
+        if value is None:
+            return None
+        zone = ZoneInfo(self.case.borrower.time_zone)
+        return timezone.make_aware(timezone.make_naive(value), zone) if timezone.is_aware(value) else value
+
     def clean(self):
         data = super().clean()
         if data.get("outcome") == ContactAttempt.Outcome.PROMISE_TO_PAY:
             for name in ("promise_amount", "promised_for"):
                 if not data.get(name):
                     self.add_error(name, _("A promise to pay needs an amount and a date."))
+        if data.get("outcome") == ContactAttempt.Outcome.CALL_BACK and not data.get("call_back_at"):
+            self.add_error("call_back_at", _("Say when the borrower asked to be called back."))
         return data
 
     def target_contact(self):
@@ -85,6 +105,7 @@ class ContactForm(PromiseFields, CaseForm):
             case=self.case, channel=self.cleaned_data["channel"], outcome=self.cleaned_data["outcome"], actor=actor,
             target_contact=self.target_contact(), note=self.cleaned_data["note"],
             promise=(self.cleaned_data["promise_amount"], self.cleaned_data["promised_for"]) if promised else None,
+            call_back_at=self.cleaned_data["call_back_at"],
         )  # fmt: skip
         return gettext("Contact logged and promise to pay recorded.") if promised else gettext("Contact logged.")
 
@@ -153,13 +174,23 @@ class PlanForm(CaseForm):
     )
     reason = forms.CharField(label=_("Hardship reason"), widget=forms.Textarea(attrs={"rows": 2}))
 
-    def submit(self, actor) -> str:
-        rows = plan_installments_even(
+    def installments_planned(self) -> list[tuple]:
+        """The instalments the plan would have, shown before it is requested (a DomainError if none fit)."""
+        return plan_installments_even(
             total=self.case.loan.overdue_amount, count=self.cleaned_data["installments"],
             first_due=self.cleaned_data["first_due"], frequency=self.cleaned_data["frequency"],
         )  # fmt: skip
+
+    def submit(self, actor) -> str:
+        rows = self.installments_planned()
         plan_request(case=self.case, installments=rows, reason=self.cleaned_data["reason"], actor=actor)
         return gettext("Payment plan requested; a supervisor will decide.")
+
+
+class PlanPreviewForm(PlanForm):
+    """The plan form's terms without the reason: enough to show the instalments as they are typed."""
+
+    reason = None
 
 
 ESCALATION_KINDS = [
@@ -200,6 +231,28 @@ class NoticeIssueForm(CaseForm):
         return gettext("Notice %(reference)s issued.") % {"reference": notice.reference}
 
 
+class ReviewForm(CaseForm):
+    """Completes the case's pending supervisor review (the form shows only while one is pending)."""
+
+    prefix = "review"
+    outcome = forms.ChoiceField(label=_("What happens next"), choices=ReviewOutcome.choices)
+    note = forms.CharField(
+        label=_("What the review found"), max_length=NOTE_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args, case, action=None, **kwargs):
+        super().__init__(*args, case=case, **kwargs)
+        self.action = action or case.actions.filter(kind=ActionKind.SUPERVISOR_REVIEW, status="pending").first()
+
+    def submit(self, actor) -> str:
+        if self.action is None:
+            return gettext("This review is already done.")
+        review_complete(action=self.action, outcome=self.cleaned_data["outcome"], note=self.cleaned_data["note"],
+                        actor=actor)  # fmt: skip
+        outcome = ReviewOutcome(self.cleaned_data["outcome"]).label
+        return gettext("Review completed: %(outcome)s.") % {"outcome": outcome}
+
+
 # The workspace's forms by the name in their URL (/cases/<id>/<name>/).
 CASE_FORMS = {
     "contact": ContactForm,
@@ -210,6 +263,7 @@ CASE_FORMS = {
     "plan": PlanForm,
     "escalate": EscalationForm,
     "notice": NoticeIssueForm,
+    "review": ReviewForm,
 }
 
 
@@ -237,11 +291,53 @@ class ReassignForm(forms.Form):
 
 
 class DecisionForm(forms.Form):
-    APPROVE, REJECT = "approve", "reject"
-    decision = forms.ChoiceField(choices=[(APPROVE, _("Approve")), (REJECT, _("Reject"))], widget=forms.HiddenInput)
-    reason = forms.CharField(label=_("Reason for the decision"), widget=forms.Textarea(attrs={"rows": 2}))
+    """One decision and one reason for the requests ticked in the inbox."""
 
-    def submit(self, approval, actor) -> str:
+    APPROVE, REJECT = "approve", "reject"
+    approvals = forms.ModelMultipleChoiceField(
+        queryset=ApprovalRequest.objects.none(),
+        error_messages={
+            "required": _("Tick the requests to decide."),
+            "invalid_choice": _("Request %(value)s is no longer waiting for your decision; nothing was decided."),
+        },
+    )
+    decision = forms.ChoiceField(choices=[(APPROVE, _("Approve")), (REJECT, _("Reject"))])
+    reason = forms.CharField(
+        label=_("Reason for the decision"), max_length=REASON_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": _("Give a reason for the decision.")},
+    )  # fmt: skip
+
+    def __init__(self, *args, decidable, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["approvals"].queryset = decidable
+
+    def submit(self, actor) -> str:
         approve = self.cleaned_data["decision"] == self.APPROVE
-        approval_decide(approval=approval, approve=approve, reason=self.cleaned_data["reason"], actor=actor)
-        return gettext("Approved.") if approve else gettext("Rejected.")
+        chosen = list(self.cleaned_data["approvals"].select_related("case__loan"))
+        count = approvals_decide(approvals=chosen, approve=approve, reason=self.cleaned_data["reason"], actor=actor)
+        if approve:
+            return ngettext("%(count)d request approved.", "%(count)d requests approved.", count) % {"count": count}
+        return ngettext("%(count)d request rejected.", "%(count)d requests rejected.", count) % {"count": count}
+
+
+class InboxFilterForm(forms.Form):
+    """The approvals inbox's filters: kind, team, how long the request has waited."""
+
+    WAITING = [("", _("Any")), ("1", _("1 day or more")), ("3", _("3 days or more")), ("7", _("a week or more")),
+               ("14", _("two weeks or more"))]  # fmt: skip
+    kind = forms.ChoiceField(label=_("Kind"), required=False, choices=[("", _("Any")), *ApprovalRequest.Kind.choices])
+    team = forms.ModelChoiceField(label=_("Team"), required=False, queryset=None, empty_label=_("Any"))
+    waiting = forms.ChoiceField(label=_("Waiting"), required=False, choices=WAITING)
+
+    def __init__(self, *args, teams, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = teams
+
+    def criteria(self) -> dict:
+        data = self.cleaned_data if self.is_valid() else {}
+        team = data.get("team")
+        return {
+            "kind": data.get("kind", ""),
+            "team_id": team.pk if team else None,
+            "waiting_days": int(data["waiting"]) if data.get("waiting") else None,
+        }

@@ -3,14 +3,17 @@ reviews queue — each driven by the supervisor's scope."""
 
 import datetime
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import Team, User
 from accounts.roles import ADMINISTRATOR, COLLECTOR
 from creditops.core.dates import business_today
+from creditops.core.parsing import parse_id
+from lending.models import Installment
 
-from ..models import ApprovalRequest, CollectionCase, PromiseToPay
-from . import cases_visible_to, user_roles
+from ..models import ActionKind, ApprovalRequest, CollectionCase, DunningAction, PromiseToPay
+from . import approvals_decidable_by, cases_supervisable_by, cases_visible_to, user_roles
 from .worklist import worklist_cases
 
 
@@ -59,4 +62,79 @@ def own_pending_requests(user) -> QuerySet[ApprovalRequest]:
         ApprovalRequest.objects.filter(status=ApprovalRequest.Status.PENDING, requested_by=user)
         .select_related("case__loan", "case__borrower")
         .order_by("-requested_at")
+    )
+
+
+# The approvals inbox and the reviews queue: oldest first, a page at a time (keyset on the time and id).
+INBOX_PAGE_SIZE = 25
+
+
+def approvals_inbox(
+    user, *, kind: str = "", team_id: int | None = None, waiting_days: int | None = None, now=None
+) -> QuerySet[ApprovalRequest]:
+    """Pending requests the user may decide, filtered by kind, by the case's team and by how long they
+    have waited, with what the inbox shows of each (the case, the loan's total owed for a settlement)."""
+    pending = approvals_decidable_by(user).select_related(
+        "requested_by", "case__stage", "case__loan__product", "case__team", "action__stage"
+    )
+    if kind:
+        pending = pending.filter(kind=kind)
+    if team_id is not None:
+        pending = pending.filter(case__team_id=team_id)
+    if waiting_days:
+        pending = pending.filter(requested_at__lte=(now or timezone.now()) - datetime.timedelta(days=waiting_days))
+    owed = Installment.objects.filter(loan=OuterRef("case__loan_id"), outstanding_amount__gt=0).values("loan")
+    owed = owed.annotate(total=Sum("outstanding_amount")).values("total")
+    return (
+        pending.annotate(loan_owed=Subquery(owed))
+        # A settlement's discount is what the loan owes less the amount agreed.
+        .annotate(discount=ExpressionWrapper(F("loan_owed") - F("amount"), output_field=DecimalField(decimal_places=2)))
+        .prefetch_related("plan__installments")
+        .order_by("requested_at", "id")
+    )
+
+
+def inbox_page(rows: QuerySet, *, after: str = "", size: int = INBOX_PAGE_SIZE, time_field: str = "requested_at"):
+    """One page after the cursor "<ISO time>|<id>" (rows ordered by that time, then id), and the next
+    cursor ("" on the last page)."""
+    time_text, _sep, row_id = after.partition("|")
+    row_id = parse_id(row_id)
+    moment = _parse_moment(time_text)
+    if row_id is not None and moment is not None:
+        rows = rows.filter(**{f"{time_field}__gte": moment}).filter(
+            Q(**{f"{time_field}__gt": moment}) | Q(**{time_field: moment, "id__gt": row_id})
+        )
+    page = list(rows[: size + 1])
+    if len(page) <= size:
+        return page, ""
+    last = page[size - 1]
+    return page[:size], f"{getattr(last, time_field).isoformat()}|{last.pk}"
+
+
+def _parse_moment(text: str):
+    try:
+        moment = datetime.datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+    if moment is not None and timezone.is_naive(moment):
+        return None
+    return moment
+
+
+def teams_supervised_by(user) -> QuerySet[Team]:
+    teams = Team.objects.order_by("name")
+    return teams if ADMINISTRATOR in user_roles(user) else teams.filter(supervisor=user)
+
+
+def reviews_queue(user) -> QuerySet[DunningAction]:
+    """Supervisor reviews the run asked for on the user's teams' open cases, oldest first (ids follow the
+    nightly runs' order)."""
+    return (
+        DunningAction.objects.filter(
+            kind=ActionKind.SUPERVISOR_REVIEW,
+            status=DunningAction.Status.PENDING,
+            case__in=cases_supervisable_by(user).filter(is_open=True),
+        )
+        .select_related("case__loan", "case__borrower", "case__stage", "case__assigned_to", "stage")
+        .order_by("id")
     )

@@ -4,11 +4,12 @@ pagination), so page 2,000 costs what page 1 does and nothing ever counts the wh
 import datetime
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from creditops.core.dates import business_today
 from creditops.core.parsing import parse_id
 
-from ..models import CollectionCase, PromiseToPay
+from ..models import Callback, CollectionCase, PromiseToPay
 from . import cases_visible_to
 
 WORKLIST_PAGE_SIZE = 50
@@ -65,3 +66,30 @@ def worklist_counts(user, *, today: datetime.date | None = None) -> dict[str, in
     )
     counts["promises_due_today"] = PromiseToPay.objects.due_on(today).filter(case__in=open_cases).count()
     return counts
+
+
+def worklist_next(cases: QuerySet, case: CollectionCase) -> int | None:
+    """The id of the case after `case` in the worklist `cases` (ordered by -priority_score, id): the "next case"
+    button walks the list the collector came from, filters and all."""
+    after = cases.filter(priority_score__lte=case.priority_score).filter(
+        Q(priority_score__lt=case.priority_score) | Q(priority_score=case.priority_score, id__gt=case.pk)
+    )
+    return after.values_list("pk", flat=True).first()
+
+
+CALLBACKS_SHOWN = 20
+
+
+def callbacks_due(user, *, now=None) -> list[Callback]:
+    """The user's pending callbacks due by the end of today (the lender's day), earliest first: the top of
+    the collector's worklist."""
+    now = now or timezone.now()
+    end_of_today = timezone.localtime(now).replace(hour=23, minute=59, second=59, microsecond=0)
+    return list(
+        Callback.objects.filter(
+            status=Callback.Status.PENDING, due_at__lte=end_of_today,
+            case__in=cases_visible_to(user).filter(is_open=True, assigned_to=user),
+        )
+        .select_related("case__loan__product", "case__borrower")
+        .order_by("due_at", "id")[:CALLBACKS_SHOWN]
+    )  # fmt: skip

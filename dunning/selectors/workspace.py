@@ -8,7 +8,7 @@ from creditops.core.masking import mask_phone
 from creditops.core.money import ZERO
 from lending.models import Loan, Payment
 
-from ..models import ApprovalRequest, CollectionCase, DunningAction, DunningStage, PaymentPlan, PromiseToPay
+from ..models import ApprovalRequest, CaseEvent, CollectionCase, DunningAction, DunningStage, PaymentPlan, PromiseToPay
 
 
 @dataclass
@@ -42,6 +42,17 @@ def next_stage(case: CollectionCase, *, today: datetime.date | None = None) -> N
 
 
 TIMELINE_LIMIT = 100
+
+
+def _with_stages(events: list[CaseEvent]) -> list[CaseEvent]:
+    """Each stage change with its stage, so the entry names it in the reader's language (one query)."""
+    changes = [event for event in events if event.kind == CaseEvent.Kind.STAGE_CHANGED]
+    stages = DunningStage.objects.in_bulk({event.detail.get("to_stage") for event in changes} - {None})
+    for event in changes:
+        event.stage = stages.get(event.detail.get("to_stage"))
+    return events
+
+
 PAYMENTS_LIMIT = 50
 OTHER_LOANS_LIMIT = 20
 
@@ -57,8 +68,15 @@ def case_workspace(case: CollectionCase, *, today: datetime.date | None = None) 
     for contact in contacts:
         contact.masked_phone = mask_phone(contact.phone)
         contact.reveal_field = f"phone-{contact.pk}"
+    outstanding_total = sum((installment.outstanding_amount for installment in schedule), ZERO)
+    pending_approvals = list(
+        case.approvals.filter(status=ApprovalRequest.Status.PENDING).select_related("requested_by")
+    )
+    for approval in pending_approvals:
+        # A settlement's discount is what the loan owes less the amount agreed.
+        approval.discount = outstanding_total - approval.amount if approval.amount is not None else None
     return {
-        "transition": case.transitions.order_by("-id").first(),
+        "transition": case.transitions.select_related("to_stage").order_by("-id").first(),
         "next_stage": next_stage(case),
         "open_actions": list(
             case.actions.filter(status__in=[DunningAction.Status.PENDING, DunningAction.Status.AWAITING_APPROVAL])
@@ -73,16 +91,14 @@ def case_workspace(case: CollectionCase, *, today: datetime.date | None = None) 
             .order_by("-id")[:OTHER_LOANS_LIMIT]
         ),
         "schedule": schedule,
-        "outstanding_total": sum((installment.outstanding_amount for installment in schedule), ZERO),
+        "outstanding_total": outstanding_total,
         "payments": list(Payment.objects.filter(loan=loan).order_by("-received_on", "-id")[:PAYMENTS_LIMIT]),
         # By business date: a payment received on Monday and posted on Thursday sits on Monday.
-        "timeline": list(case.events.select_related("actor").order_by("-as_of", "-id")[:TIMELINE_LIMIT]),
+        "timeline": _with_stages(list(case.events.select_related("actor").order_by("-as_of", "-id")[:TIMELINE_LIMIT])),
         "pending_promise": case.promises.filter(status=PromiseToPay.Status.PENDING).first(),
         "open_disputes": list(case.disputes.filter(status="open").order_by("-raised_at")),
         "live_plan": case.plans.filter(status__in=[PaymentPlan.Status.REQUESTED, PaymentPlan.Status.ACTIVE])
         .prefetch_related("installments")
         .first(),
-        "pending_approvals": list(
-            case.approvals.filter(status=ApprovalRequest.Status.PENDING).select_related("requested_by")
-        ),
+        "pending_approvals": pending_approvals,
     }

@@ -78,13 +78,6 @@ def _payment(detail, currency) -> str:
 # Each kind's line; those that print an amount take the case's currency as well.
 WITH_CURRENCY = {Event.OPENED: _opened, Event.PROMISE: _promise, Event.PAYMENT: _payment}
 SUMMARIES = {
-    Event.STAGE_CHANGED: lambda d: (
-        _("to %(stage)s at %(dpd)s days past due")
-        % {
-            "stage": d.get("stage"),
-            "dpd": d.get("dpd"),
-        }
-    ),
     Event.CONTACT: _contact,
     Event.CONTACT_BLOCKED: _blocked,
     Event.NOTE: lambda d: d.get("text", ""),
@@ -101,9 +94,18 @@ SUMMARIES = {
 }
 
 
+def _stage_changed(event: CaseEvent) -> str:
+    """The stage by its current name in the reader's language (the name stored then if it is gone)."""
+    stage = getattr(event, "stage", None)
+    name = stage.local_name if stage is not None else event.detail.get("stage")
+    return _("to %(stage)s at %(dpd)s days past due") % {"stage": name, "dpd": event.detail.get("dpd")}
+
+
 @register.filter
 def event_summary(event: CaseEvent, currency: str = "") -> str:
     detail = event.detail or {}
+    if event.kind == Event.STAGE_CHANGED:
+        return _stage_changed(event)
     if event.kind in WITH_CURRENCY:
         return WITH_CURRENCY[event.kind](detail, currency)
     summary = SUMMARIES.get(event.kind)
@@ -126,4 +128,21 @@ def event_when(event: CaseEvent) -> str:
     return _("%(date)s (recorded %(recorded)s)") % {
         "date": event.as_of.isoformat(),
         "recorded": recorded.strftime("%Y-%m-%d %H:%M"),
+    }
+
+
+@register.filter
+def request_reason(approval: ApprovalRequest) -> str:
+    """Why the request was made: the requester's words, or for a request of the nightly run the stage rule
+    that asked for it, in the reader's language."""
+    if approval.request_reason:
+        return approval.request_reason
+    rule = approval.rule or {}
+    if not rule:
+        return ""
+    stage = approval.action.stage.local_name if approval.action_id and approval.action.stage_id else ""
+    return _("The ladder's stage “%(stage)s” asks for this from %(start)s days past due; the case was at %(dpd)s.") % {
+        "stage": stage,
+        "start": rule.get("start_dpd"),
+        "dpd": rule.get("dpd"),
     }

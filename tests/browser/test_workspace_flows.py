@@ -70,7 +70,11 @@ def test_a_collector_is_refused_in_quiet_hours_then_records_a_promise_and_issues
     attempt = ContactAttempt.objects.get(case=asleep_case)
     # A refused call reached no one: recorded as blocked, with the note but no outcome.
     assert (attempt.decision, attempt.outcome, attempt.note) == (ContactAttempt.Decision.BLOCKED, "", note)
-    assert attempt.rule in refusal.text
+    assert "Outside contact hours" in refusal.text and attempt.rule not in refusal.text  # words, not the code
+    # It was recorded, so the page came by redirect: a refresh records nothing again.
+    portal.driver.refresh()
+    portal.visible("h1")
+    assert ContactAttempt.objects.filter(case=asleep_case).count() == 1
 
     # The next case (an awake borrower): a call ending in a promise to pay, then a collection notice.
     portal.submit(portal.find("header nav a[href='/cases/']"))
@@ -149,14 +153,20 @@ def test_a_supervisor_reassigns_unassigned_cases_and_approves_a_payment_plan(
     )
 
     portal.submit(portal.find("header nav a[href='/approvals/']"))
-    article = portal.visible(f"article.approval#approval-{approval.pk}")
-    assert case.loan.reference in article.text
-    assert len(portal.find_all("article.approval")) == 2
+    row = portal.visible(f"table#inbox tr#approval-{approval.pk}")
+    assert case.loan.reference in row.text
+    assert len(portal.find_all("table#inbox tbody tr")) == 2
     portal.screenshot("approvals.png", full_page=True)
 
-    portal.fill(portal.find(f"textarea[name=a{approval.pk}-reason]", article), "收入证明已核实，同意分期")
-    portal.submit(portal.find(f"button[name=a{approval.pk}-decision][value=approve]", article))
-    assert "Approved." in portal.messages()
+    # Without a reason: the form says so, and nothing is decided.
+    portal.find(f"input[name=approvals][value='{approval.pk}']").click()
+    portal.submit(portal.find("button[name=decision][value=approve]"))
+    assert "Give a reason for the decision." in portal.visible("form#decide .errorlist").text
+    assert ApprovalRequest.objects.get(pk=approval.pk).status == ApprovalRequest.Status.PENDING
+    assert portal.find(f"input[name=approvals][value='{approval.pk}']").is_selected()  # the tick is kept
+    portal.fill(portal.find("textarea[name=reason]"), "收入证明已核实，同意分期")
+    portal.submit(portal.find("button[name=decision][value=approve]"))
+    assert "1 request approved." in portal.messages()
     assert not portal.find_all(f"#approval-{approval.pk}")
     approval.refresh_from_db()
     plan.refresh_from_db()

@@ -97,6 +97,7 @@ def case_urls(ids: dict) -> list[tuple[str, str]]:
         [("get", reverse("cases:detail", args=[case]))]
         + [("post", reverse("cases:action", args=[case, name])) for name in CASE_FORMS]
         + [("post", reverse("cases:reveal", args=[case, field])) for field in reveals]
+        + [("get", reverse("cases:plan_preview", args=[case]))]
     )
 
 
@@ -127,7 +128,7 @@ def missing(ids: dict) -> dict:
 
 def test_the_matrix_covers_every_workspace_form_and_every_reveal(world):
     urls = [url for _method, url in every_url(world.ids)]
-    assert len(urls) == len(set(urls)) == 1 + len(CASE_FORMS) + 3 + 2 + len(ADMIN_PAGES) == 20
+    assert len(urls) == len(set(urls)) == 1 + len(CASE_FORMS) + 3 + 1 + 2 + len(ADMIN_PAGES) == 22
 
 
 @pytest.mark.parametrize("outsider", ["other_collector", "other_supervisor", "supervisor_of_the_collectors_other_team"])
@@ -206,16 +207,13 @@ def _plan_approval(case, actor) -> ApprovalRequest:
 
 
 def _decide(client, approval, decision="approve"):
-    prefix = f"a{approval.pk}"
-    return client.post(
-        reverse("cases:decide", args=[approval.pk]), {f"{prefix}-decision": decision, f"{prefix}-reason": "核实"}
-    )
+    return client.post(reverse("cases:approvals"), {"approvals": [approval.pk], "decision": decision, "reason": "核实"})
 
 
 def test_the_requester_cannot_decide_their_own_request(client, world, supervisor):
     approval = _plan_approval(world.case, supervisor)
     client.force_login(supervisor)
-    assert _decide(client, approval).status_code == 404
+    assert _decide(client, approval).status_code == 400
     approval.refresh_from_db()
     assert (approval.status, approval.decided_by) == (ApprovalRequest.Status.PENDING, None)
 
@@ -225,7 +223,7 @@ def test_a_supervisor_of_another_team_cannot_decide_the_teams_approvals(
 ):
     approval = _plan_approval(world.case, collector)
     client.force_login(other_supervisor)
-    assert _decide(client, approval).status_code == 404
+    assert _decide(client, approval).status_code == 400
     approval.refresh_from_db()
     assert approval.status == ApprovalRequest.Status.PENDING
     client.force_login(supervisor)  # the same request from the team's own supervisor goes through

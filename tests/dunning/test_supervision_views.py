@@ -203,11 +203,11 @@ def test_a_collectors_plan_waits_in_the_supervisors_inbox_and_never_as_decidable
     approval, own_approval = ApprovalRequest.objects.get(plan=plan), ApprovalRequest.objects.get(plan=own_plan)
     client.force_login(supervisor)
     response = client.get(reverse("cases:approvals"))
-    assert [pending.pk for pending, _form in response.context["pending"]] == [approval.pk]
+    assert [pending.pk for pending in response.context["pending"]] == [approval.pk]
     assert [request.pk for request in response.context["own_requests"]] == [own_approval.pk]
     page = response.content.decode()
-    assert reverse("cases:decide", args=[approval.pk]) in page
-    assert reverse("cases:decide", args=[own_approval.pk]) not in page
+    assert f'name="approvals" value="{approval.pk}"' in page
+    assert f'name="approvals" value="{own_approval.pk}"' not in page
     assert "失业三个月" in page
     client.force_login(requester)
     assert client.get(reverse("cases:approvals")).status_code == 403
@@ -219,10 +219,11 @@ def test_approving_without_a_reason_keeps_the_page_with_an_error_and_decides_not
     plan = request_plan(case, case.assigned_to)
     approval = ApprovalRequest.objects.get(plan=plan)
     client.force_login(supervisor)
-    prefix = f"a{approval.pk}"
-    response = client.post(reverse("cases:decide", args=[approval.pk]), {f"{prefix}-decision": "approve"})
+    response = client.post(reverse("cases:approvals"), {"approvals": [approval.pk], "decision": "approve"})
     assert response.status_code == 400
-    assert "This field is required." in response.content.decode()
+    page = response.content.decode()
+    assert "Give a reason for the decision." in page  # visible, next to the reason box
+    assert f'value="{approval.pk}" id="tick-{approval.pk}" checked' in page  # the ticks are kept
     approval.refresh_from_db()
     plan.refresh_from_db()
     assert (approval.status, approval.decided_by, plan.status) == (
@@ -238,10 +239,8 @@ def test_approving_with_a_reason_starts_the_plan(client, overdue_case, superviso
     plan = request_plan(case, case.assigned_to)
     approval = ApprovalRequest.objects.get(plan=plan)
     client.force_login(supervisor)
-    prefix = f"a{approval.pk}"
     response = client.post(
-        reverse("cases:decide", args=[approval.pk]),
-        {f"{prefix}-decision": "approve", f"{prefix}-reason": "收入证明已核"},
+        reverse("cases:approvals"), {"approvals": [approval.pk], "decision": "approve", "reason": "收入证明已核"}
     )
     assert (response.status_code, response["Location"]) == (302, reverse("cases:approvals"))
     approval.refresh_from_db()

@@ -113,7 +113,11 @@ def test_a_collector_cannot_decide_an_approval_even_by_posting_to_it(awake_case,
     approval_request(case=awake_case, kind="legal_referral", actor=awake_case.assigned_to, reason="失联")
     approval = ApprovalRequest.objects.get(case=awake_case, kind="legal_referral")
     client.force_login(awake_case.assigned_to)
-    assert client.post(reverse("cases:decide", args=[approval.pk]), {}).status_code == 403  # collectors decide nothing
+    decision = {"approvals": [approval.pk], "decision": "approve", "reason": "x"}
+    response = client.post(reverse("cases:approvals"), decision)
+    assert response.status_code == 403  # collectors decide nothing
+    approval.refresh_from_db()
+    assert approval.status == ApprovalRequest.Status.PENDING
 
 
 @pytest.mark.parametrize(("cell", "safe"), [

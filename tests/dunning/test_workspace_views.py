@@ -66,7 +66,7 @@ def test_the_worklist_pages_by_cursor_without_counting(client, overdue_cases, co
     ]
 
 
-def test_a_quiet_hours_call_is_refused_in_plain_words_and_still_recorded(client, asleep_case):
+def test_a_quiet_hours_call_is_refused_in_plain_words_recorded_once_and_redirected(client, asleep_case):
     client = _as_assignee(client, asleep_case)
     response = client.post(
         reverse("cases:action", args=[asleep_case.pk, "contact"]),
@@ -77,13 +77,20 @@ def test_a_quiet_hours_call_is_refused_in_plain_words_and_still_recorded(client,
             "contact-note": "早上再打",
         },
     )
-    assert response.status_code == 422
-    page = response.content.decode()
+    # Recorded (as blocked), so redirected: a refresh of the page that follows records nothing more.
+    assert (response.status_code, response["Location"]) == (
+        302, reverse("cases:detail", args=[asleep_case.pk]) + "#contact"
+    )  # fmt: skip
+    page = client.get(response["Location"]).content.decode()
     assert "Not allowed now" in page
+    assert "Outside contact hours" in page  # the rule in words…
+    assert "contact.quiet_hours" not in page  # …not its code
     assert "早上再打" in page  # what the collector typed is kept
     attempt = ContactAttempt.objects.get(case=asleep_case)
     assert attempt.decision == ContactAttempt.Decision.BLOCKED
-    assert attempt.rule in page
+    again = client.get(response["Location"]).content.decode()
+    assert "Not allowed now" not in again  # shown once
+    assert ContactAttempt.objects.filter(case=asleep_case).count() == 1
 
 
 def test_a_reached_call_with_a_promise_records_both(client, awake_case):

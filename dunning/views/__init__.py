@@ -1,0 +1,1 @@
+"""The collections portal: the collector's screens (workspace.py) and the supervisor's (supervision.py)."""

@@ -1,0 +1,226 @@
+"""The collector's screens: the worklist and the case workspace with its forms. Views only authorise, parse
+and render; every read comes from dunning.selectors and every write from a service. A case or borrower
+outside the user's scope answers 404. Every POST that records something (a refused contact included,
+which is recorded as blocked) ends in a redirect, so a refresh never records it twice."""
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.views.decorators.http import require_GET, require_POST
+
+from creditops.core.errors import DomainError
+from creditops.core.masking import mask_id_number, mask_phone
+from creditops.core.parsing import parse_id
+from lending.services import personal_data_reveal
+from notices.selectors import notices_visible_to
+from notices.services.content import postal_address
+from notices.services.issue import ISSUED_BY_HAND
+
+from .. import selectors
+from ..filters import WorklistFilter
+from ..forms import CASE_FORMS, PlanPreviewForm
+from ..models import ActionKind, ApprovalRequest, Channel
+from ..selectors import worklist as worklist_reads
+from ..selectors import workspace as workspace_reads
+from ..services.guardrails import ContactBlockedError, contact_decide
+from .access import require_case_reader
+
+# The worklist a case was opened from travels with it (?from=<the worklist's query>), so "next case"
+# walks that list, filters and all.
+FROM_WORKLIST = "from"
+REFUSAL_KEY = "workspace_refusal"
+
+
+@login_required
+@require_GET
+def worklist(request):
+    abilities = require_case_reader(request.user)
+    filters = WorklistFilter(request.GET or None, queryset=worklist_reads.worklist_cases(request.user))
+    rows, next_cursor = worklist_reads.worklist_page(filters.qs, after=request.GET.get("after", ""))
+    query = request.GET.copy()
+    query.pop("after", None)
+    context = {
+        "filters": filters,
+        "cases": rows,
+        "counts": worklist_reads.worklist_counts(request.user),
+        "callbacks": _with_guardrail_now(worklist_reads.callbacks_due(request.user)),
+        "next_cursor": next_cursor,
+        "is_later_page": worklist_reads.parse_cursor(request.GET.get("after", ""))[1] is not None,
+        "query": query.urlencode(),
+        "from_query": urlencode({FROM_WORKLIST: query.urlencode()}),
+        "shows_assignee": abilities["sees_every_case"] or abilities["supervises"],
+    }
+    return render(request, "cases/worklist.html", context)
+
+
+def _with_guardrail_now(callbacks):
+    """Each due callback with what the guardrail says about calling now (quiet hours, a cap reached)."""
+    now = timezone.now()
+    for callback in callbacks:
+        callback.decision_now = contact_decide(case=callback.case, channel=Channel.CALL, at=now)
+        callback.is_late = callback.due_at < now
+    return callbacks
+
+
+def _visible_case(user, pk):
+    return get_object_or_404(
+        selectors.cases_visible_to(user).select_related(
+            "loan__product", "borrower", "stage", "assigned_to", "team", "policy"
+        ),
+        pk=pk,
+    )
+
+
+def _came_from(request) -> str:
+    """The worklist query the case was opened from ("" when it was not opened from the worklist)."""
+    return request.GET.get(FROM_WORKLIST, "")
+
+
+def _next_case_url(request, case) -> str:
+    came_from = _came_from(request)
+    cases = WorklistFilter(QueryDict(came_from) or None, queryset=worklist_reads.worklist_cases(request.user)).qs
+    following = worklist_reads.worklist_next(cases, case)
+    if following is None:
+        return ""
+    return reverse("cases:detail", args=[following]) + "?" + urlencode({FROM_WORKLIST: came_from})
+
+
+def _render_workspace(request, case, *, bound_form=None, plan_preview=None, status=200):
+    workable = selectors.case_workable_by(request.user, case)
+    forms = {name: form_class(case=case) for name, form_class in CASE_FORMS.items()} if workable else {}
+    refusal = request.session.pop(REFUSAL_KEY, None)
+    if refusal and refusal["form"] in forms:
+        forms[refusal["form"]] = CASE_FORMS[refusal["form"]](case=case, initial=refusal["typed"])
+    if bound_form is not None:
+        forms[bound_form.prefix] = bound_form
+    reads = workspace_reads.case_workspace(case)
+    came_from = _came_from(request)
+    context = {
+        "case": case,
+        "borrower": case.borrower,
+        "loan": case.loan,
+        "masked_id_number": mask_id_number(case.borrower.id_number),
+        "masked_phone": mask_phone(case.borrower.phone),
+        "postal_address": postal_address(case.borrower),
+        "workable": workable and case.is_open,
+        "reviewable": workable and case.is_open and selectors.case_supervisable_by(request.user, case)
+        and any(action.kind == ActionKind.SUPERVISOR_REVIEW and action.status == "pending"
+                for action in reads["open_actions"]),
+        "forms": forms,
+        "open_form": bound_form.prefix if bound_form is not None else "",
+        "refusal": refusal,
+        "plan_preview": plan_preview,
+        "notices": notices_visible_to(request.user)
+        .filter(case=case)
+        .prefetch_related("deliveries")
+        .order_by("-issued_at")[:20],
+        "notice_kinds": ISSUED_BY_HAND,
+        "from_query": urlencode({FROM_WORKLIST: came_from}) if came_from else "",
+        "worklist_query": came_from,
+        "next_case_url": _next_case_url(request, case),
+        "settlement_kind": ApprovalRequest.Kind.SETTLEMENT_DISCOUNT,
+        **reads,
+    }  # fmt: skip
+    return render(request, "cases/workspace.html", context, status=status)
+
+
+@login_required
+@require_GET
+def case_detail(request, pk):
+    require_case_reader(request.user)
+    return _render_workspace(request, _visible_case(request.user, pk))
+
+
+@login_required
+@require_POST
+def case_action(request, pk, form_name):
+    """One of the workspace's forms. Success, or a guardrail refusal (recorded as blocked): back to the
+    workspace by redirect, with a message or the refusal in plain words. An invalid field or a rule that
+    recorded nothing: the workspace again, the form still holding what was typed."""
+    require_case_reader(request.user)
+    case = _visible_case(request.user, pk)
+    form_class = CASE_FORMS.get(form_name)
+    if form_class is None:
+        raise Http404("No such form.")
+    if not selectors.case_workable_by(request.user, case):
+        raise PermissionDenied
+    form = form_class(request.POST, case=case)
+    if form.is_valid():
+        try:
+            messages.success(request, form.submit(request.user))
+        except ContactBlockedError as blocked:
+            request.session[REFUSAL_KEY] = _refusal(form, blocked)
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            return _back_to_workspace(request, case, form_name)
+        if REFUSAL_KEY in request.session:
+            return _back_to_workspace(request, case, form_name)
+    case.refresh_from_db()
+    return _render_workspace(request, case, bound_form=form, status=400)
+
+
+def _refusal(form, blocked: ContactBlockedError) -> dict:
+    """What the workspace shows after the redirect: the refusal in words and the form as it was typed."""
+    decision = blocked.decision
+    typed = {name: form.data.get(form.add_prefix(name), "") for name in form.fields}
+    return {"form": form.prefix, "message": decision.message, "rule": decision.rule, "profile": decision.profile,
+            "typed": typed}  # fmt: skip
+
+
+def _back_to_workspace(request, case, form_name):
+    query = f"?{urlencode({FROM_WORKLIST: _came_from(request)})}" if _came_from(request) else ""
+    return redirect(reverse("cases:detail", args=[case.pk]) + query + f"#{form_name}")
+
+
+@login_required
+@require_GET
+def plan_preview(request, pk):
+    """The instalments a plan would have, as the terms are typed: the table alone for htmx, the workspace
+    with it otherwise. Records nothing."""
+    require_case_reader(request.user)
+    case = _visible_case(request.user, pk)
+    if not selectors.case_workable_by(request.user, case):
+        raise PermissionDenied
+    form = PlanPreviewForm(request.GET, case=case)
+    rows, problem = [], ""
+    if form.is_valid():
+        try:
+            rows = form.installments_planned()
+        except DomainError as error:
+            problem = error.message
+    preview = {"rows": rows, "problem": problem, "form": form, "currency": case.loan.currency}
+    if request.htmx:
+        return render(request, "cases/_plan_preview.html", {"preview": preview})
+    return _render_workspace(request, case, bound_form=_plan_form_from(request, case), plan_preview=preview)
+
+
+def _plan_form_from(request, case):
+    """The plan form again, holding the terms typed (unbound: the reason is still to be written)."""
+    prefix = f"{CASE_FORMS['plan'].prefix}-"
+    typed = {key.removeprefix(prefix): value for key, value in request.GET.items() if key.startswith(prefix)}
+    return CASE_FORMS["plan"](case=case, initial=typed)
+
+
+@login_required
+@require_POST
+def reveal(request, pk, field):
+    """Show one masked value in full (an htmx swap of the masked text), recording who saw it."""
+    require_case_reader(request.user)
+    case = _visible_case(request.user, pk)
+    record = case.borrower
+    name, _sep, contact = field.partition("-")
+    if contact:
+        record = get_object_or_404(case.borrower.contacts, pk=parse_id(contact))
+    try:
+        value = personal_data_reveal(record=record, field=name, actor=request.user, via="workspace", case_id=case.pk)
+    except DomainError as error:
+        raise Http404(error.message) from error
+    return HttpResponse(format_html('<span class="revealed">{}</span>', value))
