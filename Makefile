@@ -14,7 +14,7 @@ TEST_SYSTEM_PACKAGES := chromium chromium-driver
 ## run: set everything up (venv, packages, database, demo data) and serve http://127.0.0.1:8000
 run: setup
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo --if-empty --credentials-file .demo-credentials
+	$(PY) manage.py seed_demo --if-empty --history-days 183 --credentials-file .demo-credentials
 	$(PY) manage.py run_dunning --wait
 	$(PY) manage.py demo_casework
 	$(PY) manage.py issue_notices

@@ -10,19 +10,22 @@ from accounts.demo import DEMO_TEAMS
 from accounts.models import Team, User
 from accounts.roles import COLLECTOR
 from creditops.core.dates import business_today
-from lending.models import Loan
+from lending.demo import DEMO_SOURCE
+from lending.models import Loan, Payment
+from lending.services import payment_post
 
 from .models import ApprovalRequest, AssignmentRule, Channel, CollectionCase, ContactAttempt
 from .services.approvals import PlanFrequency, approval_request, plan_installments_even, plan_request
 from .services.cases import case_note_add, contact_attempt_log
 from .services.guardrails import ContactBlockedError
+from .services.run import dunning_run
 
 
 def demo_assignment_rules_create() -> int:
     """Create the demo assignment rules if there are none. Returns how many were created."""
     if AssignmentRule.objects.exists():
         return 0
-    east, north = (Team.objects.get(name=name) for name, _slug in DEMO_TEAMS)
+    east, north = (Team.objects.get(name=name) for (name, _name_en), _slug in DEMO_TEAMS)
     AssignmentRule.objects.create(position=10, team=east, buckets=[Loan.Bucket.DPD_1_30, Loan.Bucket.DPD_31_60])
     AssignmentRule.objects.create(position=20, team=north)
     return 2
@@ -83,3 +86,27 @@ def _work(case, collector, number):
 
 
 DEMO_NOTES = ["借款人称工资月底到账。", "已发送还款账户信息。", "借款人情绪激动，下次由主管跟进。", "家属代为转告。"]
+
+
+def demo_history_walk(held_payments: list, *, start: datetime.date, end: datetime.date, progress=None) -> int:
+    """Six months of history the honest way: the book was written as it stood on `start`; each later day
+    posts the payments received that day through the ledger, then the nightly run runs that day. Runs
+    before `end` are part of one catch-up to `end`, so the ladder's work of those days is recorded as
+    superseded and only today's stage creates work. Returns how many runs ran."""
+    by_day: dict[datetime.date, list] = {}
+    for loan_id, reference, received_on, amount in held_payments:
+        by_day.setdefault(received_on, []).append((loan_id, reference, amount))
+    loans = Loan.objects.in_bulk({loan_id for loan_id, *_rest in held_payments})
+    day, runs = start, 0
+    while day <= end:
+        for number, (loan_id, reference, amount) in enumerate(by_day.get(day, [])):
+            payment_post(
+                loan=loans[loan_id], source=DEMO_SOURCE, external_ref=f"{reference}-{day:%Y%m%d}-{number}",
+                amount=amount, received_on=day, channel=Payment.Channel.BANK_TRANSFER, actor=None,
+            )  # fmt: skip
+        dunning_run(as_of=day, catch_up_to=end, holder="demo history")
+        runs += 1
+        if progress and (day.day == 1 or day == end):
+            progress(f"history: {day} run")
+        day += datetime.timedelta(days=1)
+    return runs

@@ -35,12 +35,30 @@ CHUNK_BORROWERS = 5_000
 
 # code, name, kind, method, annual rate, monthly fee rate, daily penalty rate, grace days, currency
 DEMO_PRODUCTS = [
-    ("BT-INST", "白条分期 Consumer installment", "consumer_installment", "flat_fee", "0", "0.006", "0.0005", 3),
-    ("CL-REV", "循环额度 Revolving line", "revolving_line", "equal_installment", "0.18", "0", "0.0005", 3),
-    ("PL-EMI", "个人消费贷 Personal loan (等额本息)", "term_loan", "equal_installment", "0.12", "0", "0.0005", 0),
-    ("PL-EP", "个人经营贷 Personal loan (等额本金)", "term_loan", "equal_principal", "0.10", "0", "0.0005", 0),
-    ("ENT-WC", "流动资金贷款 Working capital", "working_capital", "interest_only", "0.065", "0", "0.0003", 5),
-    ("ENT-PF", "项目贷款 Project finance", "project_finance", "equal_principal", "0.055", "0", "0.0003", 5),
+    ("BT-INST", ("白条分期", "Consumer installment"), "consumer_installment", "flat_fee", "0", "0.006", "0.0005", 3),
+    ("CL-REV", ("循环额度", "Revolving line"), "revolving_line", "equal_installment", "0.18", "0", "0.0005", 3),
+    (
+        "PL-EMI",
+        ("个人消费贷（等额本息）", "Personal loan (equal instalments)"),
+        "term_loan",
+        "equal_installment",
+        "0.12",
+        "0",
+        "0.0005",
+        0,
+    ),
+    (
+        "PL-EP",
+        ("个人经营贷（等额本金）", "Business loan to a person (equal principal)"),
+        "term_loan",
+        "equal_principal",
+        "0.10",
+        "0",
+        "0.0005",
+        0,
+    ),
+    ("ENT-WC", ("流动资金贷款", "Working capital loan"), "working_capital", "interest_only", "0.065", "0", "0.0003", 5),
+    ("ENT-PF", ("项目贷款", "Project finance"), "project_finance", "equal_principal", "0.055", "0", "0.0003", 5),
 ]
 INDIVIDUAL_PRODUCTS = ["BT-INST", "CL-REV", "PL-EMI", "PL-EP"]
 ENTERPRISE_PRODUCTS = ["ENT-WC", "ENT-PF"]
@@ -91,6 +109,7 @@ class Rows:
     installments: list = field(default_factory=list)
     payments: list = field(default_factory=list)
     allocations: list = field(default_factory=list)
+    held_payments: list = field(default_factory=list)
 
 
 @dataclass
@@ -99,15 +118,19 @@ class SeedResult:
     loans: int = 0
     installments: int = 0
     payments: int = 0
+    # With a history start: the payments received after it, held back to be posted day by day
+    # (loan id, its reference, received on, amount).
+    held_payments: list = field(default_factory=list)
 
 
 def ensure_products() -> dict[str, Product]:
     products = {}
-    for code, name, kind, method, rate, fee, penalty, grace in DEMO_PRODUCTS:
+    for code, (name, name_en), kind, method, rate, fee, penalty, grace in DEMO_PRODUCTS:
         products[code], _created = Product.objects.get_or_create(
             code=code,
             defaults={
                 "name": name,
+                "name_en": name_en,
                 "kind": kind,
                 "repayment_method": method,
                 "annual_interest_rate": Decimal(rate),
@@ -122,9 +145,11 @@ def ensure_products() -> dict[str, Product]:
 class LedgerSeeder:
     """Generates borrowers with loans, schedules and payment histories up to `as_of`."""
 
-    def __init__(self, *, seed: int, as_of: datetime.date, progress=None):
+    def __init__(self, *, seed: int, as_of: datetime.date, progress=None, history_from: datetime.date | None = None):
         self.random = random.Random(seed)
         self.as_of = as_of
+        # The book is written as it stood on `history_from`; later payments are returned, not written.
+        self.history_from = history_from
         self.now = timezone.now()
         self.progress = progress or (lambda message: None)
         self.products = ensure_products()
@@ -154,6 +179,7 @@ class LedgerSeeder:
                 result.loans += len(rows.loans)
                 result.installments += len(rows.installments)
                 result.payments += len(rows.payments)
+                result.held_payments += rows.held_payments
                 self.progress(f"{result.borrowers:,} borrowers, {result.loans:,} loans generated")
 
     # -- one chunk -------------------------------------------------------------------------------
@@ -178,6 +204,7 @@ class LedgerSeeder:
         payment_id = _reserve_ids(Payment, sum(len(plan["payments"]) for plan in plans))
         for index, plan in enumerate(plans):
             installment_id, payment_id = self._loan_rows(rows, plan, loan_id + index, installment_id, payment_id)
+            rows.held_payments += [(loan_id + index, plan["reference"], *later) for later in plan["later_payments"]]
         return rows
 
     def _borrower(self, borrower_id: int) -> dict:
@@ -272,7 +299,10 @@ class LedgerSeeder:
             "borrower_id": borrower_id, "product": product, "principal": principal, "term": term,
             "disbursed_on": disbursed_on, "schedule": schedule,
         }  # fmt: skip
-        plan["payments"] = self._payment_history(schedule)
+        history = self._payment_history(schedule)
+        cut = self.history_from or self.as_of
+        plan["payments"] = [payment for payment in history if payment[0] <= cut]
+        plan["later_payments"] = [payment for payment in history if payment[0] > cut]
         return plan
 
     def _payment_history(self, schedule) -> list[tuple[datetime.date, Decimal]]:

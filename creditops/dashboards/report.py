@@ -50,7 +50,7 @@ def report_context(month: datetime.date) -> dict:
         "flows": selectors.flow_rates(next_month, WHOLE_BOOK),
         "flow_labels": selectors.flow_labels(),
         "vintages": vintages,
-        "vintage_chart": charts.lines_chart([(f"{c['vintage']:%Y-%m}", c["points"]) for c in vintages]),
+        "vintage_chart": charts.vintage_chart(vintages),
         "performance": performance,
         "teams": selectors.team_performance(performance),
         "compliance": selectors.compliance_panel(last_day, days=last_day.day),

@@ -8,7 +8,8 @@ from django.db import connection
 from accounts.demo import demo_staff_create
 from accounts.services import audit_record
 from creditops.core.dates import business_today
-from dunning.demo import demo_assignment_rules_create
+from creditops.dashboards.services import activity_record
+from dunning.demo import demo_assignment_rules_create, demo_history_walk
 from lending.demo import LedgerSeeder
 from lending.models import Loan
 from lending.services import delinquency_refresh
@@ -30,6 +31,11 @@ class Command(BaseCommand):
         parser.add_argument("--as-of", type=datetime.date.fromisoformat, help="business date (default today)")
         parser.add_argument("--password", help="password for the demo staff (default: random, printed)")
         parser.add_argument("--if-empty", action="store_true", help="do nothing if any loan exists")
+        parser.add_argument(
+            "--history-days", type=int, default=0,
+            help="write the book as it stood this many days before --as-of, then post each later day's payments "
+            "and run the nightly run for every day up to --as-of (snapshots, month starts, roll rates, activity)",
+        )  # fmt: skip
         parser.add_argument("--credentials-file", help="also write the staff credentials to this file")
         parser.add_argument(
             "--bulk-load",
@@ -58,10 +64,13 @@ class Command(BaseCommand):
         started = time.monotonic()
         staff = demo_staff_create(password=options["password"])
         demo_assignment_rules_create()
-        seeder = LedgerSeeder(seed=options["seed"], as_of=as_of, progress=self._progress)
+        history_from = as_of - datetime.timedelta(days=options["history_days"]) if options["history_days"] else None
+        seeder = LedgerSeeder(seed=options["seed"], as_of=as_of, progress=self._progress, history_from=history_from)
         result = seeder.run(borrowers=borrowers, loans=loans, bulk_load=options["bulk_load"])
         written = time.monotonic() - started
-        delinquency_refresh(as_of=as_of)
+        delinquency_refresh(as_of=history_from or as_of)
+        if history_from is not None:
+            self._history(result, history_from, as_of)
         total = time.monotonic() - started
         past_due = Loan.objects.filter(days_past_due__gt=0).count()
         audit_record(
@@ -78,6 +87,16 @@ class Command(BaseCommand):
             )
         )
         self._print_credentials(staff, options["credentials_file"])
+
+    def _history(self, result, start, end):
+        runs = demo_history_walk(result.held_payments, start=start, end=end, progress=self._progress)
+        day = start
+        while day < end:  # each finished day's activity, as the nightly count would have stored it
+            activity_record(day)
+            day += datetime.timedelta(days=1)
+        result.payments += len(result.held_payments)
+        self.stdout.write(f"  history: {runs} nightly runs from {start} to {end}, "
+                          f"{len(result.held_payments):,} payments posted day by day")  # fmt: skip
 
     def _progress(self, message):
         self.stdout.write(f"  {message}")
