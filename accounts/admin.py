@@ -37,8 +37,8 @@ class UserAdmin(DjangoUserAdmin):
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
-    list_display = ["name", "supervisor", "member_count"]
-    search_fields = ["name"]
+    list_display = ["name", "name_en", "supervisor", "member_count"]
+    search_fields = ["name", "name_en"]
     autocomplete_fields = ["supervisor"]
     filter_horizontal = ["members"]
     list_select_related = ["supervisor"]

@@ -8,7 +8,8 @@ from django.contrib.auth.models import Group
 from . import roles
 from .models import Team, User
 
-DEMO_TEAMS = [("华东催收一组 East team", "east"), ("华北催收二组 North team", "north")]
+# ((name in Chinese, in English), slug)
+DEMO_TEAMS = [(("华东催收一组", "East team"), "east"), (("华北催收二组", "North team"), "north")]
 # (given name, family name) of the demo supervisors and collectors.
 DEMO_NAMES = {
     "sup_east": ("建国", "周"), "col_east_1": ("伟", "张"), "col_east_2": ("娜", "刘"), "col_east_3": ("强", "陈"),
@@ -36,10 +37,12 @@ def demo_staff_create(password: str | None = None) -> list[tuple[str, str, str]]
     user("admin", roles.ADMINISTRATOR, "Ada", "Admin", is_superuser=True, preferred_language="en")
     user("manager", roles.MANAGER, "敏", "王", preferred_language="zh-hans")
     user("compliance", roles.COMPLIANCE, "静", "李")
-    for team_name, slug in DEMO_TEAMS:
+    for (team_name, team_name_en), slug in DEMO_TEAMS:
         given, family = DEMO_NAMES[f"sup_{slug}"]
         supervisor = user(f"sup_{slug}", roles.SUPERVISOR, given, family)
-        team, _ = Team.objects.get_or_create(name=team_name, defaults={"supervisor": supervisor})
+        team, _ = Team.objects.get_or_create(
+            name=team_name, defaults={"name_en": team_name_en, "supervisor": supervisor}
+        )
         for number in range(1, 4):
             given, family = DEMO_NAMES[f"col_{slug}_{number}"]
             team.members.add(user(f"col_{slug}_{number}", roles.COLLECTOR, given, family))

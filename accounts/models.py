@@ -7,6 +7,9 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from creditops.core.errors import DomainError
+from creditops.core.names import NamedInTwoLanguages
+
+from . import audit_words
 
 
 class User(AbstractUser):
@@ -41,8 +44,8 @@ def has_chinese(text: str) -> bool:
     return any("\u4e00" <= character <= "\u9fff" or "\u3400" <= character <= "\u4dbf" for character in text)
 
 
-class Team(models.Model):
-    name = models.CharField(_("name"), max_length=100, unique=True)
+class Team(NamedInTwoLanguages):
+    name = models.CharField(_("name in Chinese"), max_length=100, unique=True)
     supervisor = models.ForeignKey(
         User, verbose_name=_("supervisor"), on_delete=models.PROTECT, related_name="supervised_teams"
     )
@@ -54,7 +57,7 @@ class Team(models.Model):
         ordering = ["name"]
 
     def __str__(self):
-        return self.name
+        return self.local_name
 
 
 class AuditEventQuerySet(models.QuerySet):
@@ -106,6 +109,18 @@ class AuditEvent(models.Model):
     def detail_json(self) -> str:
         """The detail as one line of JSON, Chinese kept readable (screens and CSV exports)."""
         return json.dumps(self.detail, ensure_ascii=False, sort_keys=True) if self.detail else ""
+
+    @property
+    def event_words(self) -> str:
+        return audit_words.event_label(self.event)
+
+    @property
+    def subject_words(self) -> str:
+        return audit_words.subject_label(self.subject_type)
+
+    @property
+    def detail_words(self) -> str:
+        return audit_words.detail_words(self.detail)
 
     @property
     def actor_label(self):

@@ -8,13 +8,14 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 from django.views.i18n import set_language
 
 from creditops.core.parsing import parse_id
 from creditops.core.spreadsheets import csv_response
 
-from . import selectors
+from . import audit_words, selectors
 from .filters import AuditEventFilter, BlockedContactFilter
 from .services import audit_record, preferred_language_set
 
@@ -84,25 +85,29 @@ def _local(moment: datetime.datetime | None) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S") if moment else ""
 
 
+# (header, value) per column, headers in the reader's language; the codes stay beside the words.
 AUDIT_EVENT_COLUMNS = [
-    ("id", lambda event: event.pk),
-    ("time", lambda event: _local(event.created_at)),
-    ("actor", lambda event: event.actor_label),
-    ("event", lambda event: event.event),
-    ("subject_type", lambda event: event.subject_type),
-    ("subject_id", lambda event: event.subject_id),
-    ("detail", lambda event: event.detail_json),
+    (_("ID"), lambda event: event.pk),
+    (_("Time"), lambda event: _local(event.created_at)),
+    (_("Staff user"), lambda event: event.actor_label),
+    (_("Event"), lambda event: event.event_words),
+    (_("Event code"), lambda event: event.event),
+    (_("Record"), lambda event: event.subject_words),
+    (_("Record ID"), lambda event: event.subject_id),
+    (_("Detail"), lambda event: event.detail_words),
+    (_("Detail (JSON)"), lambda event: event.detail_json),
 ]
 BLOCKED_CONTACT_COLUMNS = [
-    ("id", lambda attempt: attempt.pk),
-    ("time", lambda attempt: _local(attempt.attempted_at)),
-    ("actor", lambda attempt: str(attempt.actor) if attempt.actor_id else gettext("system")),
-    ("channel", lambda attempt: attempt.channel),
-    ("rule", lambda attempt: attempt.rule),
-    ("profile", lambda attempt: attempt.profile),
-    ("case", lambda attempt: attempt.case_id or ""),
-    ("loan", lambda attempt: attempt.loan.reference),
-    ("automatic", lambda attempt: "yes" if attempt.is_automatic else "no"),
+    (_("ID"), lambda attempt: attempt.pk),
+    (_("Time"), lambda attempt: _local(attempt.attempted_at)),
+    (_("Staff user"), lambda attempt: str(attempt.actor) if attempt.actor_id else gettext("system")),
+    (_("Channel"), lambda attempt: attempt.get_channel_display()),
+    (_("Rule"), lambda attempt: audit_words.detail_value("rule", attempt.rule)),
+    (_("Rule code"), lambda attempt: attempt.rule),
+    (_("Profile"), lambda attempt: attempt.profile),
+    (_("Case"), lambda attempt: attempt.case_id or ""),
+    (_("Loan"), lambda attempt: attempt.loan.reference),
+    (_("Automatic"), lambda attempt: gettext("yes") if attempt.is_automatic else gettext("no")),
 ]
 
 

@@ -93,7 +93,7 @@ class ScopedReadOnlyAdmin(ReadOnlyAdmin):
 class DunningStageInline(admin.TabularInline):
     model = DunningStage
     extra = 0
-    fields = ["start_dpd", "name", "owner_role", "is_active"]
+    fields = ["start_dpd", "name", "name_en", "owner_role", "is_active"]
     show_change_link = True
     can_delete = False
 
@@ -121,7 +121,7 @@ class DunningPolicyForm(forms.ModelForm):
 @admin.register(DunningPolicy)
 class DunningPolicyAdmin(AuditedAdmin):
     form = DunningPolicyForm
-    list_display = ["name", "is_default", "is_active"]
+    list_display = ["name", "name_en", "is_default", "is_active"]
     filter_horizontal = ["products"]
     inlines = [DunningStageInline]
 
@@ -135,9 +135,9 @@ class StageActionInline(admin.TabularInline):
 
 @admin.register(DunningStage)
 class DunningStageAdmin(AuditedAdmin):
-    list_display = ["policy", "start_dpd", "name", "owner_role", "is_active"]
+    list_display = ["policy", "start_dpd", "name", "name_en", "owner_role", "is_active"]
     list_filter = ["policy", "is_active"]
-    fields = ["policy", "start_dpd", "name", "owner_role", "is_active"]
+    fields = ["policy", "start_dpd", "name", "name_en", "owner_role", "is_active"]
     inlines = [StageActionInline]
 
 
@@ -166,7 +166,7 @@ class NewVersionForm(forms.Form):
 
 @admin.register(GuardrailProfile)
 class GuardrailProfileAdmin(AuditedAdmin):
-    list_display = ["code", "version", "name", "effective_from"]
+    list_display = ["code", "version", "name", "name_en", "effective_from"]
     list_filter = ["code"]
     inlines = [GuardrailRuleInline]
 

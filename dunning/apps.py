@@ -16,10 +16,33 @@ class DunningConfig(AppConfig):
         from . import import_receivers  # noqa: F401 - connects the bulk import's timeline receiver
         from .receivers import payment_on_timeline
 
+        _audit_details_in_words()
         payment_posted.connect(payment_on_timeline, dispatch_uid="dunning.payment_posted")
         payment_reversed.connect(payment_on_timeline, dispatch_uid="dunning.payment_reversed")
         # A flush (TransactionTestCase) empties the tables the data migration filled; this refills them.
         post_migrate.connect(_install_defaults_after_migrate, sender=self, dispatch_uid="dunning.defaults")
+
+
+def _audit_details_in_words():
+    """How the audit trail words the collections details it shows (rule codes, channels, outcomes, kinds)."""
+    from accounts.audit_words import register_detail_words
+
+    from .models import ActionKind, ApprovalRequest, Channel, ContactAttempt
+    from .services.guardrails import rule_label
+
+    def label_of(*choice_sets):
+        def words(value):
+            for choices in choice_sets:
+                if value in choices.values:
+                    return choices(value).label
+            return value
+
+        return words
+
+    register_detail_words("rule", rule_label)
+    register_detail_words("channel", label_of(Channel))
+    register_detail_words("outcome", label_of(ContactAttempt.Outcome))
+    register_detail_words("kind", label_of(ApprovalRequest.Kind, ActionKind))
 
 
 def _install_defaults_after_migrate(sender, apps=None, using="default", **kwargs):

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.roles import ADMINISTRATOR, COLLECTOR, COMPLIANCE, MANAGER, SUPERVISOR
 from creditops.core.errors import DomainError
+from creditops.core.names import NamedInTwoLanguages
 from lending.models import Borrower, BorrowerContact, Loan, MoneyField, Product
 
 User = settings.AUTH_USER_MODEL
@@ -64,11 +65,11 @@ class Channel(models.TextChoices):
 # Policies
 
 
-class DunningPolicy(models.Model):
+class DunningPolicy(NamedInTwoLanguages):
     """A dunning ladder. It applies to the products it names; the default policy applies to every product
     no other active policy names."""
 
-    name = models.CharField(_("name"), max_length=100, unique=True)
+    name = models.CharField(_("name in Chinese"), max_length=100, unique=True)
     products = models.ManyToManyField(Product, verbose_name=_("products"), related_name="dunning_policies", blank=True)
     is_default = models.BooleanField(_("default policy"), default=False, help_text=_("For products no policy names."))
     is_active = models.BooleanField(_("active"), default=True)
@@ -84,15 +85,15 @@ class DunningPolicy(models.Model):
         ]
 
     def __str__(self):
-        return self.name
+        return self.local_name
 
 
-class DunningStage(models.Model):
+class DunningStage(NamedInTwoLanguages):
     """One step of a ladder: it starts when a loan is `start_dpd` days past due (negative: days before the
     due date, a pre-due reminder) and fires its actions once per case."""
 
     policy = models.ForeignKey(DunningPolicy, verbose_name=_("policy"), on_delete=models.PROTECT, related_name="stages")
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(_("name in Chinese"), max_length=100)
     start_dpd = models.SmallIntegerField(
         _("starts at DPD"), help_text=_("Days past due at which the stage starts; -3 means three days before due.")
     )
@@ -110,7 +111,7 @@ class DunningStage(models.Model):
         ]
 
     def __str__(self):
-        return f"D{self.start_dpd:+d} {self.name}"
+        return f"D{self.start_dpd:+d} {self.local_name}"
 
 
 class StageAction(models.Model):
@@ -142,13 +143,13 @@ class StageAction(models.Model):
 # Guardrails
 
 
-class GuardrailProfile(models.Model):
+class GuardrailProfile(NamedInTwoLanguages):
     """A named, versioned set of contact rules. A product names its profile by code; the version in force
     on a date is the latest one whose effective date has come."""
 
     code = models.CharField(_("code"), max_length=16)
     version = models.PositiveSmallIntegerField(_("version"))
-    name = models.CharField(_("name"), max_length=200)
+    name = models.CharField(_("name in Chinese"), max_length=200)
     effective_from = models.DateField(_("effective from"))
 
     class Meta:

@@ -68,11 +68,11 @@ class LedgerRowAdmin(BigTableAdmin):
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
     list_display = [
-        "code", "name", "kind", "repayment_method", "currency", "annual_interest_rate", "monthly_fee_rate",
+        "code", "name", "name_en", "kind", "repayment_method", "currency", "annual_interest_rate", "monthly_fee_rate",
         "penalty_daily_rate", "grace_days", "is_active",
     ]  # fmt: skip
     list_filter = ["kind", "repayment_method", "is_active"]
-    search_fields = ["code", "name"]
+    search_fields = ["code", "name", "name_en"]
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -11,6 +11,7 @@ from django.utils.translation import pgettext_lazy
 
 from creditops.core.db import UpperPrefixIndex
 from creditops.core.masking import mask_id_number, mask_phone
+from creditops.core.names import NamedInTwoLanguages
 
 from .allocation import DEFAULT_WATERFALL, parse_waterfall
 from .validators import validate_e164, validate_passport, validate_resident_id, validate_time_zone, validate_uscc
@@ -169,7 +170,7 @@ class BorrowerContact(models.Model):
         return f"{self.name} ({self.get_relation_display()})"
 
 
-class Product(models.Model):
+class Product(NamedInTwoLanguages):
     class Kind(models.TextChoices):
         CONSUMER_INSTALLMENT = "consumer_installment", _("Consumer installment")
         REVOLVING_LINE = "revolving_line", _("Revolving line")
@@ -184,7 +185,7 @@ class Product(models.Model):
         FLAT_FEE = "flat_fee", _("Flat monthly fee per period")
 
     code = models.CharField(_("code"), max_length=32, unique=True)
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(_("name in Chinese"), max_length=100)
     kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
     currency = models.CharField(_("currency"), max_length=3, default=default_currency)
     repayment_method = models.CharField(_("repayment method"), max_length=32, choices=RepaymentMethod.choices)
@@ -212,7 +213,7 @@ class Product(models.Model):
         ordering = ["code"]
 
     def __str__(self):
-        return f"{self.code} · {self.name}"
+        return f"{self.code} · {self.local_name}"
 
     @property
     def waterfall(self) -> tuple[str, ...]:

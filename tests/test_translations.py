@@ -59,3 +59,9 @@ def test_admin_index_speaks_chinese(admin_client):
     page = response.content.decode()
     assert "贷款" in page
     assert "借款人" in page
+
+
+def test_no_chinese_text_says_dpd():
+    """逾期天数, never the English abbreviation, on a Chinese screen, notice or export."""
+    saying_dpd = [msgid for msgid, values, _flags in catalogue_entries() if any("DPD" in value for value in values)]
+    assert saying_dpd == []

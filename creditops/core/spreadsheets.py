@@ -32,7 +32,7 @@ def csv_response(rows, columns, *, name: str, limit: int) -> StreamingHttpRespon
     writer = csv.writer(_Echo())
 
     def lines():
-        yield "\ufeff" + writer.writerow([header for header, _value in columns])
+        yield "\ufeff" + writer.writerow([str(header) for header, _value in columns])
         for count, row in enumerate(rows, start=1):
             if count > limit:
                 yield writer.writerow([_("Stopped at %(limit)d rows: narrow the filters.") % {"limit": limit}])

@@ -3,7 +3,6 @@
 import csv
 import datetime
 import io
-import itertools
 from decimal import Decimal
 
 import openpyxl
@@ -23,7 +22,7 @@ from creditops.core.spreadsheets import spreadsheet_safe
 from dunning.selectors import sees_every_case
 from lending.models import Product
 
-from . import charts, report, selectors
+from . import charts, exports, report, selectors
 
 MAX_PERIOD_DAYS = 366
 EARLIEST_DATE = datetime.date(2000, 1, 1)
@@ -94,12 +93,13 @@ def dashboard(request):
     context["has_snapshot"] = as_of is not None and selectors.latest_snapshot_date(on_or_before=as_of) == as_of
     if as_of:
         context["bucket_chart"] = charts.bar_chart([(row["label"], row["outstanding"]) for row in tables["buckets"]])
-        context["overdue_chart"] = charts.line_chart([(row["day"], row["overdue"]) for row in tables["trend"]])
-        context["rate_chart"] = charts.line_chart([(row["day"], row["rate_30_balance"]) for row in tables["trend"]])
-        context["recovery_chart"] = charts.line_chart([(row["day"], row["recovered"]) for row in tables["trend"]])
-        context["vintage_chart"] = charts.lines_chart(
-            [(f"{curve['vintage']:%Y-%m}", curve["points"]) for curve in tables["vintages"]]
+        trend = tables["trend"]
+        context["overdue_chart"] = charts.line_chart([(row["day"], row["overdue"]) for row in trend])
+        context["rate_chart"] = charts.line_chart(
+            [(row["day"], row["rate_30_balance"]) for row in trend], kind=charts.PERCENT
         )
+        context["recovery_chart"] = charts.line_chart([(row["day"], row["recovered"]) for row in trend])
+        context["vintage_chart"] = charts.vintage_chart(tables["vintages"])
         context["roll_targets"] = selectors.roll_target_labels()
         context["flow_labels"] = selectors.flow_labels()
     return render(request, "dashboards/dashboard.html", context)
@@ -129,40 +129,7 @@ def _tables(as_of, scope, trend_days, period_days, only: str | None = None) -> d
     return tables
 
 
-def _export_rows(name: str, table) -> list[dict]:
-    """A table as flat rows (column name → value) for CSV."""
-    if name == "headline":
-        return [{"figure": f.key, "value": f.value, "change_7_days": f.change_7, "change_30_days": f.change_30}
-                for f in table]  # fmt: skip
-    if name == "stages":
-        return [{"stage": row["stage"].name, "cases": row["cases"]} for row in table]
-    if name == "rollrates":
-        return [
-            {"bucket": row["bucket"], "balance": row["balance"],
-             **{f"to_{target}": share for target, share in zip(selectors.ROLL_TARGETS, row["shares"], strict=True)},
-             "cured": row["cured"], "stayed": row["stayed"], "rolled_forward": row["rolled_forward"]}
-            for row in table
-        ]  # fmt: skip
-    if name == "flows":
-        labels = [f"{start}_to_{end}" for start, end in itertools.pairwise(selectors.ROLL_BUCKETS)]
-        return [{"month": row["month"], **dict(zip(labels, row["rates"], strict=True))} for row in table]
-    if name == "vintages":
-        return [{"vintage": curve["vintage"], "months_on_book": months, "rate_30_plus_loans": rate}
-                for curve in table for months, rate in curve["points"]]  # fmt: skip
-    if name == "performance":
-        return [{"collector": row["collector"].get_username(), **{key: value for key, value in row.items()
-                 if key != "collector"}} for row in table]  # fmt: skip
-    if name == "teams":
-        return [{"team": row["team"].name, **{key: value for key, value in row.items() if key != "team"}}
-                for row in table]  # fmt: skip
-    if name == "compliance":
-        return [{"rule": row["rule"], "blocked_attempts": row["attempts"]} for row in table["blocked_by_rule"]]
-    return [{key: value for key, value in row.items() if key != "label"} for row in table]
-
-
-EXPORTABLE = [
-    "headline", "buckets", "stages", "trend", "rollrates", "flows", "vintages", "performance", "teams", "compliance",
-]  # fmt: skip
+EXPORTABLE = list(exports.TABLES)
 
 
 def _audit_export(request, name: str) -> None:
@@ -175,11 +142,10 @@ def _xlsx(request, name, table, as_of):
     _audit_export(request, name)
     workbook = openpyxl.Workbook(write_only=True)
     sheet = workbook.create_sheet(title=name)
-    rows = _export_rows(name, table)
-    if rows:
-        sheet.append(list(rows[0]))
+    header, rows = exports.export_table(name, table)
+    sheet.append(header)
     for row in rows:
-        sheet.append([_xlsx_cell(value) for value in row.values()])
+        sheet.append([_xlsx_cell(value) for value in row])
     content = io.BytesIO()
     workbook.save(content)
     response = HttpResponse(content.getvalue(), content_type=XLSX_TYPE)
@@ -203,11 +169,10 @@ def _csv(request, name, table, as_of):
     response["Content-Disposition"] = f'attachment; filename="dashboard-{name}-{as_of}.csv"'
     response.write("\ufeff")
     writer = csv.writer(response)
-    rows = _export_rows(name, table)
-    if rows:
-        writer.writerow(list(rows[0]))
+    header, rows = exports.export_table(name, table)
+    writer.writerow(header)
     for row in rows:
-        writer.writerow([_cell(value) for value in row.values()])
+        writer.writerow([_cell(value) for value in row])
     return response
 
 

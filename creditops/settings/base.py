@@ -25,9 +25,9 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "rest_framework",
     "django_filters",
-    "django_q",
+    "creditops.core.apps.TaskQueueConfig",  # django_q, named in both languages
     "django_htmx",
-    "axes",
+    "creditops.core.apps.LoginLockoutConfig",  # axes, likewise
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "creditops.core",
@@ -273,10 +273,17 @@ NOTICES = {
         "dispute_email": env.str("LENDER_DISPUTE_EMAIL", default="disputes@example.com"),
     },
     "PAYMENT": {
-        "bank_name": env.str("PAYMENT_BANK_NAME", default="中国工商银行北京朝阳支行 ICBC Beijing Chaoyang Branch"),
-        "account_name": env.str(
-            "PAYMENT_ACCOUNT_NAME", default="示例消费金融有限公司 Example Consumer Finance Co., Ltd."
-        ),
+        # The bank and account holder in each notice language (a Chinese notice carries the Chinese names).
+        "zh-hans": {
+            "bank_name": env.str("PAYMENT_BANK_NAME_ZH", default="中国工商银行北京朝阳支行"),
+            "account_name": env.str("PAYMENT_ACCOUNT_NAME_ZH", default="示例消费金融有限公司"),
+        },
+        "en": {
+            "bank_name": env.str(
+                "PAYMENT_BANK_NAME_EN", default="Industrial and Commercial Bank of China, Beijing Chaoyang Branch"
+            ),
+            "account_name": env.str("PAYMENT_ACCOUNT_NAME_EN", default="Example Consumer Finance Co., Ltd."),
+        },
         "account_number": env.str("PAYMENT_ACCOUNT_NUMBER", default="0200 0000 0000 0000 000"),
         # The QR code on a notice opens this page with the loan reference and the amount filled in.
         "url": env.str("PAYMENT_URL", default="https://pay.example.com/repay"),

@@ -53,7 +53,11 @@ def guardrail_profile_new_version(*, profile: GuardrailProfile, effective_from: 
             code="guardrail.effective_date",
         )
     copy = GuardrailProfile.objects.create(
-        code=profile.code, version=latest.version + 1, name=profile.name, effective_from=effective_from
+        code=profile.code,
+        version=latest.version + 1,
+        name=profile.name,
+        name_en=profile.name_en,
+        effective_from=effective_from,
     )
     GuardrailRule.objects.bulk_create(
         GuardrailRule(profile=copy, kind=rule.kind, channels=rule.channels, parameters=rule.parameters,

@@ -51,7 +51,7 @@ def notice_data_build(
         "guarantors": _guarantors(borrower),
         "loan": {
             "reference": loan.reference,
-            "product": loan.product.name,
+            "product": loan.product.name_in(language),
             "currency": loan.currency,
             "principal": _amount(loan.principal_amount),
             "disbursed_on": loan.disbursed_on.isoformat(),
@@ -74,8 +74,8 @@ def notice_data_build(
         data["plan"] = _plan(plan)
     amount_to_pay = data["plan"]["first_amount"] if plan is not None else data.get("total_due", "0.00")
     data["payment"] = {
-        "bank_name": payment["bank_name"],
-        "account_name": payment["account_name"],
+        "bank_name": payment[language]["bank_name"],
+        "account_name": payment[language]["account_name"],
         "account_number": payment["account_number"],
         "reference": loan.reference,
         "qr_payload": f"{payment['url']}?loan={loan.reference}&amount={amount_to_pay}&notice={reference}",

@@ -37,8 +37,8 @@ cn_product = collections.cn_product
 overdue_cases = collections.overdue_cases
 
 AUDIT_URL, BLOCKED_URL = reverse("accounts:audit"), reverse("accounts:blocked_contacts")
-AUDIT_COLUMNS = ["id", "time", "actor", "event", "subject_type", "subject_id", "detail"]
-BLOCKED_COLUMNS = ["id", "time", "actor", "channel", "rule", "profile", "case", "loan", "automatic"]
+AUDIT_COLUMNS = ["ID", "Time", "Staff user", "Event", "Event code", "Record", "Record ID", "Detail", "Detail (JSON)"]
+BLOCKED_COLUMNS = ["ID", "Time", "Staff user", "Channel", "Rule", "Rule code", "Profile", "Case", "Loan", "Automatic"]
 
 
 @pytest.fixture
@@ -197,12 +197,14 @@ def test_the_csv_export_holds_exactly_the_filtered_rows_and_is_itself_audited(co
     assert rows[0] == AUDIT_COLUMNS
     assert rows[1:] == [
         [
-            str(event.pk), local(event.created_at), event.actor.username, event.event, event.subject_type,
-            event.subject_id, json.dumps(event.detail, ensure_ascii=False, sort_keys=True),
+            str(event.pk), local(event.created_at), event.actor.username, event.event_words, event.event,
+            event.subject_words, event.subject_id, event.detail_words,
+            json.dumps(event.detail, ensure_ascii=False, sort_keys=True),
         ]
         for event in revealed
     ]  # fmt: skip
     assert len(rows) == 1 + 2
+    assert {row[3] for row in rows[1:]} <= {"Personal data revealed", "Personal data viewed"}  # in words
     exported = AuditEvent.objects.filter(event="audit.exported").order_by("-id")
     assert exported.count() == before + 1
     assert (exported[0].actor, exported[0].detail) == (
@@ -218,7 +220,8 @@ def test_the_blocked_contacts_screen_lists_a_quiet_hours_refusal_with_its_rule(c
     response = compliance_client.get(BLOCKED_URL)
     assert listed(response) == [blocked.pk]  # the allowed call is not there
     page = response.content.decode()
-    assert f'<td>Outside contact hours <span class="muted">{blocked.rule}</span></td>' in page
+    assert "<td>Outside contact hours</td>" in page
+    assert blocked.rule not in page.split('id="blocked-contacts"')[-1].split("</table>")[0]  # words, not the code
     assert trail["asleep"].loan.reference in page
     assert listed(compliance_client.get(BLOCKED_URL, {"rule": blocked.rule})) == [blocked.pk]
     assert listed(compliance_client.get(BLOCKED_URL, {"rule": "no_such_rule"})) == []
@@ -232,8 +235,8 @@ def test_the_blocked_contacts_csv(compliance_client, trail, compliance):
     assert csv_rows(response) == [
         BLOCKED_COLUMNS,
         [
-            str(blocked.pk), local(blocked.attempted_at), case.assigned_to.username, "call", blocked.rule,
-            blocked.profile, str(case.pk), case.loan.reference, "no",
+            str(blocked.pk), local(blocked.attempted_at), case.assigned_to.username, "Call", "Outside contact hours",
+            blocked.rule, blocked.profile, str(case.pk), case.loan.reference, "no",
         ],
     ]  # fmt: skip
     exported = AuditEvent.objects.filter(event="audit.exported").latest("id")
@@ -293,3 +296,13 @@ def test_a_hand_made_before_cursor_shows_the_first_page(compliance_client, trail
 @pytest.mark.parametrize("case", ["99999999999999999999999", "1e30"])
 def test_a_case_number_no_case_can_have_matches_no_blocked_contact(compliance_client, trail, case):
     assert listed(compliance_client.get(BLOCKED_URL, {"case": case})) == []
+
+
+def test_the_audit_trail_reads_in_chinese_with_codes_only_in_the_export(compliance_client, trail):
+    compliance_client.cookies["django_language"] = "zh-hans"
+    page = compliance_client.get(AUDIT_URL, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    table = page.split('id="audit-events"')[1].split("</table>")[0]
+    assert "personal_data.revealed" not in table and "contact.blocked" not in table
+    assert "{" not in table  # no raw JSON on the screen
+    header = csv_rows(compliance_client.get(AUDIT_URL, {"format": "csv"}, HTTP_ACCEPT_LANGUAGE="zh-hans"))[0]
+    assert header[:3] == ["编号", "时间", "员工用户"]

@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.db.models import Sum
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 
 from accounts.models import AuditEvent
 from creditops.core.money import format_money
@@ -122,10 +123,11 @@ def test_a_manager_reads_the_dashboard_exports_a_table_and_downloads_the_monthly
     link = buckets.find_element(By.XPATH, ".//h2//a[normalize-space()='CSV']")
     status, content_type, body = portal.download(link.get_attribute("href"))
     assert (status, content_type) == (200, "text/csv; charset=utf-8")
-    assert body.startswith(b"\xef\xbb\xbfbucket,loans,loans_share,outstanding,outstanding_share\r\n")
+    assert body.startswith(b"\xef\xbb\xbfBucket,Loans,Loans (%),Outstanding,Outstanding (%)\r\n")
     lines = body.decode("utf-8-sig").splitlines()
     assert [line.split(",")[:2] for line in lines[1:]] == [
-        ["current", "3"], ["1-30", "3"], ["31-60", "1"], ["61-90", "1"], ["91-180", "0"], ["180+", "0"],
+        ["Current", "3"], ["1–30 days", "3"], ["31–60 days", "1"], ["61–90 days", "1"], ["91–180 days", "0"],
+        ["180+ days", "0"],
     ]  # fmt: skip
 
     # The monthly report of April: the month typed in the form (by script: its format follows the locale).
@@ -146,3 +148,11 @@ def test_a_manager_reads_the_dashboard_exports_a_table_and_downloads_the_monthly
 
     portal.driver.execute_script("window.scrollTo(0, 0);")
     portal.screenshot("dashboard.png", full_page=True)
+
+    # The same page in Chinese: no English on it, the stage and team names included.
+    portal.submit(lambda: Select(portal.find("select#language-switch")).select_by_value("zh-hans"))
+    page = portal.find("main").text
+    for english in ("Final demand", "East team", "Standard ladder", "DPD", "Outstanding"):
+        assert english not in page
+    portal.driver.execute_script("window.scrollTo(0, 0);")
+    portal.screenshot("dashboard-zh-hans.png", full_page=True)

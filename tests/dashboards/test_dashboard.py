@@ -136,11 +136,18 @@ def test_a_table_exports_as_csv_and_the_export_is_audited(client, book):
     response = client.get(reverse("dashboards:dashboard"), {"export": "buckets", "format": "csv"})
     lines = response.content.decode("utf-8-sig").splitlines()
     assert response["Content-Type"].startswith("text/csv")
-    assert lines[0] == "bucket,loans,loans_share,outstanding,outstanding_share"
-    assert [line.split(",")[:2] for line in lines[1:]] == [
-        ["current", "7"], ["1-30", "1"], ["31-60", "1"], ["61-90", "0"], ["91-180", "1"], ["180+", "0"],
+    assert lines[0] == "Bucket,Loans,Loans (%),Outstanding,Outstanding (%)"
+    rows = [line.split(",") for line in lines[1:]]
+    assert [row[:2] for row in rows] == [
+        ["Current", "7"], ["1–30 days", "1"], ["31–60 days", "1"], ["61–90 days", "0"], ["91–180 days", "1"],
+        ["180+ days", "0"],
     ]  # fmt: skip
-    event = AuditEvent.objects.get(event="dashboard.exported")
+    assert rows[0][2] == "70.00"  # 7 of 10 loans, rounded as the page shows it (not 0.7000000…)
+    chinese = client.get(reverse("dashboards:dashboard"), {"export": "buckets", "format": "csv"},
+                         HTTP_ACCEPT_LANGUAGE="zh-hans")  # fmt: skip
+    assert chinese.content.decode("utf-8-sig").splitlines()[0].startswith("账龄分组,")
+    assert all(len(row[3].partition(".")[2]) == 2 for row in rows)  # money to the cent
+    event = AuditEvent.objects.filter(event="dashboard.exported").first()
     assert (event.actor, event.detail["table"]) == (manager, "buckets")
 
 
@@ -153,8 +160,8 @@ def test_a_table_exports_as_xlsx_with_numbers_as_numbers(client, book):
     assert response["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0] == ("bucket", "loans", "loans_share", "outstanding", "outstanding_share")
-    assert rows[1][:2] == ("current", 7)
+    assert rows[0] == ("Bucket", "Loans", "Loans (%)", "Outstanding", "Outstanding (%)")
+    assert rows[1][:3] == ("Current", 7, 70)
     assert AuditEvent.objects.get(event="dashboard.exported").detail["filters"] == {"format": "xlsx"}
 
 
@@ -229,3 +236,30 @@ def test_a_report_for_an_impossible_month_is_refused(client, book, month):
     manager.groups.add(Group.objects.get(name="Manager"))
     client.force_login(manager)
     assert client.get(reverse("dashboards:report"), {"month": month}).status_code == 400
+
+
+def test_axes_have_round_ticks_printed_as_the_tables_print_them():
+    days = [datetime.date(2026, 4, 1) + datetime.timedelta(days=n) for n in range(31)]
+    money = charts.line_chart([(day, Decimal("174069869.00")) for day in days], currency="CNY")
+    assert [tick["label"] for tick in money["y_ticks"]] == [
+        "0.00 CNY", "50,000,000.00 CNY", "100,000,000.00 CNY", "150,000,000.00 CNY", "200,000,000.00 CNY"
+    ]  # fmt: skip
+    assert [tick["label"] for tick in money["x_ticks"]] == ["2026-04-01", "2026-04-16", "2026-05-01"]
+    rate = charts.line_chart([(days[0], Decimal("0.1458733205")), (days[1], Decimal("0.12"))], kind=charts.PERCENT)
+    assert [tick["label"] for tick in rate["y_ticks"]] == ["0 %", "5 %", "10 %", "15 %", "20 %"]
+
+
+def test_vintage_curves_are_lines_with_a_legend_and_months_on_book():
+    curves = [
+        {
+            "vintage": datetime.date(2026, 3, 1),
+            "points": [(0, Decimal("0")), (1, Decimal("0.02")), (2, Decimal("0.05"))],
+        },
+        {"vintage": datetime.date(2026, 4, 1), "points": [(0, Decimal("0")), (1, Decimal("0.03"))]},
+    ]
+    chart = charts.vintage_chart(curves)
+    assert [item["label"] for item in chart["legend"]] == ["2026-03", "2026-04"]
+    assert [len(line["dots"]) for line in chart["lines"]] == [3, 2]
+    assert all(line["polyline"].count(",") == len(line["dots"]) for line in chart["lines"])
+    assert [tick["label"] for tick in chart["x_ticks"]] == ["0", "1", "2"]
+    assert chart["x_caption"] == "months on book"

@@ -119,7 +119,7 @@ def test_the_dashboard_matrix_flow_rates_and_vintages_match_the_moves(book, clie
     assert page.status_code == 200 and page.context["roll_month"] == APRIL
     export = client.get(reverse("dashboards:dashboard"), {"export": "rollrates", "format": "csv"})
     header, *rows = export.content.decode("utf-8-sig").splitlines()
-    assert header.startswith("bucket,balance,to_current,to_1-30")
+    assert header.startswith("Bucket at month start,Balance,Current (%),1–30 days (%)")
     assert len(rows) == 6
 
 

@@ -185,7 +185,8 @@ def test_editing_a_stage_in_the_admin_is_audited_with_the_changed_fields(client,
     stage = DunningStage.objects.get(start_dpd=60)
     actions = list(stage.actions.order_by("pk"))
     data = {
-        "policy": str(stage.policy_id), "start_dpd": "65", "name": stage.name, "owner_role": stage.owner_role,
+        "policy": str(stage.policy_id), "start_dpd": "65", "name": stage.name, "name_en": stage.name_en,
+        "owner_role": stage.owner_role,
         "is_active": "on", "actions-TOTAL_FORMS": str(len(actions)), "actions-INITIAL_FORMS": str(len(actions)),
         "actions-MIN_NUM_FORMS": "0", "actions-MAX_NUM_FORMS": "1000",
     }  # fmt: skip

@@ -221,3 +221,28 @@ def test_without_the_chinese_font_the_check_warns_and_rendering_refuses(overdue_
     assert [message.id for message in messages] == ["notices.W001"]
     assert caught.value.code == "notice.font_missing"
     assert "Noto Sans CJK SC" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("language", "bank", "holder", "product", "foreign"),
+    [
+        ("zh-hans", "中国工商银行北京朝阳支行", "示例消费金融有限公司", "测试产品", "Industrial"),
+        (
+            "en",
+            "Industrial and Commercial Bank of China",
+            "Example Consumer Finance Co., Ltd.",
+            "Test product",
+            "工商银行",
+        ),
+    ],
+)
+def test_a_notice_carries_the_lender_bank_and_product_in_its_own_language(
+    overdue_case, language, bank, holder, product, foreign
+):
+    case = overdue_case(days_past_due=20, borrower=BorrowerFactory(preferred_language=language))
+    case.loan.product.name, case.loan.product.name_en = "测试产品", "Test product"
+    case.loan.product.save(update_fields=["name", "name_en"])
+    _notice, text = issued_text(case)
+    flat = squeezed(text)
+    assert squeezed(bank) in flat and squeezed(holder) in flat and squeezed(product) in flat
+    assert squeezed(foreign) not in flat
