@@ -138,6 +138,13 @@ class ContactAttemptCreateSerializer(serializers.Serializer):
     note = StrictCharField(trimmed=False, max_length=NOTE_MAX_LENGTH, required=False, allow_blank=True)
     promise_amount = StrictMoneyAmountField(required=False, help_text=_("With promise_date: the promise made."))
     promise_date = serializers.DateField(required=False, help_text=_("With promise_amount: the pay-by date."))
+    call_back_at = serializers.DateTimeField(
+        required=False,
+        help_text=_(
+            "With the outcome call_back: when the borrower asked to be called back (ISO 8601 with its offset; "
+            "later today or within 14 days, inside the borrower's contact hours). It becomes a callback task."
+        ),
+    )
 
 
 class PromiseSerializer(serializers.ModelSerializer):

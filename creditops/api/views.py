@@ -205,6 +205,7 @@ class ContactAttemptViewSet(StrictQueryMixin, mixins.CreateModelMixin, viewsets.
             target_contact=self._third_party(case, data.get("target_contact")),
             note=data.get("note", ""),
             promise=(data["promise_amount"], data["promise_date"]) if "promise_amount" in data else None,
+            call_back_at=data.get("call_back_at"),
         )
         return Response(serializers.ContactAttemptSerializer(attempt).data, status=status.HTTP_201_CREATED)
 

@@ -6,10 +6,11 @@ from decimal import Decimal
 
 import pytest
 from django.db.models import Sum
+from django.utils import timezone
 
 from accounts.models import AuditEvent
 from creditops.core.dates import business_today
-from dunning.models import ContactAttempt, PromiseToPay
+from dunning.models import Callback, ContactAttempt, PromiseToPay
 from lending.models import Installment, Payment
 from notices.models import Notice
 from notices.services.issue import notice_issue
@@ -299,6 +300,20 @@ def test_an_allowed_contact_is_recorded_with_its_promise(client_for, collector, 
     assert (promise.amount, promise.promised_for.isoformat()) == (Decimal("500.00"), pay_by)
     listed = client_for(collector).get("/api/v1/contact-attempts/", {"case": case.pk, "decision": "allowed"})
     assert ids(listed) == [response.json()["id"]]
+
+
+def test_a_call_back_request_becomes_a_callback_and_needs_its_time(client_for, collector, overdue_case):
+    case = overdue_case(20, borrower=BorrowerFactory(time_zone=time_zone_where_local_hour_is(AWAKE_HOURS)))
+    case.assigned_to = collector
+    case.save()
+    api = client_for(collector, "write")
+    missing = api.post("/api/v1/contact-attempts/", {"case": case.pk, "channel": "call", "outcome": "call_back"},
+                       format="json")  # fmt: skip
+    assert_error(missing, 422, "callback.time_missing")  # a rule of the service, as for promises
+    when = (timezone.now() + datetime.timedelta(minutes=30)).replace(microsecond=0)
+    body = {"case": case.pk, "channel": "call", "outcome": "call_back", "call_back_at": when.isoformat()}
+    assert api.post("/api/v1/contact-attempts/", body, format="json").status_code == 201
+    assert Callback.objects.get(case=case).due_at == when
 
 
 def test_a_promise_in_the_past_is_refused_with_its_rule(client_for, collector, two_cases):
