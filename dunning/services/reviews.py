@@ -26,7 +26,7 @@ class ReviewOutcome(models.TextChoices):
 @transaction.atomic
 def review_complete(*, action: DunningAction, outcome: str, note: str, actor) -> DunningAction:
     """Record the review's outcome and note; only the case's supervisor (or an administrator) may."""
-    action = DunningAction.objects.select_for_update().select_related("case").get(pk=action.pk)
+    action = DunningAction.objects.select_for_update(of=("self",)).select_related("case").get(pk=action.pk)
     if action.kind != ActionKind.SUPERVISOR_REVIEW or action.case is None:
         raise DomainError(_("This is not a supervisor review."), code="review.not_a_review")
     if actor is None or not case_supervisable_by(actor, action.case):

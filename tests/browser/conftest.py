@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -65,6 +66,20 @@ def screenshot_dir(tmp_path) -> Path:
     return directory
 
 
+def _is_gone(element) -> bool:
+    """The old page's element is gone once the new page replaced it. Chromium reports that either as a stale
+    element or, caught mid-navigation, as a node that "does not belong to the document"."""
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as error:
+        if "does not belong to the document" in str(error):
+            return True
+        raise
+    return False
+
+
 class Portal:
     """The portal as a user sees it in the browser: pages, forms that reload the page, messages."""
 
@@ -100,7 +115,7 @@ class Portal:
             action()
         else:
             action.click()
-        self.wait(seconds).until(expected_conditions.staleness_of(page))
+        self.wait(seconds).until(lambda _driver: _is_gone(page))
         self._loaded()
 
     def fill(self, element, text: str):
