@@ -83,7 +83,8 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"Seeded {result.borrowers:,} borrowers, {result.loans:,} loans, {result.installments:,} "
                 f"installments, {result.payments:,} payments as of {as_of} in {total:.1f} s "
-                f"(rows {written:.1f} s, delinquency refresh {total - written:.1f} s; {past_due:,} loans past due)."
+                f"(rows {written:.1f} s, delinquency refresh and history {total - written:.1f} s; "
+                f"{past_due:,} loans past due)."
             )
         )
         self._print_credentials(staff, options["credentials_file"])
