@@ -9,7 +9,7 @@ from . import roles
 from .models import Team, User
 
 # ((name in Chinese, in English), slug)
-DEMO_TEAMS = [(("华东催收一组", "East team"), "east"), (("华北催收二组", "North team"), "north")]
+DEMO_TEAMS = [(("华东催收一组", "East China team 1"), "east"), (("华北催收二组", "North China team 2"), "north")]
 # (given name, family name) of the demo supervisors and collectors.
 DEMO_NAMES = {
     "sup_east": ("建国", "周"), "col_east_1": ("伟", "张"), "col_east_2": ("娜", "刘"), "col_east_3": ("强", "陈"),

@@ -27,8 +27,9 @@ def _audit_details_in_words():
     """How the audit trail words the collections details it shows (rule codes, channels, outcomes, kinds)."""
     from accounts.audit_words import register_detail_words
 
-    from .models import ActionKind, ApprovalRequest, Channel, ContactAttempt
+    from .models import ActionKind, ApprovalRequest, Channel, ContactAttempt, NoticeKind
     from .services.guardrails import rule_label
+    from .services.reviews import ReviewOutcome
 
     def label_of(*choice_sets):
         def words(value):
@@ -41,8 +42,8 @@ def _audit_details_in_words():
 
     register_detail_words("rule", rule_label)
     register_detail_words("channel", label_of(Channel))
-    register_detail_words("outcome", label_of(ContactAttempt.Outcome))
-    register_detail_words("kind", label_of(ApprovalRequest.Kind, ActionKind))
+    register_detail_words("outcome", label_of(ContactAttempt.Outcome, ReviewOutcome))
+    register_detail_words("kind", label_of(ApprovalRequest.Kind, ActionKind, NoticeKind))
 
 
 def _install_defaults_after_migrate(sender, apps=None, using="default", **kwargs):

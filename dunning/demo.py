@@ -12,6 +12,7 @@ from accounts.roles import COLLECTOR
 from creditops.core.dates import business_today
 from lending.demo import DEMO_SOURCE
 from lending.models import Loan, Payment
+from lending.selectors import loan_outstanding_amount
 from lending.services import payment_post
 
 from .models import ApprovalRequest, AssignmentRule, Channel, CollectionCase, ContactAttempt
@@ -80,7 +81,7 @@ def _work(case, collector, number):
     elif number == 3:
         approval_request(
             case=case, kind=ApprovalRequest.Kind.SETTLEMENT_DISCOUNT, actor=collector,
-            amount=(case.loan.overdue_amount * Decimal("0.8")).quantize(Decimal("0.01")),
+            amount=(loan_outstanding_amount(case.loan_id) * Decimal("0.8")).quantize(Decimal("0.01")),
             reason="借款人愿一次性结清八成欠款。",
         )  # fmt: skip
 

@@ -323,8 +323,8 @@ class DecisionForm(forms.Form):
 class InboxFilterForm(forms.Form):
     """The approvals inbox's filters: kind, team, how long the request has waited."""
 
-    WAITING = [("", _("Any")), ("1", _("1 day or more")), ("3", _("3 days or more")), ("7", _("a week or more")),
-               ("14", _("two weeks or more"))]  # fmt: skip
+    WAITING = [("", _("Any")), ("1", _("1 day or more")), ("3", _("3 days or more")), ("7", _("7 days or more")),
+               ("14", _("14 days or more"))]  # fmt: skip
     kind = forms.ChoiceField(label=_("Kind"), required=False, choices=[("", _("Any")), *ApprovalRequest.Kind.choices])
     team = forms.ModelChoiceField(label=_("Team"), required=False, queryset=None, empty_label=_("Any"))
     waiting = forms.ChoiceField(label=_("Waiting"), required=False, choices=WAITING)

@@ -14,11 +14,15 @@ from creditops.core.money import format_money
 
 WIDTH, HEIGHT = 640, 260
 # Colours go on the SVG elements themselves (WeasyPrint ignores stylesheet colours inside SVG).
-INK, PALETTE = "#1d4e89", ["#1d4e89", "#b45309", "#047857", "#7c3aed", "#be123c", "#0e7490"]
+# Twelve colours apart, one per vintage of a year.
+INK, PALETTE = "#1d4e89", [
+    "#1d4e89", "#b45309", "#047857", "#7c3aed", "#be123c", "#0e7490", "#4d7c0f", "#a21caf", "#c2410c", "#334155",
+    "#0369a1", "#854d0e",
+]  # fmt: skip
 # The left margin holds the y labels ("12,000,000.00 CNY"); the bottom one the x labels and the legend.
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_BOTTOM, MARGIN_TOP = 124, 16, 44, 12
 Y_TICKS = 4
-LEGEND_SPACING = 80
+LEGEND_SPACING, LEGEND_ROW = 80, 16
 
 # How a value on the y axis is printed: as money, as a rate, or as a count.
 MONEY, PERCENT, COUNT = "money", "percent", "count"
@@ -138,12 +142,20 @@ def lines_chart(
         {"x": round(MARGIN_LEFT + plot_width * x / right, 1), "label": f"{x}{x_unit}", "anchor": "middle"}
         for x in range(0, right + 1, step)
     ]
-    legend_y = HEIGHT - 8
-    legend = [
-        {"x": MARGIN_LEFT + index * LEGEND_SPACING, "y": legend_y, "label": line["label"], "color": line["color"]}
-        for index, line in enumerate(lines) if line["label"]
+    legend = _legend([line for line in lines if line["label"]])
+    height = HEIGHT + LEGEND_ROW * max(0, (legend[-1]["row"] if legend else 0))
+    return {**frame, "height": height, "right": right, "lines": lines, "x_ticks": x_ticks, "legend": legend,
+            "x_caption": x_caption}  # fmt: skip
+
+
+def _legend(lines: list[dict]) -> list[dict]:
+    """One entry per named line, as many to a row as fit under the plot; the chart grows by a row each."""
+    per_row = max(1, (WIDTH - MARGIN_LEFT - MARGIN_RIGHT) // LEGEND_SPACING)
+    return [
+        {"x": MARGIN_LEFT + (index % per_row) * LEGEND_SPACING, "y": HEIGHT - 8 + (index // per_row) * LEGEND_ROW,
+         "row": index // per_row, "label": line["label"], "color": line["color"]}
+        for index, line in enumerate(lines)
     ]  # fmt: skip
-    return {**frame, "right": right, "lines": lines, "x_ticks": x_ticks, "legend": legend, "x_caption": x_caption}
 
 
 def vintage_chart(curves: list[dict]) -> dict:

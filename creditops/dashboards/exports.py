@@ -5,6 +5,7 @@ to two places). The API stays the machine-readable face."""
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from dunning.services.guardrails import rule_label
 
@@ -115,6 +116,27 @@ TABLES = {
     "headline": _headline, "buckets": _buckets, "stages": _stages, "trend": _trend, "rollrates": _rollrates,
     "flows": _flows, "vintages": _vintages, "performance": _performance, "teams": _teams, "compliance": _compliance,
 }  # fmt: skip
+
+
+TITLES = {
+    "headline": gettext_lazy("Headline figures"),
+    "buckets": gettext_lazy("Aging buckets"),
+    "stages": gettext_lazy("Open cases per stage"),
+    "trend": gettext_lazy("Trend"),
+    "rollrates": gettext_lazy("Roll rates"),
+    "flows": gettext_lazy("Flow rates"),
+    "vintages": gettext_lazy("Vintage curves"),
+    "performance": gettext_lazy("Collectors"),
+    "teams": gettext_lazy("Teams"),
+    "compliance": gettext_lazy("Compliance figures"),
+    "monthly_report": gettext_lazy("Monthly report"),
+}
+
+
+def table_title(name: str) -> str:
+    """A dashboard table by its title (the audit trail names what was exported)."""
+    title = TITLES.get(name)
+    return str(title) if title is not None else name
 
 
 def export_table(name: str, table) -> tuple[list[str], list[list]]:

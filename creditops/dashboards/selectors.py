@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.db.models import Avg, Count, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.models import Team, User
 from creditops.core.dates import add_months, business_today
@@ -374,9 +375,9 @@ def flow_rates(as_of: datetime.date, scope: Scope, months: int = FLOW_MONTHS) ->
 
 
 GONE_LABELS = {
-    RollRateCell.SETTLED: _("paid off"),
-    RollRateCell.WRITTEN_OFF: _("written off"),
-    RollRateCell.CLOSED: _("closed"),
+    RollRateCell.SETTLED: pgettext_lazy("roll rate", "Paid off"),
+    RollRateCell.WRITTEN_OFF: pgettext_lazy("roll rate", "Written off"),
+    RollRateCell.CLOSED: pgettext_lazy("roll rate", "Closed otherwise"),
 }
 
 

@@ -200,7 +200,7 @@ def callback_validate(*, case: CollectionCase, call_back_at: datetime.datetime |
     if call_back_at is None:
         raise DomainError(_("Say when the borrower asked to be called back."), code="callback.time_missing")
     if not asked_at < call_back_at <= asked_at + datetime.timedelta(days=CALLBACK_MAX_DAYS_AHEAD):
-        message = _("A callback is later today or within %(days)d days.") % {"days": CALLBACK_MAX_DAYS_AHEAD}
+        message = _("A callback must be later today or within %(days)d days.") % {"days": CALLBACK_MAX_DAYS_AHEAD}
         raise DomainError(message, code="callback.time_invalid")
     then = contact_decide(case=case, channel=Channel.CALL, at=call_back_at)
     if then.rule == "contact.quiet_hours":

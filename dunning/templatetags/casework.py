@@ -44,6 +44,14 @@ def _approval(detail) -> str:
     return _("%(kind)s: approved") % {"kind": kind} if detail["approved"] else _("%(kind)s: rejected") % {"kind": kind}
 
 
+def _notice(detail) -> str:
+    """ "CN-2026-000038 Payment reminder", or a delivery's news: "CN-2026-000038 e-mail sent"."""
+    reference = detail.get("reference") or (detail["notice"] if isinstance(detail.get("notice"), str) else "")
+    status = {"sent": _("e-mail sent"), "bounced": _("e-mail returned undelivered")}.get(detail.get("status", ""))
+    parts = (reference, _label(NoticeKind, detail.get("kind")), status or detail.get("status", ""))
+    return " ".join(str(part) for part in parts if part)
+
+
 def _stored_money(value, currency) -> str:
     """An amount as the timeline stored it: a string ("500.00"), or a JSON number (2488.2) where the run
     wrote the entry in SQL; its decimal text is exact either way."""
@@ -85,11 +93,9 @@ SUMMARIES = {
     Event.DISPUTE_RESOLVED: lambda d: d.get("resolution", ""),
     Event.APPROVAL_REQUESTED: _approval,
     Event.APPROVAL_DECIDED: _approval,
-    Event.NOTICE: lambda d: " ".join(
-        part for part in (d.get("reference", ""), _label(NoticeKind, d.get("kind")), d.get("status", "")) if part
-    ),
+    Event.NOTICE: lambda d: _notice(d),
     Event.CLOSED: lambda d: _label(CloseReason, d.get("reason")),
-    Event.CALLBACK: lambda d: _("call back at %(time)s") % {"time": _local_time(d.get("at"))},
+    Event.CALLBACK: lambda d: _local_time(d.get("at")),
     Event.ACTION_DONE: lambda d: _label(ActionKind, d.get("kind")),
 }
 

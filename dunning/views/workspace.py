@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from creditops.core.errors import DomainError
 from creditops.core.masking import mask_id_number, mask_phone
@@ -139,13 +139,16 @@ def case_detail(request, pk):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def case_action(request, pk, form_name):
-    """One of the workspace's forms. Success, or a guardrail refusal (recorded as blocked): back to the
+    """One of the workspace's forms (a GET — a reload of a page that showed a form's errors, a language
+    switch — goes back to the workspace). Success, or a guardrail refusal (recorded as blocked): back to the
     workspace by redirect, with a message or the refusal in plain words. An invalid field or a rule that
     recorded nothing: the workspace again, the form still holding what was typed."""
     require_case_reader(request.user)
     case = _visible_case(request.user, pk)
+    if request.method == "GET":
+        return _back_to_workspace(request, case, form_name)
     form_class = CASE_FORMS.get(form_name)
     if form_class is None:
         raise Http404("No such form.")

@@ -13,7 +13,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts import roles
 from accounts.models import AuditEvent
@@ -306,3 +306,19 @@ def test_the_audit_trail_reads_in_chinese_with_codes_only_in_the_export(complian
     assert "{" not in table  # no raw JSON on the screen
     header = csv_rows(compliance_client.get(AUDIT_URL, {"format": "csv"}, HTTP_ACCEPT_LANGUAGE="zh-hans"))[0]
     assert header[:3] == ["编号", "时间", "员工用户"]
+
+
+def test_details_read_in_words_whatever_app_wrote_them():
+    from accounts.audit_words import detail_words
+
+    detail = {"kind": "payment_reminder", "deliveries": ["letter", "email"], "outcome": "offer_plan",
+              "table": "rollrates", "filters": {}, "reference": "CN-2026-000038"}  # fmt: skip
+    with translation.override("en"):
+        words = detail_words(detail)
+    for code in ("payment_reminder", "offer_plan", "rollrates", "letter"):
+        assert code not in words
+    assert "Offer a payment plan" in words and "Roll rates" in words and "filters: —" in words
+    with translation.override("zh-hans"):
+        chinese = detail_words(detail)
+    assert "贷款编号" not in chinese  # a notice's reference is not a loan number
+    assert not re.search(r"[a-z]{4,}", chinese.replace("CN-2026-000038", ""))

@@ -12,6 +12,7 @@ from django.db import connection
 from django.db.models import Sum
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import translation
 
 from accounts.models import AuditEvent
 from creditops.dashboards import charts, selectors
@@ -263,3 +264,23 @@ def test_vintage_curves_are_lines_with_a_legend_and_months_on_book():
     assert all(line["polyline"].count(",") == len(line["dots"]) for line in chart["lines"])
     assert [tick["label"] for tick in chart["x_ticks"]] == ["0", "1", "2"]
     assert chart["x_caption"] == "months on book"
+
+
+def test_a_year_of_vintages_gets_twelve_colours_and_a_legend_that_wraps_inside_the_chart():
+    curves = [
+        {"vintage": datetime.date(2026, month, 1), "points": [(0, Decimal("0")), (1, Decimal("0.01"))]}
+        for month in range(1, 13)
+    ]
+    chart = charts.vintage_chart(curves)
+    assert len({line["color"] for line in chart["lines"]}) == 12
+    assert all(item["x"] + charts.LEGEND_SPACING <= chart["width"] for item in chart["legend"])
+    assert max(item["y"] for item in chart["legend"]) < chart["height"]
+
+
+def test_the_roll_rate_columns_have_distinct_names_in_chinese_and_rates_change_in_percentage_points():
+    from creditops.dashboards.templatetags.dashboards import change
+
+    with translation.override("zh-hans"):
+        labels = selectors.roll_target_labels()
+        assert len(set(labels)) == len(labels)
+        assert change(Decimal("0.0052"), "rate") == "+0.52 个百分点"

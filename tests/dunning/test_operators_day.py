@@ -357,3 +357,20 @@ def test_a_blocked_contact_is_not_recorded_twice_by_a_refresh(client, overdue_ca
     client.get(response["Location"])
     client.get(response["Location"])
     assert ContactAttempt.objects.filter(case=case, decision="blocked").count() == 2
+
+
+def test_a_reload_of_a_form_that_showed_errors_goes_back_to_the_workspace(client, awake):
+    client.force_login(awake.assigned_to)
+    url = reverse("cases:action", args=[awake.pk, "contact"])
+    assert client.post(url, {"contact-channel": "call"}).status_code == 400  # the errors, at the form's URL
+    reloaded = client.get(url + "?from=bucket%3D1-30")  # a reload, or the language switch, asks by GET
+    assert reloaded.status_code == 302
+    assert reloaded["Location"] == reverse("cases:detail", args=[awake.pk]) + "?from=bucket%3D1-30#contact"
+    assert not ContactAttempt.objects.filter(case=awake).exists()
+
+
+def test_the_plan_preview_says_why_the_terms_do_not_fit(client, awake):
+    client.force_login(awake.assigned_to)
+    query = {"plan-installments": "30", "plan-first_due": business_today().isoformat(), "plan-frequency": "weekly"}
+    fragment = client.get(reverse("cases:plan_preview", args=[awake.pk]), query, HTTP_HX_REQUEST="true")
+    assert "Instalments: Ensure this value is less than or equal to" in fragment.content.decode()

@@ -222,7 +222,7 @@ def test_approving_without_a_reason_keeps_the_page_with_an_error_and_decides_not
     response = client.post(reverse("cases:approvals"), {"approvals": [approval.pk], "decision": "approve"})
     assert response.status_code == 400
     page = response.content.decode()
-    assert "Give a reason for the decision." in page  # visible, next to the reason box
+    assert "Give a reason for the decision." in page.split('id="decision-errors"')[1].split("</ul>")[0]  # at the top
     assert f'value="{approval.pk}" id="tick-{approval.pk}" checked' in page  # the ticks are kept
     approval.refresh_from_db()
     plan.refresh_from_db()

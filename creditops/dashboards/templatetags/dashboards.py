@@ -3,6 +3,7 @@
 from decimal import ROUND_HALF_UP, Decimal
 
 from django import template
+from django.utils.translation import pgettext
 
 from creditops.core.money import format_money
 
@@ -27,7 +28,8 @@ def change(value, kind: str) -> str:
         return "—"
     if kind == "rate":
         points = _percent(value)
-        return f"{'+' if points >= 0 else ''}{points} pp"
+        unit = pgettext("percentage points", "pp")
+        return f"{'+' if points >= 0 else ''}{points} {unit}"
     if kind == "money":
         return ("+" if value >= 0 else "−") + format_money(abs(value))
     return f"{value:+,}"
