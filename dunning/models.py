@@ -553,6 +553,7 @@ class CaseEvent(models.Model):
         APPROVAL_DECIDED = "approval_decided", _("Approval decided")
         NOTICE = "notice", _("Notice")
         PAYMENT = "payment", _("Payment")
+        PENALTY_REPLAYED = "penalty_replayed", _("Penalty recalculated")
         CLOSED = "closed", _("Case closed")
 
     case = models.ForeignKey(CollectionCase, verbose_name=_("case"), on_delete=models.PROTECT, related_name="events")

@@ -17,3 +17,13 @@ def payment_on_timeline(sender, payment, actor=None, **kwargs):
     # Dated when the money arrived (or the reversal happened), not when the bank file was posted.
     dated = payment.reversed_on if payment.status == payment.Status.REVERSED else payment.received_on
     case_event_add(case=case, kind=CaseEvent.Kind.PAYMENT, actor=actor, detail=detail, as_of=dated)
+
+
+def penalty_replay_on_timeline(sender, loan, since, removed, charged, **kwargs):
+    """Penalty taken back (and charged again on what was left) because money arrived earlier than it was
+    posted: on the open case's timeline, dated the day the replay started from."""
+    case = CollectionCase.objects.filter(loan_id=loan.pk, is_open=True).first()
+    if case is None or not (removed or charged):
+        return
+    detail = {"since": since.isoformat(), "removed": str(removed), "charged": str(charged)}
+    case_event_add(case=case, kind=CaseEvent.Kind.PENALTY_REPLAYED, actor=None, detail=detail, as_of=since)

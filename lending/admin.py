@@ -14,7 +14,19 @@ from creditops.core.money import format_money
 from . import selectors, services
 from .imports import exports
 from .imports.admin_views import BORROWERS, LOANS, PAYMENTS, ImportExportMixin
-from .models import Borrower, BorrowerContact, Installment, Loan, Payment, PaymentAllocation, Product
+from .models import (
+    PENALTY_TERM_FIELDS,
+    Borrower,
+    BorrowerContact,
+    Installment,
+    Loan,
+    Payment,
+    PaymentAllocation,
+    PenaltyEntry,
+    PenaltyPause,
+    PenaltyTerms,
+    Product,
+)
 
 
 class CaseScopedLedgerMixin:
@@ -65,6 +77,21 @@ class LedgerRowAdmin(BigTableAdmin):
         return False
 
 
+class PenaltyTermsInline(admin.TabularInline):
+    """Every version of the product's penalty terms; a change of the product's terms adds one."""
+
+    model = PenaltyTerms
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ["version", "recorded_at", *PENALTY_TERM_FIELDS]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
     list_display = [
@@ -73,6 +100,7 @@ class ProductAdmin(admin.ModelAdmin):
     ]  # fmt: skip
     list_filter = ["kind", "repayment_method", "is_active"]
     search_fields = ["code", "name", "name_en"]
+    inlines = [PenaltyTermsInline]
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -139,7 +167,7 @@ class InstallmentInline(MoneyDisplayMixin, admin.TabularInline):
     can_delete = False
     fields = readonly_fields = [
         "sequence", "due_date", "principal_amount", "interest_amount", "fee_amount", "penalty_amount",
-        "paid_display", "outstanding_amount",
+        "paid_display", "outstanding_amount", "penalty_accrued_on",
     ]  # fmt: skip
 
     @admin.display(description=_("paid"))
@@ -253,7 +281,9 @@ class LoanAdmin(ImportExportMixin, CaseScopedLedgerMixin, ServiceBackedAddMixin,
         "reference", "borrower", "product", "currency", "principal_amount", "annual_interest_rate",
         "monthly_fee_rate", "penalty_daily_rate", "term_months", "disbursed_on", "first_due_date",
         "maturity_date", "status", "settled_on", "credit_balance_amount", "days_past_due", "aging_bucket",
-        "overdue_amount", "oldest_overdue_due_date", "created_at",
+        "overdue_amount", "oldest_overdue_due_date",
+        *(name for name in PENALTY_TERM_FIELDS if name != "penalty_daily_rate"), "penalty_terms_version",
+        "contract_cost_amount", "penalty_accrued_amount", "created_at",
     ]  # fmt: skip
 
     sortable_by = ["reference"]
@@ -420,6 +450,45 @@ class PaymentAllocationAdmin(CaseScopedLedgerMixin, LedgerRowAdmin):
     list_select_related = ["payment", "installment"]
     raw_id_fields = ["payment", "installment"]
     search_fields = ["payment__external_ref__exact"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(PenaltyEntry)
+class PenaltyEntryAdmin(CaseScopedLedgerMixin, LedgerRowAdmin):
+    borrower_path = "loan__borrower"
+    unscoped_permission = "lending.add_payment"
+    list_display = [
+        "accrued_on", "loan", "installment_number", "kind", "days", "base_display", "daily_rate", "amount_display",
+        "cause_payment",
+    ]  # fmt: skip
+    list_filter = ["kind"]
+    list_select_related = ["loan", "installment", "cause_payment"]
+    raw_id_fields = ["loan", "installment", "removes", "cause_payment"]
+    search_fields = ["loan__reference__exact"]
+    search_help_text = _("Exact loan reference.")
+    base_display = money_column("base_amount", _("penalty base"))
+    amount_display = money_column("amount", _("amount"))
+
+    @admin.display(description=_("installment"))
+    def installment_number(self, entry):
+        return entry.installment.sequence
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(PenaltyPause)
+class PenaltyPauseAdmin(CaseScopedLedgerMixin, LedgerRowAdmin):
+    borrower_path = "loan__borrower"
+    unscoped_permission = "lending.add_payment"
+    list_display = ["loan", "reason", "started_on", "ended_on"]
+    list_filter = ["reason"]
+    list_select_related = ["loan"]
+    raw_id_fields = ["loan"]
+    search_fields = ["loan__reference__exact"]
+    search_help_text = _("Exact loan reference.")
 
     def has_add_permission(self, request):
         return False

@@ -9,7 +9,7 @@ from django.db.models.functions import Upper
 
 from creditops.core.money import ZERO, to_money
 
-from .models import Borrower, Installment
+from .models import Borrower, Installment, Loan, PenaltyEntry
 
 LOAN_REFERENCE = re.compile(r"^LN-\d{4}-\d{6,}$", re.IGNORECASE)
 DIGITS = re.compile(r"^\d{5,20}$")
@@ -104,6 +104,23 @@ RECONCILE_CHECKS = {
         WHERE ROUND(l.credit_balance_amount - COALESCE(c.credit, 0), 2) <> 0
         LIMIT %s
     """,
+    "installment_penalty_equals_entries": """
+        SELECT i.id FROM lending_installment i
+        LEFT JOIN (
+            SELECT installment_id, SUM(amount) AS amount, SUM(exact_amount) AS exact
+            FROM lending_penaltyentry GROUP BY installment_id
+        ) e ON e.installment_id = i.id
+        WHERE ROUND(i.penalty_amount - COALESCE(e.amount, 0), 2) <> 0
+           OR ROUND(i.penalty_exact_amount - COALESCE(e.exact, 0), 6) <> 0
+        LIMIT %s
+    """,
+    "loan_penalty_equals_entries": """
+        SELECT l.id FROM lending_loan l
+        LEFT JOIN (SELECT loan_id, SUM(amount) AS amount FROM lending_penaltyentry GROUP BY loan_id) e
+          ON e.loan_id = l.id
+        WHERE ROUND(l.penalty_accrued_amount - COALESCE(e.amount, 0), 2) <> 0
+        LIMIT %s
+    """,
     "schedule_principal_equals_loan": """
         SELECT l.id FROM lending_loan l
         JOIN (SELECT loan_id, SUM(principal_amount) AS principal FROM lending_installment GROUP BY loan_id) s
@@ -132,3 +149,26 @@ def ledger_mismatches(limit: int = 20) -> dict[str, list[int]]:
             cursor.execute(sql, [limit])
             found[name] = [row[0] for row in cursor.fetchall()]
     return found
+
+
+PENALTY_ENTRIES_LIMIT = 30
+
+
+def loan_penalty(loan: Loan, *, schedule=None, limit: int = PENALTY_ENTRIES_LIMIT) -> dict:
+    """A loan's penalty interest as the case shows it: the terms, the pauses, what was charged, removed
+    and paid, and the latest entries (bounded: a long-overdue loan has one entry per installment a day).
+    `schedule`, the loan's installments if the caller has them, saves a query."""
+    totals = loan.penalty_entries.values("kind").annotate(total=Sum("amount")).order_by()
+    by_kind = {row["kind"]: to_money(row["total"]) for row in totals}
+    schedule = schedule if schedule is not None else list(loan.installments.all())
+    pauses = list(loan.penalty_pauses.order_by("-started_on", "-id"))
+    return {
+        "charged": by_kind.get(PenaltyEntry.Kind.ACCRUAL, ZERO),
+        "removed": -by_kind.get(PenaltyEntry.Kind.REMOVAL, ZERO),
+        "paid": sum((item.penalty_paid_amount for item in schedule), ZERO),
+        "pauses": pauses,
+        "open_pause": next((pause for pause in pauses if pause.ended_on is None), None),
+        "entries": list(
+            PenaltyEntry.objects.filter(loan=loan).select_related("installment").order_by("-accrued_on", "-id")[:limit]
+        ),
+    }

@@ -18,7 +18,9 @@ from creditops.core.references import format_reference, reference_allocate_block
 
 from .allocation import COMPONENTS, AllocationLine, OpenInstallment, allocate, outstanding_parts
 from .delinquency import BUCKET_UPPER_BOUNDS
-from .models import Borrower, BorrowerContact, Installment, Loan, Payment, PaymentAllocation, Product
+from .models import Borrower, BorrowerContact, Installment, Loan, Payment, PenaltyPause, Product
+from .penalty_replay import penalty_replay, replay_needed
+from .posting import apply_allocation_lines, apply_credit_balance, refresh_settlement
 from .schedules import build_schedule
 from .signals import payment_posted, payment_reversed
 
@@ -84,7 +86,9 @@ def loan_create(
         principal_amount=principal_amount,
         annual_interest_rate=product.annual_interest_rate,
         monthly_fee_rate=product.monthly_fee_rate,
-        penalty_daily_rate=product.penalty_daily_rate,
+        **product.penalty_terms(),
+        penalty_terms_version=product.penalty_terms_version,
+        contract_cost_amount=sum((item.interest_amount + item.fee_amount for item in plan), ZERO),
         term_months=term_months,
         disbursed_on=disbursed_on,
         first_due_date=first_due_date,
@@ -184,23 +188,20 @@ def _post_locked(loan_id, source, external_ref, amount, received_on, channel, ac
     existing = Payment.objects.filter(source=source, external_ref=external_ref).first()
     if existing is not None:
         return _replayed(existing, loan.pk, amount, received_on), False
-    installments = list(loan.installments.filter(outstanding_amount__gt=0).order_by("due_date", "sequence"))
-    open_items = [OpenInstallment(key=item, outstanding=outstanding_parts(item)) for item in installments]
-    lines, excess = allocate(amount, open_items, loan.product.waterfall)
-    payment = Payment.objects.create(
+    payment = Payment(
         loan=loan,
         source=source,
         external_ref=external_ref,
         amount=amount,
         received_on=received_on,
         channel=channel,
-        unallocated_amount=excess,
         posted_by=actor if actor is not None and actor.is_authenticated else None,
     )
-    _apply_allocation_lines(payment, lines, sign=1)
-    loan.credit_balance_amount += excess
-    _refresh_settlement(loan, received_on)
-    loan.save(update_fields=["credit_balance_amount", "status", "settled_on"])
+    if replay_needed(loan.pk, received_on):
+        _post_into_charged_days(loan, payment, actor)
+    else:
+        _post_today(loan, payment)
+    excess = payment.unallocated_amount
     audit_record(
         actor=actor,
         event="payment.posted",
@@ -209,6 +210,29 @@ def _post_locked(loan_id, source, external_ref, amount, received_on, channel, ac
     )
     payment_posted.send(sender=Payment, payment=payment, actor=actor)
     return payment, True
+
+
+def _post_today(loan: Loan, payment: Payment) -> None:
+    installments = list(loan.installments.filter(outstanding_amount__gt=0).order_by("due_date", "sequence"))
+    open_items = [OpenInstallment(key=item, outstanding=outstanding_parts(item)) for item in installments]
+    lines, payment.unallocated_amount = allocate(payment.amount, open_items, loan.product.waterfall)
+    payment.save()
+    apply_allocation_lines(payment, lines, sign=1)
+    loan.credit_balance_amount += payment.unallocated_amount
+    refresh_settlement(loan, payment.received_on)
+    loan.save(update_fields=["credit_balance_amount", "status", "settled_on"])
+
+
+def _post_into_charged_days(loan: Loan, payment: Payment, actor) -> None:
+    """Money received on a day the penalty has already been charged for (a late bank file): the payment
+    is allocated by re-playing the loan's days from its received date (lending/penalty_replay.py), which
+    takes back the penalty it would have prevented."""
+    payment.unallocated_amount = payment.amount  # held as credit until the replay allocates it
+    payment.save()
+    loan.credit_balance_amount += payment.amount
+    loan.save(update_fields=["credit_balance_amount"])
+    penalty_replay(loan_id=loan.pk, since=payment.received_on, cause=payment, actor=actor)
+    payment.refresh_from_db()
 
 
 def _replayed(existing: Payment, loan_id, amount, received_on) -> Payment:
@@ -221,56 +245,6 @@ def _replayed(existing: Payment, loan_id, amount, received_on) -> Payment:
             detail={"payment_id": existing.pk},
         )
     return existing
-
-
-def _apply_allocation_lines(payment, lines, *, sign: int, is_reversal: bool = False):
-    """Record allocation rows and move the installments' paid amounts by the same figures."""
-    rows, changed = [], []
-    for line in lines:
-        installment = line.key
-        rows.append(
-            PaymentAllocation(
-                payment=payment,
-                installment=installment,
-                is_reversal=is_reversal,
-                **{f"{part}_amount": sign * line.amounts[part] for part in COMPONENTS},
-            )
-        )
-        for part in COMPONENTS:
-            field = f"{part}_paid_amount"
-            setattr(installment, field, getattr(installment, field) + sign * line.amounts[part])
-        changed.append(installment)
-    PaymentAllocation.objects.bulk_create(rows)
-    Installment.objects.bulk_update(changed, [f"{part}_paid_amount" for part in COMPONENTS])
-
-
-def _apply_credit_balance(loan: Loan) -> None:
-    """Spend the loan's credit balance on what it owes again (a reversal can reopen installments while an
-    overpayment still sits as credit). The credit belongs to the payments that left it unallocated, so
-    their allocations grow and their unallocated parts shrink by the same amounts, oldest payment first."""
-    if loan.credit_balance_amount <= 0:
-        return
-    holders = loan.payments.filter(status=Payment.Status.POSTED, unallocated_amount__gt=0).order_by("received_on", "id")
-    for payment in holders:
-        installments = list(loan.installments.filter(outstanding_amount__gt=0).order_by("due_date", "sequence"))
-        if not installments:
-            return
-        open_items = [OpenInstallment(key=item, outstanding=outstanding_parts(item)) for item in installments]
-        lines, left = allocate(payment.unallocated_amount, open_items, loan.product.waterfall)
-        _apply_allocation_lines(payment, lines, sign=1)
-        loan.credit_balance_amount -= payment.unallocated_amount - left
-        payment.unallocated_amount = left
-        payment.save(update_fields=["unallocated_amount"])
-
-
-def _refresh_settlement(loan: Loan, on: datetime.date):
-    if loan.status == Loan.Status.WRITTEN_OFF:
-        return
-    owes_anything = loan.installments.filter(outstanding_amount__gt=0).exists()
-    if owes_anything:
-        loan.status, loan.settled_on = Loan.Status.ACTIVE, None
-    elif loan.status != Loan.Status.SETTLED:
-        loan.status, loan.settled_on = Loan.Status.SETTLED, on
 
 
 @transaction.atomic
@@ -293,28 +267,44 @@ def payment_reverse(*, payment: Payment, reason: str, reversed_on: datetime.date
             _("The credit balance this payment created has been used; reverse what used it first."),
             code="payment.credit_used",
         )
-    originals = list(payment.allocations.filter(is_reversal=False).select_related("installment"))
-    lines = [
-        AllocationLine(
-            key=allocation.installment,
-            amounts={part: getattr(allocation, f"{part}_amount") for part in COMPONENTS},
-        )
-        for allocation in originals
-    ]
-    _apply_allocation_lines(payment, lines, sign=-1, is_reversal=True)
+    needs_replay = replay_needed(loan.pk, payment.received_on, payment=payment)
+    if not needs_replay:
+        _take_back(payment)
     loan.credit_balance_amount -= payment.unallocated_amount
     payment.status = Payment.Status.REVERSED
     payment.reversed_on = reversed_on
     payment.reversal_reason = reason
     payment.save(update_fields=["status", "reversed_on", "reversal_reason"])
-    _apply_credit_balance(loan)
-    _refresh_settlement(loan, reversed_on)
-    loan.save(update_fields=["credit_balance_amount", "status", "settled_on"])
+    if needs_replay:
+        # What came after the money arrived assumed it had: re-play those days without it.
+        loan.save(update_fields=["credit_balance_amount"])
+        penalty_replay(loan_id=loan.pk, since=payment.received_on, cause=payment, actor=actor)
+        loan.refresh_from_db()
+    else:
+        apply_credit_balance(loan)
+        refresh_settlement(loan, reversed_on)
+        loan.save(update_fields=["credit_balance_amount", "status", "settled_on"])
     audit_record(
         actor=actor, event="payment.reversed", subject=payment, detail={"loan": loan.reference, "reason": reason}
     )
     payment_reversed.send(sender=Payment, payment=payment, actor=actor)
     return payment
+
+
+def _take_back(payment: Payment) -> None:
+    """Opposite rows for what the payment holds of each installment, net of earlier re-plays."""
+    held = (
+        payment.allocations.values("installment_id")
+        .annotate(**{part: Sum(f"{part}_amount") for part in COMPONENTS})
+        .order_by("installment_id")
+    )
+    installments = Installment.objects.in_bulk([row["installment_id"] for row in held])
+    lines = [
+        AllocationLine(key=installments[row["installment_id"]], amounts={part: row[part] for part in COMPONENTS})
+        for row in held
+        if any(row[part] for part in COMPONENTS)
+    ]
+    apply_allocation_lines(payment, lines, sign=-1, is_reversal=True)
 
 
 @transaction.atomic
@@ -375,6 +365,7 @@ def loan_write_off(*, loan: Loan, on: datetime.date, actor=None) -> Loan:
         raise DomainError(_("Only an active loan can be written off."), code="loan.not_active")
     loan.status = Loan.Status.WRITTEN_OFF
     loan.save(update_fields=["status"])
+    PenaltyPause.objects.create(loan=loan, reason=PenaltyPause.Reason.WRITTEN_OFF, started_on=on)
     audit_record(actor=actor, event="loan.written_off", subject=loan, detail={"on": on.isoformat()})
     return loan
 

@@ -7,3 +7,5 @@ payment_posted = Signal()  # kwargs: payment, actor
 payment_reversed = Signal()  # kwargs: payment, actor
 # The bulk import's counterpart of payment_posted, sent once for a whole file.
 payments_imported = Signal()  # kwargs: payments (a list, in posting order), actor
+# A late-arriving payment re-played the loan's penalty days (kwargs: loan, since, removed, charged).
+penalty_replayed = Signal()

@@ -4,9 +4,10 @@ import datetime
 from decimal import Decimal
 
 import factory
+from django.db.models import F
 
 from accounts.models import User
-from lending.models import Borrower, Product
+from lending.models import Borrower, Installment, Loan, PenaltyEntry, Product
 from lending.validators import resident_id_check_char, uscc_check_char
 
 
@@ -82,3 +83,17 @@ def time_zone_where_local_hour_is(hours) -> str:
 
 AWAKE_HOURS = range(10, 20)  # well inside every profile's contact hours
 ASLEEP_HOURS = [23, 0, 1, 2, 3, 4, 5, 6]  # outside every profile's contact hours
+
+
+def charge_penalty(loan, sequence: int, amount: Decimal, on: datetime.date = datetime.date(2026, 1, 16)):
+    """A penalty already charged on installment `sequence`, as the nightly accrual books it (an entry and
+    the installment's and the loan's totals), dated before the tests' payments so none re-plays it."""
+    installment = Installment.objects.get(loan=loan, sequence=sequence)
+    PenaltyEntry.objects.create(
+        loan=loan, installment=installment, accrued_on=on, base_amount=installment.principal_amount,
+        daily_rate=loan.penalty_daily_rate, exact_amount=amount, amount=amount,
+    )  # fmt: skip
+    Installment.objects.filter(pk=installment.pk).update(
+        penalty_amount=F("penalty_amount") + amount, penalty_exact_amount=F("penalty_exact_amount") + amount
+    )
+    Loan.objects.filter(pk=loan.pk).update(penalty_accrued_amount=F("penalty_accrued_amount") + amount)

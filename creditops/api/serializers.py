@@ -2,11 +2,13 @@
 a service (views call them); serializers here parse and describe, nothing more."""
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from dunning.models import CaseEvent, Channel, CollectionCase, ContactAttempt, DunningRun, PromiseToPay
 from dunning.services.cases import NOTE_MAX_LENGTH
-from lending.models import Borrower, Installment, Loan, Payment
+from lending.models import Borrower, Installment, Loan, Payment, PenaltyEntry, PenaltyPause
+from lending.selectors import loan_penalty
 from lending.services import EXTERNAL_REF_MAX_LENGTH, REVERSAL_REASON_MAX_LENGTH, SOURCE_MAX_LENGTH
 from notices.models import Notice
 
@@ -38,7 +40,7 @@ class InstallmentSerializer(serializers.ModelSerializer):
         fields = [
             "sequence", "due_date", "principal_amount", "interest_amount", "fee_amount", "penalty_amount",
             "principal_paid_amount", "interest_paid_amount", "fee_paid_amount", "penalty_paid_amount",
-            "outstanding_amount",
+            "outstanding_amount", "penalty_exact_amount", "penalty_accrued_on",
         ]  # fmt: skip
 
 
@@ -51,17 +53,52 @@ class LoanSerializer(serializers.ModelSerializer):
             "id", "reference", "borrower", "product", "currency", "principal_amount", "annual_interest_rate",
             "monthly_fee_rate", "penalty_daily_rate", "term_months", "disbursed_on", "first_due_date",
             "maturity_date", "status", "settled_on", "credit_balance_amount", "days_past_due", "aging_bucket",
-            "overdue_amount", "oldest_overdue_due_date",
+            "overdue_amount", "oldest_overdue_due_date", "penalty_base", "penalty_grace_rule", "penalty_compounds",
+            "penalty_cost_cap_rate", "penalty_pause_in_plan", "penalty_pause_in_dispute", "penalty_terms_version",
+            "penalty_accrued_amount",
         ]  # fmt: skip
 
 
+class PenaltyEntrySerializer(serializers.ModelSerializer):
+    installment = serializers.IntegerField(source="installment.sequence", read_only=True)
+    removes = serializers.IntegerField(source="removes_id", read_only=True, allow_null=True)
+
+    class Meta:
+        model = PenaltyEntry
+        fields = [
+            "id", "installment", "accrued_on", "kind", "revision", "days", "base_amount", "daily_rate",
+            "exact_amount", "amount", "removes", "cause_payment",
+        ]  # fmt: skip
+
+
+class PenaltyPauseSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PenaltyPause
+        fields = ["reason", "started_on", "ended_on"]
+
+
+class LoanPenaltySerializer(serializers.Serializer):
+    """The loan's penalty interest: totals, pauses and the latest entries (newest first)."""
+
+    charged = serializers.DecimalField(max_digits=18, decimal_places=2)
+    removed = serializers.DecimalField(max_digits=18, decimal_places=2)
+    paid = serializers.DecimalField(max_digits=18, decimal_places=2)
+    pauses = PenaltyPauseSerializer(many=True)
+    entries = PenaltyEntrySerializer(many=True)
+
+
 class LoanDetailSerializer(LoanSerializer):
-    """A loan with its whole repayment schedule."""
+    """A loan with its whole repayment schedule and its penalty interest."""
 
     schedule = InstallmentSerializer(source="installments", many=True, read_only=True)
+    penalty = serializers.SerializerMethodField()
 
     class Meta(LoanSerializer.Meta):
-        fields = [*LoanSerializer.Meta.fields, "schedule"]
+        fields = [*LoanSerializer.Meta.fields, "schedule", "penalty"]
+
+    @extend_schema_field(LoanPenaltySerializer)
+    def get_penalty(self, loan):
+        return LoanPenaltySerializer(loan_penalty(loan)).data
 
 
 class PaymentSerializer(serializers.ModelSerializer):

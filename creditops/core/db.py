@@ -2,6 +2,7 @@
 
 import json
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections, models
 
 
@@ -68,7 +69,10 @@ def insert_from_select(model, columns: list[str], queryset) -> int:
     """INSERT INTO model's table (columns) SELECT … — one statement, rows never pass through Python.
     `queryset` must be a values_list() whose items line up with `columns`. Returns the rows inserted."""
     connection = connections[queryset.db]
-    select_sql, params = queryset.query.sql_with_params()
+    try:
+        select_sql, params = queryset.query.sql_with_params()
+    except EmptyResultSet:  # a filter that can match nothing (e.g. `pk__in=[]`)
+        return 0
     quote = connection.ops.quote_name
     names = ", ".join(quote(model._meta.get_field(column).column) for column in columns)
     with connection.cursor() as cursor:

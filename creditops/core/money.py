@@ -42,3 +42,8 @@ def positive_whole_cents(value, *, code: str, message: str) -> Decimal:
     if not (amount.is_finite() and amount > 0 and to_money(amount) == amount):
         raise DomainError(message, code=code)
     return to_money(amount)  # "500" becomes 500.00
+
+
+def rate_as_percent(rate: Decimal) -> str:
+    """A rate as per cent, trailing zeros dropped: 0.0005 → "0.05", 0.24 → "24"."""
+    return format((Decimal(rate) * 100).normalize(), "f")

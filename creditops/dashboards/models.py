@@ -43,6 +43,8 @@ class DailyActivity(models.Model):
     promises_kept = models.PositiveIntegerField(_("promises kept"), default=0)
     promises_broken = models.PositiveIntegerField(_("promises broken"), default=0)
     amount_collected = MoneyField(_("amount collected"))
+    penalty_charged = MoneyField(_("penalty charged"))
+    penalty_collected = MoneyField(_("penalty collected"))
     notices_issued = models.PositiveIntegerField(_("notices issued"), default=0)
     notices_delivered = models.PositiveIntegerField(_("notices delivered"), default=0)
     notices_failed = models.PositiveIntegerField(_("notices failed"), default=0)

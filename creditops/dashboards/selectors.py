@@ -133,6 +133,8 @@ HEADLINE = [
     ("new_delinquencies", _("New delinquencies"), "count"),
     ("cures", _("Cures"), "count"),
     ("amount_collected", _("Amount recovered"), "money"),
+    ("penalty_charged", _("Penalty charged"), "money"),
+    ("penalty_collected", _("Penalty collected"), "money"),
     ("promises_made", _("Promises made"), "count"),
     ("promise_kept_rate", _("Promises kept (of those due)"), "rate"),
     ("notices_issued", _("Notices issued"), "count"),
@@ -141,8 +143,10 @@ HEADLINE = [
 ]
 
 
-ACTIVITY_HEADLINE = {"amount_collected", "promises_made", "promise_kept_rate", "notices_issued",
-                     "notices_delivered", "notices_failed"}  # fmt: skip
+ACTIVITY_HEADLINE = {
+    "amount_collected", "penalty_charged", "penalty_collected", "promises_made", "promise_kept_rate", "notices_issued",
+    "notices_delivered", "notices_failed",
+}  # fmt: skip
 
 
 def headline(as_of: datetime.date, scope: Scope) -> list[Figure]:
@@ -406,7 +410,8 @@ def vintage_curves(scope: Scope, vintages: int = VINTAGES_SHOWN) -> list[dict]:
 # Activity: stored per finished day (DailyActivity), today's counted live.
 ACTIVITY_FIELDS = [
     "cases_worked", "contacts", "right_party_contacts", "blocked_contacts", "promises_made", "promises_kept",
-    "promises_broken", "amount_collected", "notices_issued", "notices_delivered", "notices_failed",
+    "promises_broken", "amount_collected", "penalty_charged", "penalty_collected", "notices_issued",
+    "notices_delivered", "notices_failed",
 ]  # fmt: skip
 PERFORMANCE_DAYS = 30
 

@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from creditops.core.money import ZERO
 from dunning.models import CloseReason, CollectionCase, ContactAttempt, PromiseToPay
-from lending.models import Payment
+from lending.imports.bulk import chunked, one_of
+from lending.models import Payment, PaymentAllocation, PenaltyEntry
 from notices.models import Notice, NoticeDelivery
 
 from .models import ActivityDay, DailyActivity
@@ -83,6 +84,7 @@ def activity_count(as_of: datetime.date) -> dict:
         promise_keys,
     )  # fmt: skip
     add(_collected(as_of), ["product", "team", "collector"])
+    add(_penalty_charged(as_of), ["product", "team", "collector"])
     add(
         Notice.objects.filter(issued_on=as_of, status=Notice.Status.ISSUED)
         .values("loan__product_id", "case__team_id", "case__assigned_to_id")
@@ -95,35 +97,59 @@ def activity_count(as_of: datetime.date) -> dict:
         ["loan__product_id", "case__team_id", "case__assigned_to_id"],
     )
     for figures in rows.values():
-        figures.setdefault("amount_collected", ZERO)
+        for money in ("amount_collected", "penalty_charged", "penalty_collected"):
+            figures.setdefault(money, ZERO)
     return rows
 
 
 def _collected(as_of: datetime.date) -> list[dict]:
-    """The day's posted payments on loans in collection, by the team and collector of the loan's case that
-    day: the case open that day, or — for recoveries after a write-off — the case the write-off closed."""
-    paid = dict(
-        Payment.objects.filter(received_on=as_of, status=Payment.Status.POSTED)
+    """The day's posted payments on loans in collection: the money, and the part of it that paid penalty."""
+    received = Payment.objects.filter(received_on=as_of, status=Payment.Status.POSTED)
+    money = received.values("loan_id").annotate(total=Sum("amount")).order_by().values_list("loan_id", "total")
+    penalty = (
+        PaymentAllocation.objects.filter(payment__in=received)
+        .values("payment__loan_id")
+        .annotate(total=Sum("penalty_amount"))
+        .order_by()
+        .values_list("payment__loan_id", "total")
+    )
+    return [
+        *_by_case_of_loan(as_of, dict(money), "amount_collected"),
+        *_by_case_of_loan(as_of, dict(penalty), "penalty_collected"),
+    ]
+
+
+def _penalty_charged(as_of: datetime.date) -> list[dict]:
+    """The penalty charged for the day (net of removals of that day made since), by the loan's case."""
+    charged = (
+        PenaltyEntry.objects.filter(accrued_on=as_of)
         .values("loan_id")
         .annotate(total=Sum("amount"))
         .order_by()
         .values_list("loan_id", "total")
     )
+    return _by_case_of_loan(as_of, dict(charged), "penalty_charged")
+
+
+def _by_case_of_loan(as_of: datetime.date, per_loan: dict[int, Decimal], figure: str) -> list[dict]:
+    """Amounts per loan summed by the team and collector of the loan's case that day: the case open that
+    day, or — for recoveries after a write-off — the case the write-off closed."""
     open_that_day = Q(opened_on__lte=as_of) & (Q(closed_on__isnull=True) | Q(closed_on__gte=as_of))
     written_off = Q(close_reason=CloseReason.WRITTEN_OFF, closed_on__lte=as_of)
-    cases = (
-        CollectionCase.objects.filter(loan_id__in=paid)
-        .filter(open_that_day | written_off)
-        .order_by("loan_id", "-opened_on", "-pk")  # a loan's latest case first: the one that counts
-        .values_list("loan_id", "loan__product_id", "team_id", "assigned_to_id")
-    )
     rows: dict[tuple, Decimal] = defaultdict(Decimal)
     counted: set[int] = set()
-    for loan_id, product, team, collector in cases:
-        if loan_id not in counted:
-            counted.add(loan_id)
-            rows[(product, team, collector)] += paid[loan_id]
+    for loan_ids in chunked(sorted(per_loan)):
+        cases = (
+            CollectionCase.objects.filter(one_of("loan_id", loan_ids))
+            .filter(open_that_day | written_off)
+            .order_by("loan_id", "-opened_on", "-pk")  # a loan's latest case first: the one that counts
+            .values_list("loan_id", "loan__product_id", "team_id", "assigned_to_id")
+        )
+        for loan_id, product, team, collector in cases:
+            if loan_id not in counted:
+                counted.add(loan_id)
+                rows[(product, team, collector)] += per_loan[loan_id] or ZERO
     return [
-        {"product": product, "team": team, "collector": collector, "amount_collected": amount}
+        {"product": product, "team": team, "collector": collector, figure: amount}
         for (product, team, collector), amount in rows.items()
     ]

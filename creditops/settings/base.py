@@ -248,6 +248,9 @@ SPECTACULAR_SETTINGS = {
 # Business configuration.
 CREDITOPS = {
     "DEFAULT_CURRENCY": env.str("DEFAULT_CURRENCY", default="CNY"),
+    # A new product's cap on the annualised total cost of a loan (interest, fees and penalty on the
+    # principal); penalty accrual stops once it is reached. 0.24 = 24 % a year.
+    "PENALTY_COST_CAP": env.str("PENALTY_COST_CAP", default="0.24"),
 }
 
 # What every notice prints about the lender and how to pay (the letterhead and the payment box), in both

@@ -7,6 +7,7 @@ from creditops.core.dates import business_today
 from creditops.core.masking import mask_phone
 from creditops.core.money import ZERO
 from lending.models import Loan, Payment
+from lending.selectors import loan_penalty
 
 from ..models import ApprovalRequest, CaseEvent, CollectionCase, DunningAction, DunningStage, PaymentPlan, PromiseToPay
 
@@ -91,6 +92,7 @@ def case_workspace(case: CollectionCase, *, today: datetime.date | None = None) 
             .order_by("-id")[:OTHER_LOANS_LIMIT]
         ),
         "schedule": schedule,
+        "penalty": loan_penalty(loan, schedule=schedule),
         "outstanding_total": outstanding_total,
         "payments": list(Payment.objects.filter(loan=loan).order_by("-received_on", "-id")[:PAYMENTS_LIMIT]),
         # By business date: a payment received on Monday and posted on Thursday sits on Monday.

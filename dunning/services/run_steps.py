@@ -26,7 +26,8 @@ from django.utils import timezone
 
 from creditops.core.db import insert_from_select
 from creditops.core.money import ZERO, to_money
-from lending.models import Borrower, Installment, Loan, Payment
+from lending.models import Borrower, Installment, Loan, Payment, PenaltyPause
+from lending.penalties import penalty_accrue
 from lending.services import delinquency_refresh
 
 from ..models import (
@@ -36,6 +37,7 @@ from ..models import (
     CaseStatus,
     CloseReason,
     CollectionCase,
+    Dispute,
     DunningAction,
     DunningPolicy,
     DunningRun,
@@ -82,6 +84,18 @@ def analyze(*models) -> None:
 
 def refresh_delinquency(as_of):
     return delinquency_refresh(as_of=as_of)
+
+
+def accrue_penalty(as_of) -> dict:
+    """The day's penalty interest, paused for loans with a performing plan or an open dispute."""
+    paused = {
+        PenaltyPause.Reason.PLAN: PaymentPlan.objects.filter(status=PaymentPlan.Status.ACTIVE).values("case__loan_id"),
+        PenaltyPause.Reason.DISPUTE: Loan.objects.filter(
+            Q(borrower_id__in=Borrower.objects.filter(has_open_dispute=True).values("pk"))
+            | Q(pk__in=Dispute.objects.filter(status=Dispute.Status.OPEN).values("case__loan_id"))
+        ).values("pk"),
+    }
+    return penalty_accrue(day=as_of, paused_loans=paused)
 
 
 def _loan_value(field_name):

@@ -83,8 +83,18 @@ def _payment(detail, currency) -> str:
     return text % {"amount": _stored_money(detail.get("amount"), currency)}
 
 
+def _penalty_replayed(detail, currency) -> str:
+    return _("from %(date)s: %(removed)s taken back, %(charged)s charged on what was left") % {
+        "date": detail.get("since"),
+        "removed": _stored_money(detail.get("removed"), currency),
+        "charged": _stored_money(detail.get("charged"), currency),
+    }
+
+
 # Each kind's line; those that print an amount take the case's currency as well.
-WITH_CURRENCY = {Event.OPENED: _opened, Event.PROMISE: _promise, Event.PAYMENT: _payment}
+WITH_CURRENCY = {
+    Event.OPENED: _opened, Event.PROMISE: _promise, Event.PAYMENT: _payment, Event.PENALTY_REPLAYED: _penalty_replayed,
+}  # fmt: skip
 SUMMARIES = {
     Event.CONTACT: _contact,
     Event.CONTACT_BLOCKED: _blocked,

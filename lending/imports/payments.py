@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, fields
 from decimal import Decimal
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Max
 from django.utils.translation import gettext as _
 
 from accounts.models import AuditEvent
@@ -31,7 +32,8 @@ from creditops.core.errors import DomainError
 from creditops.core.money import ZERO
 
 from ..allocation import COMPONENTS, OpenInstallment, allocate, outstanding_parts
-from ..models import Installment, Loan, Payment, PaymentAllocation, Product
+from ..models import Installment, Loan, Payment, PaymentAllocation, PenaltyEntry, Product
+from ..penalty_replay import penalty_replay
 from ..services import EXTERNAL_REF_MAX_LENGTH, SOURCE_MAX_LENGTH, payment_date_check
 from ..signals import payments_imported
 from .bulk import chunked, objects_insert, one_of, rows_insert, rows_update
@@ -392,8 +394,40 @@ def _post(rows: list[PaymentRow], ledgers: dict[int, LoanLedger], *, source, act
         posted += zip(chunk_rows, _post_chunk(chunk_rows, chunk, source, actor), strict=True)
         _write_ledgers(chunk.values())
     payments = [payment for _row, payment in sorted(posted, key=lambda pair: _posting_order(pair[0]))]
+    _replay_late_money(payments, actor)
     _audit_file(payments, actor=actor, source=source, file_name=file_name, report=report)
     payments_imported.send(sender=Payment, payments=payments, actor=actor)
+
+
+def _replay_late_money(payments: list[Payment], actor) -> None:
+    """Money received on a day already charged with penalty, or before a payment posted earlier, re-plays
+    its loan from that date (as payment_post does, lending/penalty_replay.py). Which loans need it is read
+    for a chunk of loans at a time; the replays themselves are per loan."""
+    first_of_loan: dict[int, Payment] = {}
+    for payment in payments:  # in received order
+        first_of_loan.setdefault(payment.loan_id, payment)
+    first_id_of_file = min((payment.pk for payment in payments), default=0)
+    for loan_ids in chunked(sorted(first_of_loan)):
+        charged_through = dict(
+            PenaltyEntry.objects.filter(one_of("loan_id", loan_ids), kind=PenaltyEntry.Kind.ACCRUAL)
+            .filter(removed_by__isnull=True)
+            .values("loan_id")
+            .annotate(last=Max("accrued_on"))
+            .order_by()
+            .values_list("loan_id", "last")
+        )
+        received_through = dict(
+            Payment.objects.filter(one_of("loan_id", loan_ids), pk__lt=first_id_of_file)
+            .values("loan_id")
+            .annotate(last=Max("received_on"))
+            .order_by()
+            .values_list("loan_id", "last")
+        )
+        for loan_id in loan_ids:
+            first = first_of_loan[loan_id]
+            charged, received = charged_through.get(loan_id), received_through.get(loan_id)
+            if (charged and charged >= first.received_on) or (received and received > first.received_on):
+                penalty_replay(loan_id=loan_id, since=first.received_on, cause=first, actor=actor)
 
 
 def _posting_order(row: PaymentRow):

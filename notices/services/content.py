@@ -6,12 +6,13 @@ import datetime
 from decimal import Decimal
 
 from django.conf import settings
+from django.utils import translation
 
 from creditops.core.masking import mask_id_number, mask_phone
-from creditops.core.money import ZERO
+from creditops.core.money import ZERO, rate_as_percent
 from dunning.models import CollectionCase, NoticeKind, PaymentPlan
 from lending.delinquency import days_past_due
-from lending.models import Borrower, BorrowerContact, Installment
+from lending.models import Borrower, BorrowerContact, Installment, PenaltyBase
 
 # Printed on each kind: the overdue table and the total due (all but the plan confirmation, which prints
 # the plan's own instalments instead).
@@ -20,6 +21,11 @@ KINDS_WITH_ARREARS = {kind for kind in NoticeKind.values if kind != NoticeKind.P
 
 def _amount(value: Decimal | None) -> str:
     return f"{(value or ZERO):.2f}"
+
+
+def _in_language(label, language: str) -> str:
+    with translation.override(language):
+        return str(label)
 
 
 def notice_data_build(
@@ -56,7 +62,8 @@ def notice_data_build(
             "principal": _amount(loan.principal_amount),
             "disbursed_on": loan.disbursed_on.isoformat(),
             "maturity_date": loan.maturity_date.isoformat(),
-            "penalty_daily_rate_percent": _percent(loan.penalty_daily_rate),
+            "penalty_daily_rate_percent": rate_as_percent(loan.penalty_daily_rate),
+            "penalty_base": _in_language(PenaltyBase(loan.penalty_base).label, language),
         },
         "figures_as_of": issued_on.isoformat(),
         "days_past_due": _days_past_due(loan, issued_on),
@@ -91,11 +98,6 @@ def _days_past_due(loan, as_of: datetime.date) -> int:
         .first()
     )
     return days_past_due(oldest, as_of, loan.product.grace_days)
-
-
-def _percent(rate: Decimal) -> str:
-    """0.0005 → "0.05" (per cent, trailing zeros dropped)."""
-    return format((rate * 100).normalize(), "f")
 
 
 def _addressee(borrower: Borrower) -> dict:

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.db.models import Sum
 from django.test.utils import CaptureQueriesContext
 
 from creditops.core.dates import business_today
@@ -18,10 +19,10 @@ from dunning.models import CollectionCase
 from dunning.services.cases import contact_attempt_log, promise_record
 from dunning.services.guardrails import ContactBlockedError
 from dunning.services.run import dunning_run
-from lending.models import Payment
+from lending.models import Payment, PenaltyEntry
 from lending.services import loan_create, payment_post, payment_reverse
 from notices.services.issue import notice_issue
-from tests.factories import BorrowerFactory
+from tests.factories import BorrowerFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -55,6 +56,37 @@ def worked_case(team, cn_product):
     return case
 
 
+def test_penalty_charged_and_collected_are_counted_for_the_case_s_collector(team):
+    """CASH charges 0.05 % a day on overdue principal. On D April's and May's instalments are late (946.19
+    and 955.65 of principal: 0.47 + 0.48); a payment of 500.00 received on D + 1 pays April's penalty
+    (0.47) and interest first, then part of its principal."""
+    product = ProductFactory(code="CASH", penalty_daily_rate=Decimal("0.0005"))
+    loan = loan_create(
+        borrower=BorrowerFactory(), product=product, principal_amount=Decimal("12000.00"), term_months=12,
+        disbursed_on=datetime.date(2026, 3, 10), actor=None,
+    )  # fmt: skip
+    dunning_run(as_of=DAY)
+    next_day = DAY + datetime.timedelta(days=1)
+    payment_post(loan=loan, source="bank", external_ref="pen-1", amount=Decimal("500.00"), received_on=next_day,
+                 channel="bank_transfer")  # fmt: skip
+    dunning_run(as_of=next_day)
+    activity_record(DAY)
+    activity_record(next_day)
+    case = CollectionCase.objects.get(loan=loan, is_open=True)
+    first, second = (DailyActivity.objects.get(as_of=day) for day in (DAY, next_day))
+    assert (first.collector, first.penalty_charged, first.penalty_collected) == (
+        case.assigned_to, Decimal("0.95"), Decimal("0.00"),
+    )  # fmt: skip
+    charged_next_day = PenaltyEntry.objects.filter(accrued_on=next_day).aggregate(total=Sum("amount"))["total"]
+    assert Decimal("0") < charged_next_day < Decimal("0.95")  # April's principal is partly paid
+    assert (second.penalty_charged, second.penalty_collected) == (charged_next_day, Decimal("0.47"))
+    totals = selectors.activity_totals(DAY, next_day, WHOLE_BOOK)
+    assert (totals["penalty_charged"], totals["penalty_collected"]) == (
+        Decimal("0.95") + charged_next_day,
+        Decimal("0.47"),
+    )
+
+
 def test_a_days_work_is_counted_per_collector(worked_case):
     assert activity_record(DAY) == 1
     row = DailyActivity.objects.get(as_of=DAY)
@@ -67,7 +99,8 @@ def test_a_days_work_is_counted_per_collector(worked_case):
     assert figures == {
         "cases_worked": 1, "contacts": 2, "right_party_contacts": 1, "blocked_contacts": 1, "promises_made": 1,
         "promises_kept": 0, "promises_broken": 0, "amount_collected": Decimal("120.00"), "notices_issued": 1,
-        "notices_delivered": 0, "notices_failed": 0,
+        "notices_delivered": 0, "notices_failed": 0, "penalty_charged": Decimal("0.00"),
+        "penalty_collected": Decimal("0.00"),
     }  # fmt: skip
 
 

@@ -434,7 +434,7 @@ def test_a_partial_payment_lowers_the_overdue_amount_and_the_case_stays_open(tea
 
 
 def test_a_case_is_not_closed_while_an_instalment_is_overdue_within_the_grace_days(team):
-    product = ProductFactory(code="GRACE5", grace_days=5)
+    product = ProductFactory(code="GRACE5", grace_days=5, penalty_daily_rate=Decimal("0"))
     loan = book_loan(product)
     dunning_run(as_of=day(30))  # 2026-03-17: February 30 days late, March 2 days late (within grace)
     case = open_case(loan)
@@ -661,6 +661,7 @@ def test_a_dry_run_prints_what_would_change_and_writes_nothing(team, cn_product)
 
 
 STEPS = [
+    "penalty_accrued",
     "loans_refreshed",
     "cases_rerouted",
     "cases_synced",
@@ -701,6 +702,9 @@ def test_the_run_record_and_the_portfolio_snapshot_add_up(team, cn_product):
     assert set(run.counts) == {*STEPS, "timings_ms"}
     assert set(run.counts["timings_ms"]) == set(STEPS)
     assert {step: run.counts[step] for step in STEPS} == {
+        # CASH06 charges 0.05 % a day (CN12 nothing): the February and March instalments of the 6,000.00
+        # loan and the first of the 3,000.00 one.
+        "penalty_accrued": {"entries": 3, "pauses": {"plan": 0, "dispute": 0, "cost_cap": 0}, "replayed": 0},
         "loans_refreshed": 4,
         "cases_rerouted": 0,
         "cases_synced": 0,

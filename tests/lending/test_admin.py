@@ -15,8 +15,9 @@ from accounts.models import AuditEvent, Team
 from accounts.roles import COLLECTOR, SUPERVISOR
 from accounts.services import audit_record
 from creditops.core.models import ReferenceCounter
-from lending.models import Borrower, Installment, Loan, Payment, PaymentAllocation
-from lending.services import payment_post
+from lending.models import Borrower, Installment, Loan, Payment, PaymentAllocation, PenaltyEntry, PenaltyPause
+from lending.penalties import penalty_accrue
+from lending.services import loan_write_off, payment_post
 from tests.factories import BorrowerFactory, UserFactory, resident_id
 
 D = datetime.date
@@ -90,6 +91,8 @@ def test_the_admin_registers_the_ledger_and_accounts_models():
         "lending.Loan",
         "lending.Payment",
         "lending.PaymentAllocation",
+        "lending.PenaltyEntry",
+        "lending.PenaltyPause",
         "lending.Product",
     ]
 
@@ -97,6 +100,8 @@ def test_the_admin_registers_the_ledger_and_accounts_models():
 @pytest.mark.django_db
 def test_every_changelist_and_change_page_answers_200_for_a_superuser(admin_client, superuser, loan):
     payment = _post_payment(loan)
+    penalty_accrue(day=datetime.date(2026, 2, 16))  # the first installment's first day late
+    loan_write_off(loan=loan, on=datetime.date(2026, 2, 17))  # a penalty pause
     Team.objects.create(name="East", supervisor=superuser).members.add(superuser)
     contact = loan.borrower.contacts.create(relation="spouse", name="李四", phone="+8613900000001")
     instances = {
@@ -110,6 +115,8 @@ def test_every_changelist_and_change_page_answers_200_for_a_superuser(admin_clie
         "lending.Loan": loan,
         "lending.Payment": payment,
         "lending.PaymentAllocation": payment.allocations.first(),
+        "lending.PenaltyEntry": PenaltyEntry.objects.get(loan=loan),
+        "lending.PenaltyPause": PenaltyPause.objects.get(loan=loan),
         "lending.Product": loan.product,
     }
     for model in _our_models():

@@ -17,7 +17,7 @@ from lending.imports.payments import payments_import
 from lending.models import Installment, Loan, Payment, PaymentAllocation
 from lending.selectors import ledger_mismatches
 from lending.services import loan_write_off, payment_post
-from tests.factories import ProductFactory
+from tests.factories import ProductFactory, charge_penalty
 
 from .conftest import total_owed
 
@@ -39,7 +39,7 @@ def book(make_loan, products, prefix: str) -> list[Loan]:
     """Eight loans in the states an import meets; called twice, it books two identical sets."""
     fresh = make_loan()
     with_penalty = make_loan(product=products["fee"])
-    Installment.objects.filter(loan=with_penalty, sequence=1).update(penalty_amount=D("25.00"))
+    charge_penalty(with_penalty, 1, D("25.00"))
     principal_first = make_loan(product=products["principal_first"])
     almost_paid = make_loan()
     _post(almost_paid, total_owed(almost_paid) - D("100.00"), f"{prefix}-pre-1", datetime.date(2026, 3, 1))
@@ -169,7 +169,7 @@ def test_any_file_posts_what_payment_post_posts(make_loan, products, payments):
         sets = []
         for _copy in range(2):
             loan = make_loan(product=products["fee"], principal_amount=D("3000.00"), term_months=3)
-            Installment.objects.filter(loan=loan, sequence=2).update(penalty_amount=D("15.00"))
+            charge_penalty(loan, 2, D("15.00"))
             long_loan = make_loan(principal_amount=D("3000.00"), term_months=12)  # payments reach past its first three
             sets.append([loan, make_loan(product=products["principal_first"], term_months=2), long_loan])
         import_and_post_one_by_one(sets[0], sets[1], payments)

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from lending.models import Installment, Loan, Payment, PaymentAllocation
 from lending.selectors import ledger_mismatches
 from lending.services import payment_reverse
-from tests.factories import ProductFactory
+from tests.factories import ProductFactory, charge_penalty
 
 from .conftest import ledger_state, next_ref, paid_by_installment
 
@@ -91,7 +91,7 @@ def test_random_payments_and_reversals_keep_the_ledger_consistent(
 ):
     with transaction.atomic():
         loan = make_loan(product=property_product, principal_amount=Decimal("3000.00"), term_months=3)
-        Installment.objects.filter(loan=loan, sequence=1).update(penalty_amount=Decimal("15.00"))
+        charge_penalty(loan, 1, Decimal("15.00"))
         day = datetime.date(2026, 2, 1)
         for action, value in steps:
             day += datetime.timedelta(days=1)

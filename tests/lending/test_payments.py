@@ -14,20 +14,15 @@ from accounts.models import AuditEvent
 from creditops.core.dates import business_today
 from creditops.core.errors import DomainError
 from lending.models import Installment, Loan, Payment, PaymentAllocation
-from lending.selectors import ledger_mismatches
+from lending.selectors import RECONCILE_CHECKS, ledger_mismatches
 from lending.services import payment_post, payment_reverse
-from tests.factories import ProductFactory
+from tests.factories import ProductFactory, charge_penalty
 
 from .conftest import ledger_state, next_ref, paid_by_installment, total_owed
 
 D = Decimal
 ZERO = D("0.00")
-NO_MISMATCHES = {
-    "installment_paid_equals_allocations": [],
-    "payment_allocations_equal_amount": [],
-    "loan_credit_equals_unallocated": [],
-    "schedule_principal_equals_loan": [],
-}
+NO_MISMATCHES = {check: [] for check in RECONCILE_CHECKS}
 pytestmark = pytest.mark.django_db
 
 
@@ -68,7 +63,7 @@ def test_partial_payment_goes_penalty_then_fee_then_interest_then_principal(make
     loan = make_loan(product=fee_product)
     first = installment(loan, 1)
     assert (first.principal_amount, first.interest_amount, first.fee_amount) == (D("946.19"), D("120.00"), D("60.00"))
-    Installment.objects.filter(pk=first.pk).update(penalty_amount=D("25.00"))
+    charge_penalty(loan, 1, D("25.00"))
 
     payment, created = post(loan, "100.00")
     assert created is True
@@ -86,7 +81,7 @@ def test_partial_payment_goes_penalty_then_fee_then_interest_then_principal(make
 
 def test_penalty_stops_at_what_is_owed_and_the_rest_flows_down_the_waterfall(make_loan, fee_product, post):
     loan = make_loan(product=fee_product)
-    Installment.objects.filter(loan=loan, sequence=1).update(penalty_amount=D("25.00"))
+    charge_penalty(loan, 1, D("25.00"))
     post(loan, "30.00")
     assert paid(loan, 1) == (D("25.00"), D("5.00"), ZERO, ZERO)
 
@@ -96,7 +91,7 @@ def test_custom_waterfall_principal_first(make_loan, borrower, post):
         code="PFIRST", monthly_fee_rate=D("0.005"), allocation_waterfall="principal,interest,fee,penalty"
     )
     loan = make_loan(product=product)
-    Installment.objects.filter(loan=loan, sequence=1).update(penalty_amount=D("25.00"))
+    charge_penalty(loan, 1, D("25.00"))
 
     payment, _ = post(loan, "1000.00")
     # principal 946.19 first, then 53.81 of the 120.00 interest; fee and penalty wait.
@@ -113,7 +108,7 @@ def test_custom_waterfall_principal_first(make_loan, borrower, post):
 
 def test_oldest_installment_is_paid_first(loan, post):
     # A penalty on installment 3 does not pull the payment past installments 1 and 2.
-    Installment.objects.filter(loan=loan, sequence=3).update(penalty_amount=D("50.00"))
+    charge_penalty(loan, 3, D("50.00"))
     payment, _ = post(loan, "1100.00")
     assert paid(loan, 1) == (ZERO, ZERO, D("120.00"), D("946.19"))
     assert paid(loan, 2) == (ZERO, ZERO, D("33.81"), ZERO)
@@ -288,13 +283,14 @@ def test_reversal_restores_balances_and_appends_opposite_rows(loan, post):
     assert ledger_mismatches() == NO_MISMATCHES
 
 
-def test_reversing_an_older_payment_removes_exactly_its_allocations(loan, post):
+def test_reversing_an_older_payment_re_plays_the_later_one_as_if_the_older_never_was(loan, post):
     older, _ = post(loan, "300.00")
-    post(loan, "900.00")
+    later, _ = post(loan, "900.00")
     payment_reverse(payment=older, reason="wrong loan", reversed_on=datetime.date(2026, 2, 21))
-    # What is left is exactly the second payment's allocation: 766.19 to installment 1, 133.81 to installment 2.
-    assert paid(loan, 1) == (ZERO, ZERO, ZERO, D("766.19"))
-    assert paid(loan, 2) == (ZERO, ZERO, D("110.54"), D("23.27"))
+    # Alone, the 900.00 pays installment 1's interest (120.00) first, then 780.00 of its principal.
+    assert paid(loan, 1) == (ZERO, ZERO, D("120.00"), D("780.00"))
+    assert paid(loan, 2) == (ZERO, ZERO, ZERO, ZERO)
+    assert PaymentAllocation.objects.filter(payment=later, is_replay=True).exists()
     assert ledger_mismatches() == NO_MISMATCHES
 
 

@@ -22,7 +22,7 @@ from notices import checks
 from notices.models import Notice
 from notices.rendering import notice_pdf
 from notices.services.issue import notice_issue
-from tests.factories import BorrowerFactory, EnterpriseFactory
+from tests.factories import BorrowerFactory, EnterpriseFactory, ProductFactory
 from tests.notices.conftest import pdf_text, squeezed
 
 pytestmark = pytest.mark.django_db
@@ -246,3 +246,34 @@ def test_a_notice_carries_the_lender_bank_and_product_in_its_own_language(
     flat = squeezed(text)
     assert squeezed(bank) in flat and squeezed(holder) in flat and squeezed(product) in flat
     assert squeezed(foreign) not in flat
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Penalty interest on the notice: the rate and the base in words, and the penalty column from the ledger
+
+
+@pytest.mark.parametrize(
+    ("language", "base", "base_words"),
+    [
+        ("zh-hans", "principal_interest", "逾期本金和利息"),
+        ("en", "principal_interest", "overdue principal and interest"),
+        ("en", "principal", "overdue principal"),
+    ],
+)
+def test_a_notice_prints_the_penalty_charged_and_its_base_and_rate_in_words(overdue_case, language, base, base_words):
+    product = ProductFactory(code=f"PEN-{base}", penalty_daily_rate=Decimal("0.0005"), penalty_base=base)
+    case = overdue_case(days_past_due=3, product=product, borrower=BorrowerFactory(preferred_language=language))
+    charged = Installment.objects.get(loan=case.loan, sequence=1).penalty_amount
+    # One nightly run (day 3): 0.05 % of February's principal (946.19) or principal and interest (1,066.19).
+    assert charged == {"principal": Decimal("0.47"), "principal_interest": Decimal("0.53")}[base]
+
+    notice, text = issued_text(case)
+
+    assert notice.data["loan"]["penalty_base"] == base_words
+    flat = squeezed(text)
+    assert (
+        squeezed(f"0.05% a day on the {base_words}") in flat
+        or squeezed(f"{base_words}将按合同约定的日利率 0.05%") in flat
+    )
+    rows = [line for line in text.splitlines() if "946.19" in line]  # February's row and the total row
+    assert len(rows) == 2 and all(f" {charged:.2f} " in row for row in rows)  # their penalty column

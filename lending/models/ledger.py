@@ -13,12 +13,34 @@ from creditops.core.db import UpperPrefixIndex
 from creditops.core.masking import mask_id_number, mask_phone
 from creditops.core.names import NamedInTwoLanguages
 
-from .allocation import DEFAULT_WATERFALL, parse_waterfall
-from .validators import validate_e164, validate_passport, validate_resident_id, validate_time_zone, validate_uscc
+from ..allocation import DEFAULT_WATERFALL, parse_waterfall
+from ..validators import validate_e164, validate_passport, validate_resident_id, validate_time_zone, validate_uscc
 
 
 def default_currency():
     return settings.CREDITOPS["DEFAULT_CURRENCY"]
+
+
+def default_cost_cap():
+    return Decimal(settings.CREDITOPS["PENALTY_COST_CAP"])
+
+
+class PenaltyBase(models.TextChoices):
+    PRINCIPAL = "principal", _("overdue principal")
+    PRINCIPAL_INTEREST = "principal_interest", _("overdue principal and interest")
+    ALL_OVERDUE = "all_overdue", _("all overdue principal, interest and fees")
+
+
+class GraceRule(models.TextChoices):
+    FREE = "free", _("grace days are free of penalty")
+    CHARGED_BACK = "charged_back", _("once grace has passed, penalty is charged back to the due date")
+
+
+# The penalty terms a product sets and a loan copies at booking (see lending/penalty_rule.py for the rule).
+PENALTY_TERM_FIELDS = (
+    "penalty_base", "penalty_daily_rate", "penalty_grace_rule", "penalty_compounds", "penalty_cost_cap_rate",
+    "penalty_pause_in_plan", "penalty_pause_in_dispute",
+)  # fmt: skip
 
 
 def MoneyField(verbose_name, **kwargs):  # noqa: N802 - reads like a field class
@@ -191,7 +213,24 @@ class Product(NamedInTwoLanguages):
     repayment_method = models.CharField(_("repayment method"), max_length=32, choices=RepaymentMethod.choices)
     annual_interest_rate = RateField(_("annual interest rate"), help_text=_("0.18 means 18 percent a year."))
     monthly_fee_rate = RateField(_("monthly fee rate"), help_text=_("Fee per period as a share of principal."))
-    penalty_daily_rate = RateField(_("penalty rate per day"), help_text=_("Late charge per day on overdue principal."))
+    penalty_daily_rate = RateField(_("penalty rate per day"), help_text=_("Late charge per day on the penalty base."))
+    penalty_base = models.CharField(
+        _("penalty base"), max_length=20, choices=PenaltyBase.choices, default=PenaltyBase.PRINCIPAL
+    )
+    penalty_grace_rule = models.CharField(
+        _("penalty in grace days"), max_length=16, choices=GraceRule.choices, default=GraceRule.FREE
+    )
+    penalty_compounds = models.BooleanField(
+        _("unpaid penalty compounds"), default=False, help_text=_("Unpaid penalty joins the base it accrues on.")
+    )
+    penalty_cost_cap_rate = RateField(
+        _("annual cost cap"),
+        default=default_cost_cap,
+        help_text=_("Interest, fees and penalty a year as a share of principal; accrual stops once reached."),
+    )
+    penalty_pause_in_plan = models.BooleanField(_("no penalty during a performing payment plan"), default=True)
+    penalty_pause_in_dispute = models.BooleanField(_("no penalty while a dispute is open"), default=True)
+    penalty_terms_version = models.PositiveSmallIntegerField(_("penalty terms version"), default=1, editable=False)
     grace_days = models.PositiveSmallIntegerField(_("grace days"), default=0, validators=[MaxValueValidator(60)])
     allocation_waterfall = models.CharField(
         _("allocation waterfall"),
@@ -218,6 +257,22 @@ class Product(NamedInTwoLanguages):
     @property
     def waterfall(self) -> tuple[str, ...]:
         return parse_waterfall(self.allocation_waterfall)
+
+    def penalty_terms(self) -> dict:
+        return {name: getattr(self, name) for name in PENALTY_TERM_FIELDS}
+
+    def save(self, *args, **kwargs):
+        """Keep the history of penalty terms: a change of any of them is a new version, recorded as a
+        PenaltyTerms row; loans booked before keep the version they copied."""
+        from .penalty import PenaltyTerms
+
+        stored = Product.objects.filter(pk=self.pk).first() if self.pk else None
+        changed = stored is None or stored.penalty_terms() != self.penalty_terms()
+        if stored is not None and changed:
+            self.penalty_terms_version = stored.penalty_terms_version + 1
+        super().save(*args, **kwargs)
+        if changed:
+            PenaltyTerms.record(self)
 
     def clean(self):
         super().clean()
@@ -250,6 +305,27 @@ class Loan(models.Model):
     annual_interest_rate = RateField(_("annual interest rate"))
     monthly_fee_rate = RateField(_("monthly fee rate"))
     penalty_daily_rate = RateField(_("penalty rate per day"))
+    # The product's penalty terms as they were at booking (db defaults so bulk loaders may leave them out).
+    penalty_base = models.CharField(
+        _("penalty base"), max_length=20, choices=PenaltyBase.choices, db_default=PenaltyBase.PRINCIPAL
+    )
+    penalty_grace_rule = models.CharField(
+        _("penalty in grace days"), max_length=16, choices=GraceRule.choices, db_default=GraceRule.FREE
+    )
+    penalty_compounds = models.BooleanField(_("unpaid penalty compounds"), db_default=False)
+    penalty_cost_cap_rate = models.DecimalField(
+        _("annual cost cap"), max_digits=9, decimal_places=6, db_default=Decimal("0.24")
+    )
+    penalty_pause_in_plan = models.BooleanField(_("no penalty during a performing payment plan"), db_default=True)
+    penalty_pause_in_dispute = models.BooleanField(_("no penalty while a dispute is open"), db_default=True)
+    penalty_terms_version = models.PositiveSmallIntegerField(_("penalty terms version"), db_default=1)
+    # Scheduled interest and fees of the whole contract, and the penalty accrued so far: the cost cap's figures.
+    contract_cost_amount = models.DecimalField(
+        _("contract interest and fees"), max_digits=18, decimal_places=2, db_default=Decimal("0.00")
+    )
+    penalty_accrued_amount = models.DecimalField(
+        _("penalty accrued"), max_digits=18, decimal_places=2, db_default=Decimal("0.00")
+    )
     term_months = models.PositiveSmallIntegerField(_("term (months)"))
     disbursed_on = models.DateField(_("disbursed on"))
     first_due_date = models.DateField(_("first due date"))
@@ -305,6 +381,12 @@ class Installment(models.Model):
     interest_paid_amount = MoneyField(_("interest paid"))
     fee_paid_amount = MoneyField(_("fees paid"))
     penalty_paid_amount = MoneyField(_("penalty paid"))
+    # The penalty accrued before rounding (penalty_amount is this rounded to cents) and its last day: the
+    # nightly accrual adds a day's exact amount and books the cents the rounded total grew by.
+    penalty_exact_amount = models.DecimalField(
+        _("penalty accrued, exact"), max_digits=24, decimal_places=8, db_default=Decimal("0")
+    )
+    penalty_accrued_on = models.DateField(_("penalty accrued through"), null=True, blank=True)
     outstanding_amount = models.GeneratedField(
         verbose_name=_("outstanding"),
         # Rounded to cents because SQLite (the demo database) does decimal arithmetic in binary floats.
@@ -429,6 +511,8 @@ class PaymentAllocation(models.Model):
     fee_amount = MoneyField(_("fees"))
     penalty_amount = MoneyField(_("penalty"))
     is_reversal = models.BooleanField(_("reversal"), default=False)
+    # Written when a late-arriving payment re-plays the loan's days (lending/penalty_replay.py).
+    is_replay = models.BooleanField(_("re-played"), db_default=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:

@@ -1,0 +1,128 @@
+"""Penalty interest (罚息): the product's terms as versioned records, the append-only accrual ledger and
+the pauses that stop accrual. The rules that write these live in lending/penalty_rule.py and lending/penalties.py."""
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from .ledger import GraceRule, Installment, Loan, MoneyField, Payment, PenaltyBase, Product
+
+
+class PenaltyTerms(models.Model):
+    """One version of a product's penalty terms. A loan copies the version in force when it is booked."""
+
+    product = models.ForeignKey(
+        Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="penalty_versions"
+    )
+    version = models.PositiveSmallIntegerField(_("version"))
+    recorded_at = models.DateTimeField(_("recorded"), auto_now_add=True)
+    penalty_base = models.CharField(_("penalty base"), max_length=20, choices=PenaltyBase.choices)
+    penalty_daily_rate = models.DecimalField(_("penalty rate per day"), max_digits=9, decimal_places=6)
+    penalty_grace_rule = models.CharField(_("penalty in grace days"), max_length=16, choices=GraceRule.choices)
+    penalty_compounds = models.BooleanField(_("unpaid penalty compounds"))
+    penalty_cost_cap_rate = models.DecimalField(_("annual cost cap"), max_digits=9, decimal_places=6)
+    penalty_pause_in_plan = models.BooleanField(_("no penalty during a performing payment plan"))
+    penalty_pause_in_dispute = models.BooleanField(_("no penalty while a dispute is open"))
+
+    class Meta:
+        verbose_name = _("penalty terms")
+        verbose_name_plural = _("penalty terms")
+        ordering = ["product", "-version"]
+        constraints = [models.UniqueConstraint(fields=["product", "version"], name="penalty_terms_version_uniq")]
+
+    def __str__(self):
+        return f"{self.product.code} v{self.version}"
+
+    @classmethod
+    def record(cls, product: Product) -> "PenaltyTerms":
+        terms, _created = cls.objects.get_or_create(
+            product=product, version=product.penalty_terms_version, defaults=product.penalty_terms()
+        )
+        return terms
+
+
+class PenaltyEntry(models.Model):
+    """One day's penalty on one installment, or the removal of one (a late-arriving payment showed the
+    day should not have been charged). Append-only: a removal is a new row pointing at what it removes,
+    with the opposite amounts. Each accrual's `amount` is what the installment's rounded penalty grew
+    by, so the entries of an installment sum exactly to its penalty due (see lending/penalties.py)."""
+
+    class Kind(models.TextChoices):
+        ACCRUAL = "accrual", _("Accrual")
+        REMOVAL = "removal", _("Removal")
+
+    loan = models.ForeignKey(Loan, verbose_name=_("loan"), on_delete=models.PROTECT, related_name="penalty_entries")
+    installment = models.ForeignKey(
+        Installment, verbose_name=_("installment"), on_delete=models.PROTECT, related_name="penalty_entries"
+    )
+    accrued_on = models.DateField(_("day charged"))
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.ACCRUAL)
+    # A day charged again after a removal is a new revision of that day.
+    revision = models.PositiveSmallIntegerField(_("revision"), default=0)
+    days = models.PositiveSmallIntegerField(_("days"), default=1)
+    base_amount = MoneyField(_("penalty base"))
+    daily_rate = models.DecimalField(_("rate per day"), max_digits=9, decimal_places=6)
+    exact_amount = models.DecimalField(_("amount before rounding"), max_digits=24, decimal_places=8)
+    amount = MoneyField(_("amount"))
+    removes = models.OneToOneField(
+        "self", verbose_name=_("removes"), null=True, blank=True, on_delete=models.PROTECT, related_name="removed_by"
+    )
+    cause_payment = models.ForeignKey(
+        Payment, verbose_name=_("because of payment"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )  # fmt: skip
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("penalty entry")
+        verbose_name_plural = _("penalty entries")
+        ordering = ["installment", "accrued_on", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["installment", "accrued_on", "revision"],
+                condition=Q(kind="accrual"),
+                name="penalty_one_accrual_per_day",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["loan", "accrued_on"], name="penalty_loan_day_idx"),
+            models.Index(fields=["accrued_on"], name="penalty_day_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.installment_id} {self.accrued_on} {self.amount}"
+
+
+class PenaltyPause(models.Model):
+    """A span of days on which a loan accrues no penalty, and why. `ended_on` is the first day charged
+    again (null while the pause lasts)."""
+
+    class Reason(models.TextChoices):
+        PLAN = "plan", _("a performing payment plan")
+        DISPUTE = "dispute", _("an open dispute")
+        WRITTEN_OFF = "written_off", _("written off")
+        COST_CAP = "cost_cap", _("the cap on the loan's total cost was reached")
+
+    loan = models.ForeignKey(Loan, verbose_name=_("loan"), on_delete=models.PROTECT, related_name="penalty_pauses")
+    reason = models.CharField(_("reason"), max_length=12, choices=Reason.choices)
+    started_on = models.DateField(_("from"))
+    ended_on = models.DateField(_("until"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("penalty pause")
+        verbose_name_plural = _("penalty pauses")
+        ordering = ["loan", "started_on"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["loan", "reason"], condition=Q(ended_on__isnull=True), name="penalty_one_open_pause"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["loan"], name="penalty_pause_open_idx", condition=Q(ended_on__isnull=True)),
+        ]
+
+    def __str__(self):
+        return f"{self.loan_id} {self.reason} {self.started_on}–{self.ended_on or ''}"
+
+    def covers(self, day) -> bool:
+        return self.started_on <= day and (self.ended_on is None or day < self.ended_on)
