@@ -11,7 +11,9 @@ Each repeat (--repeat, default 3):
    transitions, actions, approvals, promises, contacts, disputes, plans, snapshots, run records) with
    TRUNCATE … CASCADE on PostgreSQL (plus their column statistics, and a VACUUM ANALYZE of lending_loan),
    DELETE on SQLite. Policies, stages, actions, guardrails, assignment rules and the run lock stay. The
-   loans are not rewritten: the run's first step recomputes their delinquency for its date anyway.
+   penalty the runs charged is taken back to none (entries and pauses emptied, the installments' and
+   loans' penalty totals zeroed: the seeded book carries no penalty). The loans are not otherwise
+   rewritten: the run's first step recomputes their delinquency for its date anyway.
 2. "first": `run_dunning --as-of AS_OF` — the first run on the book, opens a case per delinquent loan;
 3. "rerun": the same command again — the date already ran, nothing changed;
 4. "next day": `run_dunning --as-of AS_OF+1` — a nightly run on an established book; with
@@ -74,14 +76,15 @@ RUN_TABLES = [
 PHASES = ["first", "rerun", "next day"]
 # The order the run executes its steps in (_steps in dunning/services/run.py); the JSON column sorts keys.
 STEP_ORDER = [
-    "loans_refreshed", "cases_rerouted", "cases_synced", "promises", "plans", "cases_closed", "cases_opened",
-    "cases_assigned", "stage_moves", "actions", "predue_actions", "priorities_updated", "snapshot_rows",
+    "loans_refreshed", "penalty_accrued", "cases_rerouted", "cases_synced", "promises", "plans", "cases_closed",
+    "cases_opened", "cases_assigned", "stage_moves", "actions", "predue_actions", "priorities_updated", "snapshot_rows",
 ]  # fmt: skip
 
 
 def reset_collections():
     """Back to "never run". TRUNCATE is allowed on the append-only timeline (its trigger is on UPDATE and
     DELETE, PostgreSQL only); on SQLite raw DELETE bypasses the managers that refuse deletes."""
+    reset_penalty()
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(f"TRUNCATE {', '.join(RUN_TABLES)} RESTART IDENTITY CASCADE")
@@ -100,6 +103,26 @@ def reset_collections():
             placeholders = ", ".join(["%s"] * len(RUN_TABLES))
             cursor.execute(f"DELETE FROM sqlite_sequence WHERE name IN ({placeholders})", RUN_TABLES)  # noqa: S608
     connection.close()  # hold nothing (connection, locks) while the measured process runs
+
+
+PENALTY_TABLES = ["lending_penaltyentry", "lending_penaltypause"]
+
+
+def reset_penalty():
+    """No penalty charged yet (the seeded book's state): entries and pauses gone, totals back to zero."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"TRUNCATE {', '.join(PENALTY_TABLES)} RESTART IDENTITY")
+        else:
+            for table in PENALTY_TABLES:
+                cursor.execute(f"DELETE FROM {table}")  # noqa: S608 - the constants above
+        cursor.execute(
+            "UPDATE lending_installment SET penalty_amount = 0, penalty_exact_amount = 0, penalty_accrued_on = NULL"
+            " WHERE penalty_accrued_on IS NOT NULL"
+        )
+        cursor.execute("UPDATE lending_loan SET penalty_accrued_amount = 0 WHERE penalty_accrued_amount <> 0")
+        if connection.vendor == "postgresql":
+            cursor.execute("VACUUM ANALYZE lending_installment")
 
 
 class BackendMemory(threading.Thread):

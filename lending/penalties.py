@@ -4,12 +4,12 @@
 import datetime
 from decimal import Decimal
 
-from django.db import transaction
-from django.db.models import Case, DecimalField, Exists, F, OuterRef, Q, Subquery, Sum, Value, When
-from django.db.models.functions import Cast, Coalesce, Greatest, Round
+from django.db import connection, transaction
+from django.db.models import Case, DecimalField, Exists, F, Max, OuterRef, Q, Sum, Value, When
+from django.db.models.functions import Cast, Greatest, Round
 from django.utils import timezone
 
-from creditops.core.db import DaysBetween, insert_from_select
+from creditops.core.db import DaysBetween, insert_from_select, jit_off
 from creditops.core.money import ZERO
 
 from .models import GraceRule, Installment, Loan, Payment, PenaltyBase, PenaltyEntry, PenaltyPause
@@ -36,7 +36,9 @@ def _base_expression():
 
 
 def _chargeable(day: datetime.date):
-    """Installments charged on `day`, annotated with days, base and exact amount (the rule above)."""
+    """Installments charged on `day`, annotated with days, base and exact amount (the rule above).
+    Driven by the loans the day's delinquency refresh found overdue (their partial index) and each one's
+    unpaid installments (theirs): the planner cannot misjudge that as a scan of every installment."""
     late = DaysBetween(Value(day), F("due_date"))
     grace = F("loan__product__grace_days")
     days = Case(
@@ -47,8 +49,9 @@ def _chargeable(day: datetime.date):
     # A loan with money received after `day` (a catch-up of a missed date) is replayed instead (see below).
     paid_later = Payment.objects.filter(loan=OuterRef("loan_id"), received_on__gt=day, status=Payment.Status.POSTED)
     return (
-        Installment.objects.filter(due_date__lt=day, outstanding_amount__gt=0, loan__status=Loan.Status.ACTIVE)
-        .filter(Q(penalty_accrued_on__isnull=True) | Q(penalty_accrued_on__lt=day), loan__penalty_daily_rate__gt=0)
+        Installment.objects.filter(loan__oldest_overdue_due_date__isnull=False, loan__status=Loan.Status.ACTIVE)
+        .filter(due_date__lt=day, outstanding_amount__gt=0, loan__penalty_daily_rate__gt=0)
+        .filter(Q(penalty_accrued_on__isnull=True) | Q(penalty_accrued_on__lt=day))
         .annotate(late_days=late, base=_base_expression())
         .filter(late_days__gt=grace, base__gt=0)
         .exclude(Exists(paused))
@@ -57,77 +60,92 @@ def _chargeable(day: datetime.date):
             days=days,
             exact=Cast(Round(F("base") * F("loan__penalty_daily_rate") * F("days"), 8), EXACT_FIELD),
         )
+        .order_by()
     )
 
 
 def _cost_cap_reached(day: datetime.date, chargeable):
-    """Loans whose charges today would pass their cost cap (see the module docstring)."""
-    todays = chargeable.filter(loan_id=OuterRef("pk")).values("loan_id").annotate(total=Sum("exact")).values("total")
-    term_days = Greatest(DaysBetween(F("maturity_date"), F("disbursed_on")), DaysBetween(Value(day), F("disbursed_on")))
-    allowed = F("principal_amount") * F("penalty_cost_cap_rate") * term_days / Value(Decimal(365))
+    """Loans whose charges today would pass their cost cap (see lending/penalty_rule.py), from the day's
+    charges grouped by loan. Only loans near their cap are looked at: no installment's base exceeds all
+    the loan owes (at most principal + interest + fees + penalty), so a day's charges cannot exceed that
+    × the daily rate × (grace days + 1), and a loan with more room than that is skipped on its own row."""
+    term_days = Greatest(
+        DaysBetween(F("loan__maturity_date"), F("loan__disbursed_on")), DaysBetween(Value(day), F("loan__disbursed_on"))
+    )
+    allowed = F("loan__principal_amount") * F("loan__penalty_cost_cap_rate") * term_days / Value(Decimal(365))
+    room = allowed - F("loan__contract_cost_amount") - F("loan__penalty_accrued_amount")
+    owed_at_most = F("loan__principal_amount") + F("loan__contract_cost_amount") + F("loan__penalty_accrued_amount")
+    most_today = owed_at_most * F("loan__penalty_daily_rate") * (F("loan__product__grace_days") + 1)
     return (
-        Loan.objects.filter(pk__in=chargeable.values("loan_id"))
-        .annotate(today=Subquery(todays, output_field=EXACT_FIELD))
-        .filter(Q(today__gt=allowed - F("contract_cost_amount") - F("penalty_accrued_amount")))
+        chargeable.alias(room_today=room, most_today=most_today)
+        .filter(most_today__gt=F("room_today"))
+        .values("loan_id")
+        .annotate(today=Sum("exact"), room=Max(room, output_field=EXACT_FIELD))
+        .filter(today__gt=F("room"))
     )
 
 
 @transaction.atomic
 def penalty_accrue(*, day: datetime.date, paused_loans: dict | None = None) -> dict:
-    """Charge `day`'s penalty on the whole book (the nightly run's step). `paused_loans` maps a pause
-    reason (plan, dispute) to a queryset of loan ids the collections side says are paused on that day.
-    Running a day twice adds nothing: an installment charged for the day is not chosen again."""
-    pauses = penalty_pauses_sync(day=day, paused_loans=paused_loans or {})
-    chargeable = _chargeable(day)
-    capped = _cost_cap_reached(day, chargeable)
-    pauses["cost_cap"] = insert_from_select(
-        PenaltyPause, ["loan", "reason", "started_on"],
-        capped.values_list("pk", Value(PenaltyPause.Reason.COST_CAP), Value(day)),
-    )  # fmt: skip
-    stamp = timezone.now()  # marks the rows this run inserts, for _book_day
-    amount = Cast(Round(F("penalty_exact_amount") + F("exact"), 2) - F("penalty_amount"), MONEY_FIELD)
-    columns = [
-        "loan", "installment", "accrued_on", "kind", "revision", "days", "base_amount", "daily_rate",
-        "exact_amount", "amount", "created_at",
-    ]  # fmt: skip
-    rows = _chargeable(day).values_list(
-        "loan_id", "pk", Value(day), Value(PenaltyEntry.Kind.ACCRUAL), Value(0), "days", "base",
-        "loan__penalty_daily_rate", "exact", amount, Value(stamp),
-    )  # fmt: skip
-    entries = insert_from_select(PenaltyEntry, columns, rows)
-    _book_day(day, stamp)
+    """Charge `day`'s penalty on the whole book (the nightly run's step, after the day's delinquency
+    refresh, which says which loans are overdue). `paused_loans` maps a pause reason (plan, dispute) to a
+    queryset of loan ids the collections side says are paused on that day. Running a day twice adds
+    nothing: an installment charged for the day is not chosen again."""
+    with jit_off():
+        pauses = penalty_pauses_sync(day=day, paused_loans=paused_loans or {})
+        capped = _cost_cap_reached(day, _chargeable(day))
+        pauses["cost_cap"] = insert_from_select(
+            PenaltyPause, ["loan", "reason", "started_on"],
+            capped.values_list("loan_id", Value(PenaltyPause.Reason.COST_CAP), Value(day)),
+        )  # fmt: skip
+        amount = Cast(Round(F("penalty_exact_amount") + F("exact"), 2) - F("penalty_amount"), MONEY_FIELD)
+        columns = [
+            "loan", "installment", "accrued_on", "kind", "revision", "days", "base_amount", "daily_rate",
+            "exact_amount", "amount", "created_at",
+        ]  # fmt: skip
+        rows = _chargeable(day).values_list(
+            "loan_id", "pk", Value(day), Value(PenaltyEntry.Kind.ACCRUAL), Value(0), "days", "base",
+            "loan__penalty_daily_rate", "exact", amount, Value(timezone.now()),
+        )  # fmt: skip
+        entries = insert_from_select(PenaltyEntry, columns, rows)
+        _book_day(day)
     return {"entries": entries, "pauses": pauses, "replayed": _replay_loans_paid_later(day)}
 
 
-def _replay_loans_paid_later(day: datetime.date) -> int:
-    """A catch-up of a missed day meets money received after it: those few loans are charged for the day
-    by re-playing it (their balance at the end of the day is not today's)."""
-    loan_ids = (
-        Payment.objects.filter(received_on__gt=day, status=Payment.Status.POSTED, loan__first_due_date__lt=day)
-        .filter(Q(loan__status=Loan.Status.ACTIVE) | Q(loan__settled_on__gt=day))
-        .exclude(loan__penalty_daily_rate=0)
-        .values_list("loan_id", flat=True)
-        .distinct()
-    )
-    loan_ids = list(loan_ids)
-    for loan_id in loan_ids:
-        penalty_replay(loan_id=loan_id, since=day, through=day)
-    return len(loan_ids)
+# The day's new entries are those of installments not yet booked for the day (penalty_accrued_on before
+# it): loans first (their penalty total, and their overdue amount, which the refresh computed before the
+# day's penalty), then the installments, which marks them booked.
+BOOK_LOANS = """
+    UPDATE lending_loan
+    SET penalty_accrued_amount = lending_loan.penalty_accrued_amount + day.total,
+        overdue_amount = lending_loan.overdue_amount + day.total
+    FROM (
+        SELECT e.loan_id, SUM(e.amount) AS total
+        FROM lending_penaltyentry e JOIN lending_installment i ON i.id = e.installment_id
+        WHERE e.accrued_on = %(day)s AND e.kind = 'accrual' AND e.revision = 0
+          AND (i.penalty_accrued_on IS NULL OR i.penalty_accrued_on < %(day)s)
+        GROUP BY e.loan_id
+    ) AS day
+    WHERE lending_loan.id = day.loan_id
+"""
+BOOK_INSTALLMENTS = """
+    UPDATE lending_installment
+    SET penalty_exact_amount = lending_installment.penalty_exact_amount + e.exact_amount,
+        penalty_amount = lending_installment.penalty_amount + e.amount,
+        penalty_accrued_on = e.accrued_on
+    FROM lending_penaltyentry e
+    WHERE e.installment_id = lending_installment.id AND e.accrued_on = %(day)s AND e.kind = 'accrual'
+      AND e.revision = 0
+      AND (lending_installment.penalty_accrued_on IS NULL OR lending_installment.penalty_accrued_on < %(day)s)
+"""
 
 
-def _book_day(day: datetime.date, stamp) -> None:
-    """Raise each charged installment's penalty and each loan's penalty total by the entries just made."""
-    todays = PenaltyEntry.objects.filter(accrued_on=day, kind=PenaltyEntry.Kind.ACCRUAL, created_at=stamp)
-    of_installment = todays.filter(installment=OuterRef("pk"))
-    Installment.objects.filter(pk__in=todays.values("installment_id")).update(
-        penalty_exact_amount=F("penalty_exact_amount") + Subquery(of_installment.values("exact_amount")[:1]),
-        penalty_amount=F("penalty_amount") + Subquery(of_installment.values("amount")[:1]),
-        penalty_accrued_on=day,
-    )
-    per_loan = todays.filter(loan=OuterRef("pk")).values("loan").annotate(total=Sum("amount")).values("total")
-    Loan.objects.filter(pk__in=todays.values("loan_id")).update(
-        penalty_accrued_amount=F("penalty_accrued_amount") + Coalesce(Subquery(per_loan), Value(ZERO))
-    )
+def _book_day(day: datetime.date) -> None:
+    """Raise each charged installment's penalty and each loan's totals by the day's new entries. Raw
+    UPDATE … FROM (PostgreSQL and SQLite alike): the ORM's correlated subqueries cost 30 s at 1M loans."""
+    with connection.cursor() as cursor:
+        cursor.execute(BOOK_LOANS, {"day": day})
+        cursor.execute(BOOK_INSTALLMENTS, {"day": day})
 
 
 def penalty_pauses_sync(*, day: datetime.date, paused_loans: dict) -> dict:
@@ -144,7 +162,22 @@ def penalty_pauses_sync(*, day: datetime.date, paused_loans: dict) -> dict:
         newly = Loan.objects.filter(pk__in=loan_ids, status=Loan.Status.ACTIVE, **{term_of[reason]: True}).exclude(
             pk__in=open_pauses.values("loan_id")
         )
-        opened[reason] = insert_from_select(
+        opened[str(reason)] = insert_from_select(
             PenaltyPause, ["loan", "reason", "started_on"], newly.values_list("pk", Value(reason), Value(day))
         )
     return opened
+
+
+def _replay_loans_paid_later(day: datetime.date) -> int:
+    """A catch-up of a missed day meets money received after it: those few loans are charged for the day
+    by re-playing it (their balance at the end of the day is not today's)."""
+    loan_ids = list(
+        Payment.objects.filter(received_on__gt=day, status=Payment.Status.POSTED, loan__first_due_date__lt=day)
+        .filter(Q(loan__status=Loan.Status.ACTIVE) | Q(loan__settled_on__gt=day))
+        .exclude(loan__penalty_daily_rate=0)
+        .values_list("loan_id", flat=True)
+        .distinct()
+    )
+    for loan_id in loan_ids:
+        penalty_replay(loan_id=loan_id, since=day, through=day)
+    return len(loan_ids)

@@ -36,7 +36,7 @@ PENALTY_FIELDS = ["penalty_amount", "penalty_exact_amount", "penalty_accrued_on"
 
 def live_accruals(loan_id: int, since: datetime.date):
     return PenaltyEntry.objects.filter(
-        loan_id=loan_id, kind=PenaltyEntry.Kind.ACCRUAL, accrued_on__gte=since, removed_by__isnull=True
+        loan_id=loan_id, kind=PenaltyEntry.Kind.ACCRUAL, accrued_on__gte=since, removals__isnull=True
     )
 
 

@@ -198,7 +198,7 @@ def _post_locked(loan_id, source, external_ref, amount, received_on, channel, ac
         posted_by=actor if actor is not None and actor.is_authenticated else None,
     )
     if replay_needed(loan.pk, received_on):
-        _post_into_charged_days(loan, payment, actor)
+        _post_into_the_past(loan, payment, actor)
     else:
         _post_today(loan, payment)
     excess = payment.unallocated_amount
@@ -213,6 +213,7 @@ def _post_locked(loan_id, source, external_ref, amount, received_on, channel, ac
 
 
 def _post_today(loan: Loan, payment: Payment) -> None:
+    """The usual case: nothing on the loan is dated after the money arrived, so it pays what is owed now."""
     installments = list(loan.installments.filter(outstanding_amount__gt=0).order_by("due_date", "sequence"))
     open_items = [OpenInstallment(key=item, outstanding=outstanding_parts(item)) for item in installments]
     lines, payment.unallocated_amount = allocate(payment.amount, open_items, loan.product.waterfall)
@@ -223,10 +224,11 @@ def _post_today(loan: Loan, payment: Payment) -> None:
     loan.save(update_fields=["credit_balance_amount", "status", "settled_on"])
 
 
-def _post_into_charged_days(loan: Loan, payment: Payment, actor) -> None:
-    """Money received on a day the penalty has already been charged for (a late bank file): the payment
-    is allocated by re-playing the loan's days from its received date (lending/penalty_replay.py), which
-    takes back the penalty it would have prevented."""
+def _post_into_the_past(loan: Loan, payment: Payment, actor) -> None:
+    """Money received on a day already charged with penalty, or before a payment already posted (a late
+    bank file): it is allocated by re-playing the loan's days from its received date
+    (lending/penalty_replay.py), which takes back the penalty it would have prevented and allocates the
+    later payments after it."""
     payment.unallocated_amount = payment.amount  # held as credit until the replay allocates it
     payment.save()
     loan.credit_balance_amount += payment.amount

@@ -1,6 +1,7 @@
 """Small database helpers that keep set-based SQL portable between PostgreSQL and SQLite."""
 
 import json
+from contextlib import contextmanager
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, models
@@ -63,6 +64,26 @@ class UpperPrefixIndex(models.Index):
             pattern_index = models.Index(OpClass(*self.expressions, name="text_pattern_ops"), name=self.name)
             return pattern_index.create_sql(model, schema_editor, using, **kwargs)
         return super().create_sql(model, schema_editor, using, **kwargs)
+
+
+@contextmanager
+def jit_off(using="default"):
+    """Inside a transaction: no JIT compilation on PostgreSQL for the statements run here. The nightly
+    run's big statements are planned on estimates that make PostgreSQL compile them to machine code, which
+    costs seconds more than executing them (measured at 1M loans: 2.6 s of JIT for a 0.3 s query)."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('jit')")
+        before = cursor.fetchone()[0]
+        cursor.execute("SET LOCAL jit = off")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('jit', %s, true)", [before])
 
 
 def insert_from_select(model, columns: list[str], queryset) -> int:

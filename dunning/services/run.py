@@ -173,8 +173,8 @@ def _steps(run: DunningRun, as_of: datetime.date, report: RunReport) -> None:
         counts[name] = function(*args)
         counts.setdefault("timings_ms", {})[name] = int((time.monotonic() - began) * 1000)
 
-    step("penalty_accrued", steps.accrue_penalty, as_of)
     step("loans_refreshed", steps.refresh_delinquency, as_of)
+    step("penalty_accrued", steps.accrue_penalty, as_of)
     step("cases_rerouted", steps.reroute_rolled_cases, as_of)
     step("cases_synced", steps.sync_cases)
     step("promises", steps.evaluate_promises, as_of)

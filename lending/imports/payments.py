@@ -410,7 +410,7 @@ def _replay_late_money(payments: list[Payment], actor) -> None:
     for loan_ids in chunked(sorted(first_of_loan)):
         charged_through = dict(
             PenaltyEntry.objects.filter(one_of("loan_id", loan_ids), kind=PenaltyEntry.Kind.ACCRUAL)
-            .filter(removed_by__isnull=True)
+            .filter(removals__isnull=True)
             .values("loan_id")
             .annotate(last=Max("accrued_on"))
             .order_by()

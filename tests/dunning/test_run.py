@@ -661,8 +661,8 @@ def test_a_dry_run_prints_what_would_change_and_writes_nothing(team, cn_product)
 
 
 STEPS = [
-    "penalty_accrued",
     "loans_refreshed",
+    "penalty_accrued",
     "cases_rerouted",
     "cases_synced",
     "promises",

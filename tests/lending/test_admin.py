@@ -17,7 +17,7 @@ from accounts.services import audit_record
 from creditops.core.models import ReferenceCounter
 from lending.models import Borrower, Installment, Loan, Payment, PaymentAllocation, PenaltyEntry, PenaltyPause
 from lending.penalties import penalty_accrue
-from lending.services import loan_write_off, payment_post
+from lending.services import delinquency_refresh, loan_write_off, payment_post
 from tests.factories import BorrowerFactory, UserFactory, resident_id
 
 D = datetime.date
@@ -100,6 +100,7 @@ def test_the_admin_registers_the_ledger_and_accounts_models():
 @pytest.mark.django_db
 def test_every_changelist_and_change_page_answers_200_for_a_superuser(admin_client, superuser, loan):
     payment = _post_payment(loan)
+    delinquency_refresh(as_of=datetime.date(2026, 2, 16))
     penalty_accrue(day=datetime.date(2026, 2, 16))  # the first installment's first day late
     loan_write_off(loan=loan, on=datetime.date(2026, 2, 17))  # a penalty pause
     Team.objects.create(name="East", supervisor=superuser).members.add(superuser)

@@ -10,7 +10,7 @@ from django.db.models import Sum
 from lending.models import GraceRule, Installment, Loan, PenaltyBase, PenaltyEntry, PenaltyPause
 from lending.penalties import penalty_accrue
 from lending.selectors import ledger_mismatches
-from lending.services import loan_write_off, payment_post, payment_reverse
+from lending.services import delinquency_refresh, loan_write_off, payment_post, payment_reverse
 from tests.factories import ProductFactory
 
 from .conftest import next_ref
@@ -23,10 +23,16 @@ def days_after(start: datetime.date, count: int):
     return [start + ONE_DAY * offset for offset in range(1, count + 1)]
 
 
+def accrue(day: datetime.date, **kwargs):
+    """What the nightly run does for the penalty: the day's delinquency refresh, then the accrual."""
+    delinquency_refresh(as_of=day)
+    penalty_accrue(day=day, **kwargs)
+
+
 def accrue_through(last: datetime.date, first: datetime.date = DUE + ONE_DAY, **kwargs):
     day = first
     while day <= last:
-        penalty_accrue(day=day, **kwargs)
+        accrue(day, **kwargs)
         day += ONE_DAY
 
 
@@ -61,18 +67,18 @@ def test_reference_value_990_07_for_35_days_is_17_33(one_month_loan):
 
 
 def test_a_day_run_twice_adds_nothing_and_nothing_is_charged_before_or_on_the_due_date(one_month_loan):
-    penalty_accrue(day=DUE)
+    accrue(DUE)
     assert PenaltyEntry.objects.count() == 0
-    penalty_accrue(day=DUE + ONE_DAY)
-    penalty_accrue(day=DUE + ONE_DAY)
+    accrue(DUE + ONE_DAY)
+    accrue(DUE + ONE_DAY)
     assert PenaltyEntry.objects.count() == 1
     assert first_installment(one_month_loan).penalty_amount == Decimal("0.50")  # 0.495035 rounded
 
 
 def test_a_missed_day_is_charged_when_it_is_run(one_month_loan):
-    penalty_accrue(day=DUE + ONE_DAY)
-    penalty_accrue(day=DUE + ONE_DAY * 3)  # the 17th was missed …
-    penalty_accrue(day=DUE + ONE_DAY * 2)  # … and is not charged by running it late: the 18th ran already
+    accrue(DUE + ONE_DAY)
+    accrue(DUE + ONE_DAY * 3)  # the 17th was missed …
+    accrue(DUE + ONE_DAY * 2)  # … and is not charged by running it late: the 18th ran already
     assert PenaltyEntry.objects.count() == 2
 
 
@@ -103,7 +109,7 @@ def test_grace_days_free_or_charged_back(make_loan, borrower, rule, first_charge
 def test_the_base_is_what_the_terms_name(make_loan, base, compounds, expected_first_base):
     product = ProductFactory(code=f"B-{base}", penalty_base=base, monthly_fee_rate=Decimal("0.005"))
     loan = make_loan(product=product, principal_amount=Decimal("1000.00"), term_months=1)
-    penalty_accrue(day=DUE + ONE_DAY)
+    accrue(DUE + ONE_DAY)
     item = first_installment(loan)
     parts = {"principal": item.principal_amount, "interest": item.interest_amount, "fee": item.fee_amount}
     expected = sum(parts[name] for name in expected_first_base.split("+"))
@@ -126,7 +132,7 @@ def test_loans_keep_the_terms_they_were_booked_with(make_loan, product):
     assert list(product.penalty_versions.values_list("version", "penalty_daily_rate")) == [
         (2, Decimal("0.001000")), (1, Decimal("0.000500")),
     ]  # fmt: skip
-    penalty_accrue(day=DUE + ONE_DAY)
+    accrue(DUE + ONE_DAY)
     assert PenaltyEntry.objects.get(loan=loan).daily_rate == Decimal("0.000500")
     newer = make_loan(principal_amount=Decimal("1000.00"), term_months=1)
     assert (newer.penalty_daily_rate, newer.penalty_terms_version) == (Decimal("0.001000"), 2)
@@ -151,7 +157,7 @@ def test_a_plan_or_dispute_pauses_accrual_where_the_terms_say_so(one_month_loan,
 
 
 def test_a_written_off_loan_accrues_nothing(one_month_loan):
-    penalty_accrue(day=DUE + ONE_DAY)
+    accrue(DUE + ONE_DAY)
     loan_write_off(loan=one_month_loan, on=DUE + ONE_DAY * 2)
     accrue_through(DUE + ONE_DAY * 5, first=DUE + ONE_DAY * 2)
     assert PenaltyEntry.objects.filter(loan=one_month_loan).count() == 1
@@ -229,8 +235,8 @@ def test_a_catch_up_day_is_charged_on_the_balance_of_that_day(one_month_loan):
         loan=one_month_loan, source="bank", external_ref=next_ref(), amount=item.interest_amount + Decimal("490.07"),
         received_on=DUE + ONE_DAY * 2, channel="bank_transfer",
     )  # fmt: skip
-    penalty_accrue(day=DUE + ONE_DAY)
-    penalty_accrue(day=DUE + ONE_DAY * 2)
+    accrue(DUE + ONE_DAY)
+    accrue(DUE + ONE_DAY * 2)
     bases = list(
         PenaltyEntry.objects.filter(loan=one_month_loan, kind="accrual")
         .order_by("accrued_on", "revision")

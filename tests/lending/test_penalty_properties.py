@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from lending.models import GraceRule, Installment, Payment, PenaltyBase, PenaltyEntry
 from lending.penalties import penalty_accrue
 from lending.selectors import ledger_mismatches
-from lending.services import loan_create, payment_post, payment_reverse
+from lending.services import delinquency_refresh, loan_create, payment_post, payment_reverse
 from tests.factories import BorrowerFactory, ProductFactory
 
 from .conftest import next_ref
@@ -108,6 +108,7 @@ def test_the_ledger_equals_a_day_by_day_computation(on_postgres, product_terms, 
                     standing = list(Payment.objects.filter(loan=loan, status="posted").order_by("id"))
                     if standing:
                         payment_reverse(payment=standing[number % len(standing)], reason="bounced", reversed_on=day)
+            delinquency_refresh(as_of=day)
             penalty_accrue(day=day)
             day += ONE_DAY
         standing = list(Payment.objects.filter(loan=loan, status="posted").order_by("received_on", "id"))
