@@ -384,7 +384,7 @@ class Installment(models.Model):
     # The penalty accrued before rounding (penalty_amount is this rounded to cents) and its last day: the
     # nightly accrual adds a day's exact amount and books the cents the rounded total grew by.
     penalty_exact_amount = models.DecimalField(
-        _("penalty accrued, exact"), max_digits=24, decimal_places=8, db_default=Decimal("0")
+        _("penalty accrued, exact"), max_digits=24, decimal_places=8, default=Decimal("0"), db_default=Decimal("0")
     )
     penalty_accrued_on = models.DateField(_("penalty accrued through"), null=True, blank=True)
     outstanding_amount = models.GeneratedField(
@@ -512,7 +512,7 @@ class PaymentAllocation(models.Model):
     penalty_amount = MoneyField(_("penalty"))
     is_reversal = models.BooleanField(_("reversal"), default=False)
     # Written when a late-arriving payment re-plays the loan's days (lending/penalty_replay.py).
-    is_replay = models.BooleanField(_("re-played"), db_default=False)
+    is_replay = models.BooleanField(_("re-played"), default=False, db_default=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:

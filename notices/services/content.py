@@ -63,6 +63,8 @@ def notice_data_build(
             "disbursed_on": loan.disbursed_on.isoformat(),
             "maturity_date": loan.maturity_date.isoformat(),
             "penalty_daily_rate_percent": rate_as_percent(loan.penalty_daily_rate),
+            # Snapshots from before penalty terms lack it; the templates then print "overdue principal",
+            # which is what those notices said.
             "penalty_base": _in_language(PenaltyBase(loan.penalty_base).label, language),
         },
         "figures_as_of": issued_on.isoformat(),

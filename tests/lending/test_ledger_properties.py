@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -47,9 +47,13 @@ def allocation_sums(**filters) -> dict[str, Decimal]:
 
 
 def allocations_by_installment(payment) -> dict[int, tuple]:
+    """What the payment holds of each installment now: its rows summed (a replay adds rows both ways)."""
     result = {}
-    for row in PaymentAllocation.objects.filter(payment=payment, is_reversal=False):
-        result[row.installment.sequence] = tuple(getattr(row, f"{part}_amount") for part in PARTS)
+    for row in PaymentAllocation.objects.filter(payment=payment).select_related("installment"):
+        held = result.get(row.installment.sequence, (ZERO,) * 4)
+        result[row.installment.sequence] = tuple(
+            total + getattr(row, f"{part}_amount") for total, part in zip(held, PARTS, strict=True)
+        )
     return result
 
 
@@ -112,13 +116,22 @@ def test_random_payments_and_reversals_keep_the_ledger_consistent(
                 before = {row[0]: row[1:] for row in paid_by_installment(loan)}
                 credit_before = Loan.objects.get(pk=loan.pk).credit_balance_amount
                 removed = allocations_by_installment(payment)
+                # A payment received before others is reversed by re-playing the later ones without it
+                # (lending/penalty_replay.py): then only the totals are comparable, not each installment.
+                replays = (
+                    Payment.objects.filter(loan=loan)
+                    .filter(
+                        Q(received_on__gt=payment.received_on) | Q(received_on=payment.received_on, pk__gt=payment.pk)
+                    )
+                    .exists()
+                )
                 payment_reverse(payment=payment, reason="property test", reversed_on=day)
                 after = {row[0]: row[1:] for row in paid_by_installment(loan)}
                 credit_after = Loan.objects.get(pk=loan.pk).credit_balance_amount
                 # Credit left by other payments is spent again on what the reversal reopened.
                 reapplied = credit_before - payment.unallocated_amount - credit_after
                 assert reapplied >= ZERO
-                if reapplied == ZERO:
+                if reapplied == ZERO and not replays:
                     for sequence, paid in before.items():
                         taken = removed.get(sequence, (ZERO,) * 4)
                         assert after[sequence] == tuple(p - t for p, t in zip(paid, taken, strict=True))

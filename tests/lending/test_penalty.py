@@ -7,6 +7,8 @@ from decimal import Decimal
 import pytest
 from django.db.models import Sum
 
+from lending.imports.files import read_rows
+from lending.imports.payments import COLUMNS, payments_import
 from lending.models import GraceRule, Installment, Loan, PenaltyBase, PenaltyEntry, PenaltyPause
 from lending.penalties import penalty_accrue
 from lending.selectors import ledger_mismatches
@@ -14,6 +16,7 @@ from lending.services import delinquency_refresh, loan_write_off, payment_post, 
 from tests.factories import ProductFactory
 
 from .conftest import next_ref
+from .test_import_files import write_csv
 
 DUE = datetime.date(2026, 2, 15)
 ONE_DAY = datetime.timedelta(days=1)
@@ -243,4 +246,28 @@ def test_a_catch_up_day_is_charged_on_the_balance_of_that_day(one_month_loan):
         .values_list("accrued_on", "base_amount")
     )
     assert bases == [(DUE + ONE_DAY, Decimal("990.07")), (DUE + ONE_DAY * 2, Decimal("500.50"))]
+    assert not any(ledger_mismatches().values())
+
+
+def test_a_late_bank_file_takes_back_the_penalty_its_payments_prevented(one_month_loan, make_loan, tmp_path):
+    """The file of day 4 arrives after day 10 was charged: the loan it pays in full is charged days 1–3 only;
+    a loan it does not mention keeps its ten days."""
+    untouched = make_loan(principal_amount=Decimal("990.07"), term_months=1)
+    accrue_through(DUE + ONE_DAY * 10)
+    item = first_installment(one_month_loan)
+    owed_on_day_4 = item.principal_amount + item.interest_amount + Decimal("1.49")
+    path = write_csv(
+        tmp_path / "bank.csv",
+        [["loan_reference", "external_ref", "amount", "received_on"],
+         [one_month_loan.reference, "BANK-4", str(owed_on_day_4), (DUE + ONE_DAY * 4).isoformat()]],
+    )  # fmt: skip
+    with path.open("rb") as opened:
+        rows = read_rows(opened, name=path.name, columns=COLUMNS)
+    report = payments_import(rows=rows, source="bank_file", actor=None, dry_run=False, file_name=path.name)
+    assert report.ok and report.created == 1
+    item.refresh_from_db()
+    assert (item.penalty_amount, item.outstanding_amount) == (Decimal("1.49"), Decimal("0.00"))
+    assert PenaltyEntry.objects.filter(loan=one_month_loan, kind=PenaltyEntry.Kind.REMOVAL).count() == 7
+    assert first_installment(untouched).penalty_amount == Decimal("4.95")
+    assert Loan.objects.get(pk=one_month_loan.pk).status == Loan.Status.SETTLED
     assert not any(ledger_mismatches().values())
