@@ -155,15 +155,15 @@ PENALTY_ENTRIES_LIMIT = 30
 
 
 def loan_penalty(loan: Loan, *, schedule=None, limit: int = PENALTY_ENTRIES_LIMIT) -> dict:
-    """A loan's penalty interest as the case shows it: the terms, the pauses, what was charged, removed
-    and paid, and the latest entries (bounded: a long-overdue loan has one entry per installment a day).
-    `schedule`, the loan's installments if the caller has them, saves a query."""
+    """A loan's penalty interest as the case shows it: what was charged (net of removals), removed and
+    paid, the pauses, and the latest entries (bounded: a long-overdue loan has one entry per installment
+    a day). `schedule`, the loan's installments if the caller has them, saves a query."""
     totals = loan.penalty_entries.values("kind").annotate(total=Sum("amount")).order_by()
     by_kind = {row["kind"]: to_money(row["total"]) for row in totals}
     schedule = schedule if schedule is not None else list(loan.installments.all())
     pauses = list(loan.penalty_pauses.order_by("-started_on", "-id"))
     return {
-        "charged": by_kind.get(PenaltyEntry.Kind.ACCRUAL, ZERO),
+        "charged": by_kind.get(PenaltyEntry.Kind.ACCRUAL, ZERO) + by_kind.get(PenaltyEntry.Kind.REMOVAL, ZERO),
         "removed": -by_kind.get(PenaltyEntry.Kind.REMOVAL, ZERO),
         "paid": sum((item.penalty_paid_amount for item in schedule), ZERO),
         "pauses": pauses,

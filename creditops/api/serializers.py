@@ -80,9 +80,13 @@ class PenaltyPauseSerializer(serializers.ModelSerializer):
 class LoanPenaltySerializer(serializers.Serializer):
     """The loan's penalty interest: totals, pauses and the latest entries (newest first)."""
 
-    charged = serializers.DecimalField(max_digits=18, decimal_places=2)
-    removed = serializers.DecimalField(max_digits=18, decimal_places=2)
-    paid = serializers.DecimalField(max_digits=18, decimal_places=2)
+    charged = serializers.DecimalField(
+        max_digits=18, decimal_places=2, help_text=_("Penalty charged so far, net of what was taken back.")
+    )
+    removed = serializers.DecimalField(
+        max_digits=18, decimal_places=2, help_text=_("Taken back because money had arrived earlier.")
+    )
+    paid = serializers.DecimalField(max_digits=18, decimal_places=2, help_text=_("Penalty paid."))
     pauses = PenaltyPauseSerializer(many=True)
     entries = PenaltyEntrySerializer(many=True)
 
