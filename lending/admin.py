@@ -464,6 +464,7 @@ class PenaltyEntryAdmin(CaseScopedLedgerMixin, LedgerRowAdmin):
         "cause_payment",
     ]  # fmt: skip
     list_filter = ["kind"]
+    ordering = ["-id"]  # newest first, from the primary key
     list_select_related = ["loan", "installment", "cause_payment"]
     raw_id_fields = ["loan", "installment", "removes", "cause_payment"]
     search_fields = ["loan__reference__exact"]

@@ -83,7 +83,7 @@ LOAN_COLUMNS = [
     "id", "reference", "borrower_id", "product_id", "currency", "principal_amount", "annual_interest_rate",
     "monthly_fee_rate", "penalty_daily_rate", "term_months", "disbursed_on", "first_due_date", "maturity_date",
     "status", "settled_on", "credit_balance_amount", "days_past_due", "aging_bucket", "overdue_amount",
-    "oldest_overdue_due_date", "created_at", "contract_cost_amount",
+    "oldest_overdue_due_date", "created_at", "contract_cost_amount", "grace_days",
 ]  # fmt: skip
 INSTALLMENT_COLUMNS = [
     "id", "loan_id", "sequence", "due_date", "principal_amount", "interest_amount", "fee_amount", "penalty_amount",
@@ -378,7 +378,7 @@ class LedgerSeeder:
              product.annual_interest_rate, product.monthly_fee_rate, product.penalty_daily_rate, plan["term"],
              plan["disbursed_on"], schedule[0].due_date, schedule[-1].due_date,
              "settled" if settled else "active", last_paid_on if settled else None, ZERO, 0, "current", ZERO, None,
-             self.now, sum((item.interest_amount + item.fee_amount for item in schedule), ZERO))
+             self.now, sum((item.interest_amount + item.fee_amount for item in schedule), ZERO), product.grace_days)
         )  # fmt: skip
         for item, planned in zip(open_items, schedule, strict=True):
             done = paid[item.key]

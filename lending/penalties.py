@@ -15,6 +15,7 @@ from creditops.core.money import ZERO
 from .models import GraceRule, Installment, Loan, Payment, PenaltyBase, PenaltyEntry, PenaltyPause
 from .penalty_replay import penalty_replay
 
+ONE_DAY = datetime.timedelta(days=1)
 EXACT_FIELD = DecimalField(max_digits=24, decimal_places=8)
 MONEY_FIELD = DecimalField(max_digits=18, decimal_places=2)
 
@@ -40,14 +41,15 @@ def _chargeable(day: datetime.date):
     Driven by the loans the day's delinquency refresh found overdue (their partial index) and each one's
     unpaid installments (theirs): the planner cannot misjudge that as a scan of every installment."""
     late = DaysBetween(Value(day), F("due_date"))
-    grace = F("loan__product__grace_days")
+    grace = F("loan__grace_days")
     days = Case(
         When(Q(loan__penalty_grace_rule=GraceRule.CHARGED_BACK) & Q(late_days=grace + 1), then=grace + 1),
         default=Value(1),
     )
     paused = PenaltyPause.objects.filter(loan=OuterRef("loan_id"), ended_on__isnull=True)
-    # A loan with money received after `day` (a catch-up of a missed date) is replayed instead (see below).
-    paid_later = Payment.objects.filter(loan=OuterRef("loan_id"), received_on__gt=day, status=Payment.Status.POSTED)
+    # A loan with money received on `day` or later is replayed instead (see below): the day is charged on
+    # the balance at its start, which is not today's.
+    paid_later = Payment.objects.filter(loan=OuterRef("loan_id"), received_on__gte=day, status=Payment.Status.POSTED)
     return (
         Installment.objects.filter(loan__oldest_overdue_due_date__isnull=False, loan__status=Loan.Status.ACTIVE)
         .filter(due_date__lt=day, outstanding_amount__gt=0, loan__penalty_daily_rate__gt=0)
@@ -75,7 +77,7 @@ def _cost_cap_reached(day: datetime.date, chargeable):
     allowed = F("loan__principal_amount") * F("loan__penalty_cost_cap_rate") * term_days / Value(Decimal(365))
     room = allowed - F("loan__contract_cost_amount") - F("loan__penalty_accrued_amount")
     owed_at_most = F("loan__principal_amount") + F("loan__contract_cost_amount") + F("loan__penalty_accrued_amount")
-    most_today = owed_at_most * F("loan__penalty_daily_rate") * (F("loan__product__grace_days") + 1)
+    most_today = owed_at_most * F("loan__penalty_daily_rate") * (F("loan__grace_days") + 1)
     return (
         chargeable.alias(room_today=room, most_today=most_today)
         .filter(most_today__gt=F("room_today"))
@@ -158,7 +160,9 @@ def penalty_pauses_sync(*, day: datetime.date, paused_loans: dict) -> dict:
     opened = {}
     for reason, loan_ids in paused_loans.items():
         open_pauses = PenaltyPause.objects.filter(reason=reason, ended_on__isnull=True)
-        open_pauses.exclude(loan_id__in=loan_ids).update(ended_on=day)
+        # Ended: no longer paused, or no longer active (settled, written off) with nothing left to pause.
+        no_longer = ~Q(loan_id__in=loan_ids) | ~Q(loan__status=Loan.Status.ACTIVE)
+        PenaltyPause.objects.filter(pk__in=open_pauses.filter(no_longer).values("pk")).update(ended_on=day)
         newly = Loan.objects.filter(pk__in=loan_ids, status=Loan.Status.ACTIVE, **{term_of[reason]: True}).exclude(
             pk__in=open_pauses.values("loan_id")
         )
@@ -169,15 +173,16 @@ def penalty_pauses_sync(*, day: datetime.date, paused_loans: dict) -> dict:
 
 
 def _replay_loans_paid_later(day: datetime.date) -> int:
-    """A catch-up of a missed day meets money received after it: those few loans are charged for the day
-    by re-playing it (their balance at the end of the day is not today's)."""
+    """Loans with money received on `day` or after it (posted before the day's run, or a catch-up of a
+    missed day): each is charged for the day by re-playing it from the day before, so the charge is on the
+    balance at the day's start and the money is allocated after it."""
     loan_ids = list(
-        Payment.objects.filter(received_on__gt=day, status=Payment.Status.POSTED, loan__first_due_date__lt=day)
-        .filter(Q(loan__status=Loan.Status.ACTIVE) | Q(loan__settled_on__gt=day))
+        Payment.objects.filter(received_on__gte=day, status=Payment.Status.POSTED, loan__first_due_date__lt=day)
+        .filter(Q(loan__status=Loan.Status.ACTIVE) | Q(loan__settled_on__gte=day))
         .exclude(loan__penalty_daily_rate=0)
         .values_list("loan_id", flat=True)
         .distinct()
     )
     for loan_id in loan_ids:
-        penalty_replay(loan_id=loan_id, since=day, through=day)
+        penalty_replay(loan_id=loan_id, since=day - ONE_DAY, through=day)
     return len(loan_ids)

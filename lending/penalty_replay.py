@@ -1,14 +1,15 @@
 """Re-play a loan's days when money turns out to have arrived earlier than the penalty assumed.
 
-A payment received on day R but posted later (bank files arrive late), or a reversal of one, changes
-what the loan owed at the end of every day from R on. The replay, under the loan's row lock:
+A day is charged on the balance at its start (lending/penalty_rule.py), so a payment received on day R
+but posted later (bank files arrive late), or a reversal of one, changes what the loan owed at the start
+of every day after R. The replay, under the loan's row lock:
 
-1. removes every live penalty accrual from R on (a removal entry each, opposite amounts);
+1. removes every live penalty accrual of the days after R (a removal entry each, opposite amounts);
 2. takes back what every payment received from R on was allocated (opposite allocation rows, net per
-   payment and installment), so the loan stands as it did at the start of day R;
-3. walks the days from R to the last day charged: each day's posted payments are allocated by the
-   product's waterfall, oldest installment first, then the day is charged by the rule of
-   lending/penalty_rule.py (the loan's pauses as recorded; the cost cap derived again);
+   payment and installment), so the loan stands as it did when R's money arrived;
+3. allocates R's posted payments by the product's waterfall, oldest installment first, then walks the
+   days after R to the last day charged: each is charged by the rule (the loan's pauses as recorded;
+   the cost cap derived again), then that day's payments are allocated;
 4. allocates the payments received after the last day charged, and spends any older credit balance.
 
 No penalty is ever charged for a day after the money arrived, and every change is a new row.
@@ -34,15 +35,16 @@ PAID_FIELDS = [f"{part}_paid_amount" for part in COMPONENTS]
 PENALTY_FIELDS = ["penalty_amount", "penalty_exact_amount", "penalty_accrued_on"]
 
 
-def live_accruals(loan_id: int, since: datetime.date):
+def live_accruals(loan_id: int, after: datetime.date):
+    """Accruals of the days after `after` that no removal has taken back."""
     return PenaltyEntry.objects.filter(
-        loan_id=loan_id, kind=PenaltyEntry.Kind.ACCRUAL, accrued_on__gte=since, removals__isnull=True
+        loan_id=loan_id, kind=PenaltyEntry.Kind.ACCRUAL, accrued_on__gt=after, removals__isnull=True
     )
 
 
 def replay_needed(loan_id: int, since: datetime.date, *, payment: Payment | None = None) -> bool:
-    """Whether posting (or reversing) money received on `since` changes what came after it: days already
-    charged from that date on, or payments that come later in the loan's order (received date, then
+    """Whether posting (or reversing) money received on `since` changes what came after it: days after it
+    already charged, or payments that come later in the loan's order (received date, then
     posting order), whose allocation it would change. `payment` is the one being reversed."""
     later = Q(received_on__gt=since)
     if payment is not None:
@@ -52,8 +54,8 @@ def replay_needed(loan_id: int, since: datetime.date, *, payment: Payment | None
 
 @transaction.atomic
 def penalty_replay(*, loan_id: int, since: datetime.date, through: datetime.date | None = None, cause=None, actor=None):
-    """Re-play the loan from `since` through `through` (by default the last day charged). `cause` is the
-    payment that made it necessary. Returns {removed, charged} in cents."""
+    """Re-play the loan from the money received on `since` through the day `through` (by default the last
+    day charged). `cause` is the payment that made it necessary. Returns {removed, charged} in cents."""
     loan = Loan.objects.select_for_update(of=("self",)).select_related("product").get(pk=loan_id)
     removed_entries = list(live_accruals(loan.pk, since).order_by("accrued_on", "id"))
     last_charged = max((entry.accrued_on for entry in removed_entries), default=None)
@@ -61,12 +63,13 @@ def penalty_replay(*, loan_id: int, since: datetime.date, through: datetime.date
     replay = _Replay(loan, since, cause)
     replay.remove(removed_entries)
     replay.take_back_payments()
-    day = since
+    replay.allocate_payments(received_on=since)
+    day = since + ONE_DAY
     while day <= through:
-        replay.allocate_payments(received_on=day)
         replay.charge(day)
+        replay.allocate_payments(received_on=day)
         day += ONE_DAY
-    replay.allocate_payments(received_after=through)
+    replay.allocate_payments(received_after=max(through, since))
     replay.save()
     figures = {"since": since.isoformat(), "removed": str(replay.removed), "charged": str(replay.charged)}
     audit_record(actor=actor, event="penalty.replayed", subject=loan, detail=figures)
@@ -82,7 +85,7 @@ class _Replay:
         self.terms = Terms.of(loan)
         self.installments = list(loan.installments.order_by("due_date", "sequence"))
         self.payments = list(loan.payments.filter(received_on__gte=since).order_by("received_on", "id"))
-        self.pauses = list(loan.penalty_pauses.exclude(reason=PenaltyPause.Reason.COST_CAP, started_on__gte=since))
+        self.pauses = list(loan.penalty_pauses.exclude(reason=PenaltyPause.Reason.COST_CAP, started_on__gt=since))
         self.capped = any(p.reason == PenaltyPause.Reason.COST_CAP for p in self.pauses)
         self.revisions = self._revisions()
         self.new_entries, self.new_allocations, self.new_pauses = [], [], []
@@ -120,8 +123,8 @@ class _Replay:
                 )
             )
         for item in self.installments:
-            if item.penalty_accrued_on and item.penalty_accrued_on >= self.since:
-                item.penalty_accrued_on = self.since - ONE_DAY
+            if item.penalty_accrued_on and item.penalty_accrued_on > self.since:
+                item.penalty_accrued_on = self.since
         self.loan.penalty_accrued_amount -= self.removed
 
     def take_back_payments(self) -> None:
@@ -231,7 +234,7 @@ class _Replay:
         # takes the next revision.
         PenaltyEntry.objects.bulk_create(self.new_entries)
         PenaltyPause.objects.filter(
-            loan=self.loan, reason=PenaltyPause.Reason.COST_CAP, started_on__gte=self.since
+            loan=self.loan, reason=PenaltyPause.Reason.COST_CAP, started_on__gt=self.since
         ).delete()
         PenaltyPause.objects.bulk_create(self.new_pauses)
         PaymentAllocation.objects.bulk_create(self.new_allocations)

@@ -1,9 +1,10 @@
 """Penalty interest (罚息): the rule, and the nightly accrual that applies it to the whole book at once.
 
 The rule, for one installment of an active loan on one day D (the day's penalty is charged on the balance
-at the end of D, after that day's payments):
+at the start of D: money received on D stops the penalty from the day after — the nightly run charges D
+early in the morning of D, before the day's money arrives):
 
-- Late days: L = D - due date. No penalty while L <= the product's grace days. Once grace has passed, a
+- Late days: L = D - due date. No penalty while L <= the loan's grace days. Once grace has passed, a
   "free" grace charges one day; "charged back" charges, on the first day after grace, the grace days
   too (grace + 1 days), then one day.
 - Base: what is unpaid of the installment's overdue principal, or principal and interest, or principal,
@@ -47,7 +48,7 @@ class Terms:
     def of(cls, loan: Loan) -> "Terms":
         return cls(
             loan.penalty_base, loan.penalty_daily_rate, loan.penalty_grace_rule, loan.penalty_compounds,
-            loan.product.grace_days,
+            loan.grace_days,
         )  # fmt: skip
 
 

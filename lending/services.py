@@ -225,8 +225,8 @@ def _post_today(loan: Loan, payment: Payment) -> None:
 
 
 def _post_into_the_past(loan: Loan, payment: Payment, actor) -> None:
-    """Money received on a day already charged with penalty, or before a payment already posted (a late
-    bank file): it is allocated by re-playing the loan's days from its received date
+    """Money received before days already charged with penalty, or before a payment already posted (a
+    late bank file): it is allocated by re-playing the loan's days from its received date
     (lending/penalty_replay.py), which takes back the penalty it would have prevented and allocates the
     later payments after it."""
     payment.unallocated_amount = payment.amount  # held as credit until the replay allocates it

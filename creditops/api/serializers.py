@@ -53,9 +53,9 @@ class LoanSerializer(serializers.ModelSerializer):
             "id", "reference", "borrower", "product", "currency", "principal_amount", "annual_interest_rate",
             "monthly_fee_rate", "penalty_daily_rate", "term_months", "disbursed_on", "first_due_date",
             "maturity_date", "status", "settled_on", "credit_balance_amount", "days_past_due", "aging_bucket",
-            "overdue_amount", "oldest_overdue_due_date", "penalty_base", "penalty_grace_rule", "penalty_compounds",
-            "penalty_cost_cap_rate", "penalty_pause_in_plan", "penalty_pause_in_dispute", "penalty_terms_version",
-            "penalty_accrued_amount",
+            "overdue_amount", "oldest_overdue_due_date", "penalty_base", "grace_days", "penalty_grace_rule",
+            "penalty_compounds", "penalty_cost_cap_rate", "penalty_pause_in_plan", "penalty_pause_in_dispute",
+            "penalty_terms_version", "penalty_accrued_amount",
         ]  # fmt: skip
 
 

@@ -400,7 +400,7 @@ def _post(rows: list[PaymentRow], ledgers: dict[int, LoanLedger], *, source, act
 
 
 def _replay_late_money(payments: list[Payment], actor) -> None:
-    """Money received on a day already charged with penalty, or before a payment posted earlier, re-plays
+    """Money received before days already charged with penalty, or before a payment posted earlier, re-plays
     its loan from that date (as payment_post does, lending/penalty_replay.py). Which loans need it is read
     for a chunk of loans at a time; the replays themselves are per loan."""
     first_of_loan: dict[int, Payment] = {}
@@ -426,7 +426,7 @@ def _replay_late_money(payments: list[Payment], actor) -> None:
         for loan_id in loan_ids:
             first = first_of_loan[loan_id]
             charged, received = charged_through.get(loan_id), received_through.get(loan_id)
-            if (charged and charged >= first.received_on) or (received and received > first.received_on):
+            if (charged and charged > first.received_on) or (received and received > first.received_on):
                 penalty_replay(loan_id=loan_id, since=first.received_on, cause=first, actor=actor)
 
 

@@ -8,7 +8,7 @@ from django.db.models.functions import Coalesce
 from creditops.core.db import append_only_trigger
 
 TERMS = (
-    "penalty_base", "penalty_daily_rate", "penalty_grace_rule", "penalty_compounds", "penalty_cost_cap_rate",
+    "penalty_base", "penalty_daily_rate", "grace_days", "penalty_grace_rule", "penalty_compounds", "penalty_cost_cap_rate",
     "penalty_pause_in_plan", "penalty_pause_in_dispute",
 )  # fmt: skip
 

@@ -38,8 +38,8 @@ class GraceRule(models.TextChoices):
 
 # The penalty terms a product sets and a loan copies at booking (see lending/penalty_rule.py for the rule).
 PENALTY_TERM_FIELDS = (
-    "penalty_base", "penalty_daily_rate", "penalty_grace_rule", "penalty_compounds", "penalty_cost_cap_rate",
-    "penalty_pause_in_plan", "penalty_pause_in_dispute",
+    "penalty_base", "penalty_daily_rate", "grace_days", "penalty_grace_rule", "penalty_compounds",
+    "penalty_cost_cap_rate", "penalty_pause_in_plan", "penalty_pause_in_dispute",
 )  # fmt: skip
 
 
@@ -309,6 +309,7 @@ class Loan(models.Model):
     penalty_base = models.CharField(
         _("penalty base"), max_length=20, choices=PenaltyBase.choices, db_default=PenaltyBase.PRINCIPAL
     )
+    grace_days = models.PositiveSmallIntegerField(_("grace days"), default=0, db_default=0)
     penalty_grace_rule = models.CharField(
         _("penalty in grace days"), max_length=16, choices=GraceRule.choices, db_default=GraceRule.FREE
     )

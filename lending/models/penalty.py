@@ -18,6 +18,7 @@ class PenaltyTerms(models.Model):
     recorded_at = models.DateTimeField(_("recorded"), auto_now_add=True)
     penalty_base = models.CharField(_("penalty base"), max_length=20, choices=PenaltyBase.choices)
     penalty_daily_rate = models.DecimalField(_("penalty rate per day"), max_digits=9, decimal_places=6)
+    grace_days = models.PositiveSmallIntegerField(_("grace days"))
     penalty_grace_rule = models.CharField(_("penalty in grace days"), max_length=16, choices=GraceRule.choices)
     penalty_compounds = models.BooleanField(_("unpaid penalty compounds"))
     penalty_cost_cap_rate = models.DecimalField(_("annual cost cap"), max_digits=9, decimal_places=6)

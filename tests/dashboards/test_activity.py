@@ -58,8 +58,9 @@ def worked_case(team, cn_product):
 
 def test_penalty_charged_and_collected_are_counted_for_the_case_s_collector(team):
     """CASH charges 0.05 % a day on overdue principal. On D April's and May's instalments are late (946.19
-    and 955.65 of principal: 0.47 + 0.48); a payment of 500.00 received on D + 1 pays April's penalty
-    (0.47) and interest first, then part of its principal."""
+    and 955.65 of principal: 0.47 + 0.48). D + 1 is charged on its opening balance (April's exact total
+    0.946190 → 0.95, May's 0.955650 → 0.96: 0.48 + 0.48 more); then a payment of 500.00 received that day
+    pays April's penalty (0.95) and interest first, then part of its principal."""
     product = ProductFactory(code="CASH", penalty_daily_rate=Decimal("0.0005"))
     loan = loan_create(
         borrower=BorrowerFactory(), product=product, principal_amount=Decimal("12000.00"), term_months=12,
@@ -78,13 +79,10 @@ def test_penalty_charged_and_collected_are_counted_for_the_case_s_collector(team
         case.assigned_to, Decimal("0.95"), Decimal("0.00"),
     )  # fmt: skip
     charged_next_day = PenaltyEntry.objects.filter(accrued_on=next_day).aggregate(total=Sum("amount"))["total"]
-    assert Decimal("0") < charged_next_day < Decimal("0.95")  # April's principal is partly paid
-    assert (second.penalty_charged, second.penalty_collected) == (charged_next_day, Decimal("0.47"))
+    assert charged_next_day == Decimal("0.96")
+    assert (second.penalty_charged, second.penalty_collected) == (Decimal("0.96"), Decimal("0.95"))
     totals = selectors.activity_totals(DAY, next_day, WHOLE_BOOK)
-    assert (totals["penalty_charged"], totals["penalty_collected"]) == (
-        Decimal("0.95") + charged_next_day,
-        Decimal("0.47"),
-    )
+    assert (totals["penalty_charged"], totals["penalty_collected"]) == (Decimal("1.91"), Decimal("0.95"))
 
 
 def test_a_days_work_is_counted_per_collector(worked_case):

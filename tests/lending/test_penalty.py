@@ -129,16 +129,16 @@ def test_compounding_adds_the_unpaid_penalty_to_the_base(make_loan):
 
 def test_loans_keep_the_terms_they_were_booked_with(make_loan, product):
     loan = make_loan(principal_amount=Decimal("1000.00"), term_months=1)
-    product.penalty_daily_rate = Decimal("0.001")
+    product.penalty_daily_rate, product.grace_days = Decimal("0.001"), 5
     product.save()
     assert product.penalty_terms_version == 2
-    assert list(product.penalty_versions.values_list("version", "penalty_daily_rate")) == [
-        (2, Decimal("0.001000")), (1, Decimal("0.000500")),
+    assert list(product.penalty_versions.values_list("version", "penalty_daily_rate", "grace_days")) == [
+        (2, Decimal("0.001000"), 5), (1, Decimal("0.000500"), 0),
     ]  # fmt: skip
-    accrue(DUE + ONE_DAY)
+    accrue(DUE + ONE_DAY)  # no grace for the loan booked before: charged on its first day late
     assert PenaltyEntry.objects.get(loan=loan).daily_rate == Decimal("0.000500")
     newer = make_loan(principal_amount=Decimal("1000.00"), term_months=1)
-    assert (newer.penalty_daily_rate, newer.penalty_terms_version) == (Decimal("0.001000"), 2)
+    assert (newer.penalty_daily_rate, newer.grace_days, newer.penalty_terms_version) == (Decimal("0.001000"), 5, 2)
 
 
 def test_a_plan_or_dispute_pauses_accrual_where_the_terms_say_so(one_month_loan, make_loan):
@@ -187,19 +187,19 @@ def test_a_late_posted_payment_takes_back_the_days_after_it_arrived(one_month_lo
     accrue_through(DUE + ONE_DAY * 10)
     item = first_installment(one_month_loan)
     assert item.penalty_amount == Decimal("4.95")
-    # A day is charged on the balance at its end: money received on day 4 meets three days' penalty
-    # (3 × 0.495035 = 1.485105 → 1.49), and pays everything.
-    owed_on_day_4 = item.principal_amount + item.interest_amount + Decimal("1.49")
+    # A day is charged on the balance at its start: money received on day 4 meets four days' penalty
+    # (4 × 0.495035 = 1.98014 → 1.98), and pays everything.
+    owed_on_day_4 = item.principal_amount + item.interest_amount + Decimal("1.98")
     payment, created = payment_post(
         loan=one_month_loan, source="bank", external_ref=next_ref(), amount=owed_on_day_4,
         received_on=DUE + ONE_DAY * 4, channel="bank_transfer",
     )  # fmt: skip
     item.refresh_from_db()
     assert created and payment.unallocated_amount == Decimal("0.00")
-    assert item.penalty_amount == Decimal("1.49")
+    assert item.penalty_amount == Decimal("1.98")
     assert item.outstanding_amount == Decimal("0.00")
     removals = PenaltyEntry.objects.filter(loan=one_month_loan, kind=PenaltyEntry.Kind.REMOVAL)
-    assert sorted(removals.values_list("accrued_on", flat=True)) == days_after(DUE + ONE_DAY * 3, 7)
+    assert sorted(removals.values_list("accrued_on", flat=True)) == days_after(DUE + ONE_DAY * 4, 6)
     assert all(entry.cause_payment_id == payment.pk for entry in removals)
     assert entries_total(installment=item) == item.penalty_amount
     assert Loan.objects.get(pk=one_month_loan.pk).status == Loan.Status.SETTLED
@@ -209,16 +209,16 @@ def test_a_late_posted_payment_takes_back_the_days_after_it_arrived(one_month_lo
 def test_a_partial_late_payment_re_charges_the_rest_and_its_reversal_restores_the_penalty(one_month_loan):
     accrue_through(DUE + ONE_DAY * 10)
     before = first_installment(one_month_loan)
-    # Received on day 2: day 1's penalty (0.50) and the interest first (the waterfall), then 500.00 principal.
+    # Received on day 2: two days' penalty (0.99) and the interest first (the waterfall), then 500.00 principal.
     payment, _created = payment_post(
         loan=one_month_loan, source="bank", external_ref=next_ref(),
-        amount=Decimal("500.00") + before.interest_amount + Decimal("0.50"), received_on=DUE + ONE_DAY * 2,
+        amount=Decimal("500.00") + before.interest_amount + Decimal("0.99"), received_on=DUE + ONE_DAY * 2,
         channel="bank_transfer",
     )  # fmt: skip
     item = first_installment(one_month_loan)
-    # Day 1 on 990.07 (0.495035), days 2–10 on 490.07 (9 × 0.245035 = 2.205315): 2.70035.
-    assert item.penalty_exact_amount == Decimal("2.70035000")
-    assert item.penalty_amount == Decimal("2.70")
+    # Days 1–2 on 990.07 (0.99007), days 3–10 on 490.07 (8 × 0.245035 = 1.96028): 2.95035.
+    assert item.penalty_exact_amount == Decimal("2.95035000")
+    assert item.penalty_amount == Decimal("2.95")
     assert item.principal_paid_amount == Decimal("500.00")
     payment_reverse(payment=payment, reason="bounced", reversed_on=DUE + ONE_DAY * 10)
     item.refresh_from_db()
@@ -229,33 +229,34 @@ def test_a_partial_late_payment_re_charges_the_rest_and_its_reversal_restores_th
     assert not any(ledger_mismatches().values())
 
 
-def test_a_catch_up_day_is_charged_on_the_balance_of_that_day(one_month_loan):
-    """The 16th is run only after a payment received on the 17th was posted: the 16th is charged on the
-    full principal, not on what is left today; the 17th on what the payment left (it paid day 1's 0.50
-    and the interest first, then 489.57 of principal)."""
+def test_a_day_is_charged_on_its_opening_balance_even_when_its_money_was_posted_first(one_month_loan):
+    """Day 2's money (interest + 490.07) is posted before the runs of days 1–3 (a catch-up): days 1 and 2
+    are charged on the full principal, day 3 on what the payment left (it paid two days' penalty, 0.99,
+    and the interest first, then 489.08 of principal)."""
     item = first_installment(one_month_loan)
     payment_post(
         loan=one_month_loan, source="bank", external_ref=next_ref(), amount=item.interest_amount + Decimal("490.07"),
         received_on=DUE + ONE_DAY * 2, channel="bank_transfer",
     )  # fmt: skip
-    accrue(DUE + ONE_DAY)
-    accrue(DUE + ONE_DAY * 2)
-    bases = list(
-        PenaltyEntry.objects.filter(loan=one_month_loan, kind="accrual")
-        .order_by("accrued_on", "revision")
-        .values_list("accrued_on", "base_amount")
-    )
-    assert bases == [(DUE + ONE_DAY, Decimal("990.07")), (DUE + ONE_DAY * 2, Decimal("500.50"))]
+    accrue_through(DUE + ONE_DAY * 3)
+    live = PenaltyEntry.objects.filter(loan=one_month_loan, kind="accrual", removals__isnull=True)
+    bases = list(live.order_by("accrued_on").values_list("accrued_on", "base_amount"))
+    assert bases == [
+        (DUE + ONE_DAY, Decimal("990.07")),
+        (DUE + ONE_DAY * 2, Decimal("990.07")),
+        (DUE + ONE_DAY * 3, Decimal("500.99")),
+    ]
+    assert first_installment(one_month_loan).penalty_paid_amount == Decimal("0.99")
     assert not any(ledger_mismatches().values())
 
 
 def test_a_late_bank_file_takes_back_the_penalty_its_payments_prevented(one_month_loan, make_loan, tmp_path):
-    """The file of day 4 arrives after day 10 was charged: the loan it pays in full is charged days 1–3 only;
+    """The file of day 4 arrives after day 10 was charged: the loan it pays in full is charged days 1–4 only;
     a loan it does not mention keeps its ten days."""
     untouched = make_loan(principal_amount=Decimal("990.07"), term_months=1)
     accrue_through(DUE + ONE_DAY * 10)
     item = first_installment(one_month_loan)
-    owed_on_day_4 = item.principal_amount + item.interest_amount + Decimal("1.49")
+    owed_on_day_4 = item.principal_amount + item.interest_amount + Decimal("1.98")
     path = write_csv(
         tmp_path / "bank.csv",
         [["loan_reference", "external_ref", "amount", "received_on"],
@@ -266,8 +267,8 @@ def test_a_late_bank_file_takes_back_the_penalty_its_payments_prevented(one_mont
     report = payments_import(rows=rows, source="bank_file", actor=None, dry_run=False, file_name=path.name)
     assert report.ok and report.created == 1
     item.refresh_from_db()
-    assert (item.penalty_amount, item.outstanding_amount) == (Decimal("1.49"), Decimal("0.00"))
-    assert PenaltyEntry.objects.filter(loan=one_month_loan, kind=PenaltyEntry.Kind.REMOVAL).count() == 7
+    assert (item.penalty_amount, item.outstanding_amount) == (Decimal("1.98"), Decimal("0.00"))
+    assert PenaltyEntry.objects.filter(loan=one_month_loan, kind=PenaltyEntry.Kind.REMOVAL).count() == 6
     assert first_installment(untouched).penalty_amount == Decimal("4.95")
     assert Loan.objects.get(pk=one_month_loan.pk).status == Loan.Status.SETTLED
     assert not any(ledger_mismatches().values())

@@ -47,21 +47,15 @@ event_days = st.lists(st.integers(min_value=0, max_value=(LAST_DAY - FIRST_DUE).
 
 
 def expected_ledger(schedule, payments, product) -> dict:
-    """Day by day from disbursement: the day's payments (oldest installment first, penalty, fee, interest,
-    principal), then the day's penalty on each overdue installment. Returns {sequence: (penalty due,
-    penalty paid, fee paid, interest paid, principal paid)}."""
+    """Day by day from disbursement: the day's penalty on each overdue installment (on the balance at the
+    day's start), then the day's payments (oldest installment first, penalty, fee, interest, principal).
+    Returns {sequence: (penalty due, penalty paid, fee paid, interest paid, principal paid)}."""
     owed = {row["sequence"]: {part: row[part] for part in PARTS} for row in schedule}
     paid = {sequence: dict.fromkeys(PARTS, Decimal(0)) for sequence in owed}
     exact = dict.fromkeys(owed, Decimal(0))
     due = {row["sequence"]: row["due_date"] for row in schedule}
     day = DISBURSED
     while day <= LAST_DAY:
-        for amount in [amount for received_on, amount in payments if received_on == day]:
-            for sequence in sorted(owed, key=lambda number: due[number]):
-                for part in PARTS:
-                    applied = min(amount, owed[sequence][part] - paid[sequence][part])
-                    paid[sequence][part] += applied
-                    amount -= applied
         for sequence in owed:
             late = (day - due[sequence]).days
             if late <= product.grace_days:
@@ -77,6 +71,12 @@ def expected_ledger(schedule, payments, product) -> dict:
             base = sum(owed[sequence][part] - paid[sequence][part] for part in parts)
             exact[sequence] += (base * product.penalty_daily_rate * days).quantize(Decimal("0.00000001"))
             owed[sequence]["penalty"] = exact[sequence].quantize(CENT, rounding=ROUND_HALF_UP)
+        for amount in [amount for received_on, amount in payments if received_on == day]:
+            for sequence in sorted(owed, key=lambda number: due[number]):
+                for part in PARTS:
+                    applied = min(amount, owed[sequence][part] - paid[sequence][part])
+                    paid[sequence][part] += applied
+                    amount -= applied
         day += ONE_DAY
     return {sequence: (owed[sequence]["penalty"], *(paid[sequence][part] for part in PARTS)) for sequence in owed}
 
