@@ -14,6 +14,7 @@ from creditops.core.money import ZERO
 
 from .models import GraceRule, Installment, Loan, Payment, PenaltyBase, PenaltyEntry, PenaltyPause
 from .penalty_replay import penalty_replay
+from .services import delinquency_refresh
 
 ONE_DAY = datetime.timedelta(days=1)
 EXACT_FIELD = DecimalField(max_digits=24, decimal_places=8)
@@ -185,4 +186,6 @@ def _replay_loans_paid_later(day: datetime.date) -> int:
     )
     for loan_id in loan_ids:
         penalty_replay(loan_id=loan_id, since=day - ONE_DAY, through=day)
+    if loan_ids:  # the day's refresh ran before their penalty was charged
+        delinquency_refresh(as_of=day, loan_ids=loan_ids)
     return len(loan_ids)

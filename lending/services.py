@@ -310,18 +310,19 @@ def _take_back(payment: Payment) -> None:
 
 
 @transaction.atomic
-def delinquency_refresh(*, as_of: datetime.date) -> int:
+def delinquency_refresh(*, as_of: datetime.date, loan_ids: list[int] | None = None) -> int:
     """Recompute oldest overdue due date, overdue amount, DPD and bucket for every active loan as of a
     business date, set-based (a few UPDATE statements, no Python loop over loans). Only loans that are
     overdue now or were marked overdue before are written, each once; each statement is driven by an index
     on those few rows, never by a scan of the book. Returns how many loans were rewritten (see
-    lending/delinquency.py for the rule)."""
+    lending/delinquency.py for the rule). `loan_ids` limits it to those loans."""
     overdue_items = Installment.objects.filter(loan=OuterRef("pk"), due_date__lt=as_of, outstanding_amount__gt=0)
     oldest = Subquery(overdue_items.order_by("due_date").values("due_date")[:1])
     overdue_amount = Coalesce(
         Subquery(overdue_items.values("loan").annotate(total=Sum("outstanding_amount")).values("total")), Value(ZERO)
     )
-    active = Loan.objects.filter(status=Loan.Status.ACTIVE)
+    loans = Loan.objects.all() if loan_ids is None else Loan.objects.filter(pk__in=loan_ids)
+    active = loans.filter(status=Loan.Status.ACTIVE)
     overdue_loan_ids = Installment.objects.filter(due_date__lt=as_of, outstanding_amount__gt=0).values("loan_id")
     rewritten = 0
     # Grace days differ per product, and UPDATE cannot join; products are few, so statements per product.
@@ -335,7 +336,7 @@ def delinquency_refresh(*, as_of: datetime.date) -> int:
         rewritten += of_product.filter(oldest_overdue_due_date__isnull=False).update(**figures)
         rewritten += of_product.filter(oldest_overdue_due_date__isnull=True, pk__in=overdue_loan_ids).update(**figures)
     # Loans no longer active (settled, written off) keep no delinquency.
-    Loan.objects.exclude(status=Loan.Status.ACTIVE).filter(oldest_overdue_due_date__isnull=False).update(
+    loans.exclude(status=Loan.Status.ACTIVE).filter(oldest_overdue_due_date__isnull=False).update(
         oldest_overdue_due_date=None, overdue_amount=ZERO, days_past_due=0, aging_bucket=Loan.Bucket.CURRENT
     )
     return rewritten
