@@ -11,15 +11,28 @@ class DunningConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
-        from lending.signals import payment_posted, payment_reversed, penalty_replayed
+        from lending.signals import (
+            ledger_entry_posted,
+            payment_posted,
+            payment_reversed,
+            penalty_replayed,
+            settlement_ended,
+        )
 
         from . import import_receivers  # noqa: F401 - connects the bulk import's timeline receiver
-        from .receivers import payment_on_timeline, penalty_replay_on_timeline
+        from .receivers import (
+            ledger_entry_on_timeline,
+            payment_on_timeline,
+            penalty_replay_on_timeline,
+            settlement_ended_on_case,
+        )
 
         _audit_details_in_words()
         payment_posted.connect(payment_on_timeline, dispatch_uid="dunning.payment_posted")
         payment_reversed.connect(payment_on_timeline, dispatch_uid="dunning.payment_reversed")
         penalty_replayed.connect(penalty_replay_on_timeline, dispatch_uid="dunning.penalty_replayed")
+        ledger_entry_posted.connect(ledger_entry_on_timeline, dispatch_uid="dunning.ledger_entry")
+        settlement_ended.connect(settlement_ended_on_case, dispatch_uid="dunning.settlement_ended")
         # A flush (TransactionTestCase) empties the tables the data migration filled; this refills them.
         post_migrate.connect(_install_defaults_after_migrate, sender=self, dispatch_uid="dunning.defaults")
 

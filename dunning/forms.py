@@ -10,7 +10,8 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
-from lending.models import BorrowerContact
+from lending.models import BorrowerContact, Component, Restructuring
+from lending.settlements import MAX_INSTALMENTS as MAX_SETTLEMENT_INSTALMENTS
 from notices.services.issue import ISSUED_BY_HAND, notice_issue
 
 from .models import ActionKind, ApprovalRequest, Channel, CollectionCase, ContactAttempt, Dispute
@@ -22,6 +23,10 @@ from .services.approvals import (
     approvals_decide,
     plan_installments_even,
     plan_request,
+    restructure_request,
+    settlement_request,
+    waiver_request,
+    write_off_undo_request,
 )
 from .services.cases import (
     NOTE_MAX_LENGTH,
@@ -196,30 +201,96 @@ class PlanPreviewForm(PlanForm):
 ESCALATION_KINDS = [
     ApprovalRequest.Kind.LEGAL_REFERRAL,
     ApprovalRequest.Kind.CREDIT_BUREAU_REPORT,
-    ApprovalRequest.Kind.SETTLEMENT_DISCOUNT,
     ApprovalRequest.Kind.WRITE_OFF,
+    ApprovalRequest.Kind.WRITE_OFF_UNDO,
 ]
 
 
 class EscalationForm(CaseForm):
     prefix = "escalate"
     kind = forms.ChoiceField(label=_("Request"), choices=[(kind.value, kind.label) for kind in ESCALATION_KINDS])
-    amount = forms.DecimalField(label=_("Amount (settlement or write-off)"), required=False, **AMOUNT_FIELD)
+    amount = forms.DecimalField(label=_("Amount (write-off)"), required=False, **AMOUNT_FIELD)
     reason = forms.CharField(label=_("Why"), widget=forms.Textarea(attrs={"rows": 2}))
 
     def clean(self):
         data = super().clean()
-        needs_amount = data.get("kind") in (ApprovalRequest.Kind.SETTLEMENT_DISCOUNT, ApprovalRequest.Kind.WRITE_OFF)
-        if needs_amount and not data.get("amount"):
-            self.add_error("amount", _("A settlement or write-off names an amount."))
+        if data.get("kind") == ApprovalRequest.Kind.WRITE_OFF and not data.get("amount"):
+            self.add_error("amount", _("A write-off names an amount."))
         return data
 
     def submit(self, actor) -> str:
-        approval_request(
-            case=self.case, kind=self.cleaned_data["kind"], amount=self.cleaned_data["amount"],
+        if self.cleaned_data["kind"] == ApprovalRequest.Kind.WRITE_OFF_UNDO:
+            write_off_undo_request(case=self.case, reason=self.cleaned_data["reason"], actor=actor)
+        else:
+            approval_request(
+                case=self.case, kind=self.cleaned_data["kind"], amount=self.cleaned_data["amount"],
+                reason=self.cleaned_data["reason"], actor=actor,
+            )  # fmt: skip
+        return gettext("Request sent for approval.")
+
+
+class WaiverForm(CaseForm):
+    prefix = "waiver"
+    component = forms.ChoiceField(label=_("Waive"), choices=Component.choices, initial=Component.PENALTY)
+    amount = forms.DecimalField(label=_("Amount"), **AMOUNT_FIELD)
+    reason = forms.CharField(label=_("Why"), widget=forms.Textarea(attrs={"rows": 2}))
+
+    def submit(self, actor) -> str:
+        waiver_request(
+            case=self.case, component=self.cleaned_data["component"], amount=self.cleaned_data["amount"],
             reason=self.cleaned_data["reason"], actor=actor,
         )  # fmt: skip
-        return gettext("Request sent for approval.")
+        return gettext("Waiver requested; a supervisor will decide.")
+
+
+class SettlementForm(CaseForm):
+    """A settlement: the agreed amount by a deadline, in one payment or in even instalments before it."""
+
+    prefix = "settlement"
+    amount = forms.DecimalField(label=_("Agreed amount"), **AMOUNT_FIELD)
+    deadline = forms.DateField(label=_("Paid by"), widget=DATE_INPUT)
+    instalments = forms.IntegerField(
+        label=_("Instalments"), min_value=1, max_value=MAX_SETTLEMENT_INSTALMENTS, initial=1,
+        help_text=_("1: the whole amount by the deadline."),
+    )  # fmt: skip
+    first_due = forms.DateField(label=_("First instalment due"), required=False, widget=DATE_INPUT)
+    frequency = forms.ChoiceField(label=_("Every"), choices=PlanForm.base_fields["frequency"].choices, required=False)
+    reason = forms.CharField(label=_("Why"), widget=forms.Textarea(attrs={"rows": 2}))
+
+    def clean(self):
+        data = super().clean()
+        if (data.get("instalments") or 1) > 1 and not (data.get("first_due") and data.get("frequency")):
+            self.add_error("first_due", _("Instalments need the first one's date and how often they fall due."))
+        return data
+
+    def submit(self, actor) -> str:
+        data = self.cleaned_data
+        rows = []
+        if data["instalments"] > 1:
+            rows = plan_installments_even(
+                total=data["amount"], count=data["instalments"], first_due=data["first_due"],
+                frequency=data["frequency"],
+            )  # fmt: skip
+        settlement_request(
+            case=self.case, amount=data["amount"], deadline=data["deadline"], instalments=rows,
+            reason=data["reason"], actor=actor,
+        )  # fmt: skip
+        return gettext("Settlement requested; a supervisor will decide.")
+
+
+class RestructureForm(CaseForm):
+    prefix = "restructure"
+    method = forms.ChoiceField(label=_("Arrears"), choices=Restructuring.Method.choices)
+    term_months = forms.IntegerField(label=_("New term (months)"), min_value=1, max_value=360, initial=12)
+    first_due_date = forms.DateField(label=_("First new due date"), widget=DATE_INPUT)
+    reason = forms.CharField(label=_("Hardship reason"), widget=forms.Textarea(attrs={"rows": 2}))
+
+    def submit(self, actor) -> str:
+        restructure_request(
+            case=self.case, method=self.cleaned_data["method"], term_months=self.cleaned_data["term_months"],
+            first_due_date=self.cleaned_data["first_due_date"], reason=self.cleaned_data["reason"], actor=actor,
+        )  # fmt: skip
+        return gettext("Restructuring requested; a supervisor will decide.")
 
 
 class NoticeIssueForm(CaseForm):
@@ -262,6 +333,9 @@ CASE_FORMS = {
     "resolve": DisputeResolveForm,
     "plan": PlanForm,
     "escalate": EscalationForm,
+    "waiver": WaiverForm,
+    "settlement": SettlementForm,
+    "restructure": RestructureForm,
     "notice": NoticeIssueForm,
     "review": ReviewForm,
 }

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.roles import ADMINISTRATOR, COLLECTOR, COMPLIANCE, MANAGER, SUPERVISOR
 from creditops.core.errors import DomainError
 from creditops.core.names import NamedInTwoLanguages
-from lending.models import Borrower, BorrowerContact, Loan, MoneyField, Product
+from lending.models import Borrower, BorrowerContact, Loan, MoneyField, Product, Settlement
 
 User = settings.AUTH_USER_MODEL
 
@@ -412,18 +412,26 @@ class CaseStatus(models.TextChoices):
     DISPUTED = "disputed", _("Disputed")
     HARDSHIP = "hardship", _("Hardship plan")
     LEGAL = "legal", _("Legal")
+    SETTLING = "settling", _("Settlement agreed")
+    RECOVERY = "recovery", _("In recovery (written off)")
     CURED = "cured", _("Cured")
     CLOSED = "closed", _("Closed")
     WRITTEN_OFF = "written_off", _("Written off")
 
 
-OPEN_STATUSES = [CaseStatus.OPEN, CaseStatus.PROMISED, CaseStatus.DISPUTED, CaseStatus.HARDSHIP, CaseStatus.LEGAL]
+OPEN_STATUSES = [
+    CaseStatus.OPEN, CaseStatus.PROMISED, CaseStatus.DISPUTED, CaseStatus.HARDSHIP, CaseStatus.LEGAL,
+    CaseStatus.SETTLING, CaseStatus.RECOVERY,
+]  # fmt: skip
 
 
 class CloseReason(models.TextChoices):
     CURED = "cured", _("Cured: nothing overdue")
     SETTLED = "settled", _("Loan settled")
+    SETTLED_WITH_DISCOUNT = "settled_discount", _("Settled with discount")
+    RESTRUCTURED = "restructured", _("Loan restructured")
     WRITTEN_OFF = "written_off", _("Written off")
+    RECOVERED = "recovered", _("Written off and fully recovered")
 
 
 class CollectionCase(models.Model):
@@ -492,17 +500,22 @@ class CollectionCase(models.Model):
 
     @property
     def is_paused(self) -> bool:
-        """The ladder waits for this case: an open dispute or a performing plan (see paused_cases)."""
-        return self.status in (CaseStatus.DISPUTED, CaseStatus.HARDSHIP)
+        """The ladder waits for this case: an open dispute, a performing plan, a settlement waiting for
+        payment, or the loan written off (see paused_case_ids)."""
+        return self.status in (CaseStatus.DISPUTED, CaseStatus.HARDSHIP, CaseStatus.SETTLING, CaseStatus.RECOVERY)
 
     def status_from_facts(self) -> str:
-        """An open case's status follows from what is true of it, most binding first: an open dispute, a
-        performing plan, a legal hold, a pending promise. Services set it with this after any change, so
-        ending one pause never lifts another."""
+        """An open case's status follows from what is true of it, most binding first: an open dispute, the
+        loan written off, a performing plan, a settlement waiting for payment, a legal hold, a pending
+        promise. Services set it with this after any change, so ending one pause never lifts another."""
         if self.disputes.filter(status=Dispute.Status.OPEN).exists():
             return CaseStatus.DISPUTED
+        if Loan.objects.filter(pk=self.loan_id, status=Loan.Status.WRITTEN_OFF).exists():
+            return CaseStatus.RECOVERY
         if self.plans.filter(status=PaymentPlan.Status.ACTIVE).exists():
             return CaseStatus.HARDSHIP
+        if Settlement.objects.filter(loan_id=self.loan_id, status=Settlement.Status.ACTIVE).exists():
+            return CaseStatus.SETTLING
         if self.legal_hold:
             return CaseStatus.LEGAL
         if self.promises.filter(status=PromiseToPay.Status.PENDING).exists():
@@ -511,11 +524,16 @@ class CollectionCase(models.Model):
 
 
 def paused_case_ids() -> list[int]:
-    """Cases the ladder does not move (nor give new actions): an open dispute or a performing plan. Read
-    from those two small tables, so excluding them costs the run nothing per case."""
+    """Cases the ladder does not move (nor give new actions): an open dispute, a performing plan, a
+    settlement waiting for payment, or a written-off loan in recovery. Read from small tables (and the
+    few open cases in recovery), so excluding them costs the run nothing per case."""
     disputed = Dispute.objects.filter(status=Dispute.Status.OPEN).values_list("case_id", flat=True)
     in_plan = PaymentPlan.objects.filter(status=PaymentPlan.Status.ACTIVE).values_list("case_id", flat=True)
-    return sorted(set(disputed) | set(in_plan))
+    settling = CollectionCase.objects.filter(
+        is_open=True, loan_id__in=Settlement.objects.filter(status=Settlement.Status.ACTIVE).values("loan_id")
+    ).values_list("pk", flat=True)
+    in_recovery = CollectionCase.objects.filter(is_open=True, status=CaseStatus.RECOVERY).values_list("pk", flat=True)
+    return sorted(set(disputed) | set(in_plan) | set(settling) | set(in_recovery))
 
 
 class AppendOnlyQuerySet(models.QuerySet):
@@ -554,6 +572,8 @@ class CaseEvent(models.Model):
         NOTICE = "notice", _("Notice")
         PAYMENT = "payment", _("Payment")
         PENALTY_REPLAYED = "penalty_replayed", _("Penalty recalculated")
+        LEDGER_ENTRY = "ledger_entry", _("Ledger entry")
+        SETTLEMENT_ENDED = "settlement_ended", _("Settlement ended")
         CLOSED = "closed", _("Case closed")
 
     case = models.ForeignKey(CollectionCase, verbose_name=_("case"), on_delete=models.PROTECT, related_name="events")
@@ -934,6 +954,9 @@ class ApprovalRequest(models.Model):
         LEGAL_REFERRAL = "legal_referral", _("Legal referral")
         CREDIT_BUREAU_REPORT = "credit_bureau_report", _("Credit-bureau report")
         PAYMENT_PLAN = "payment_plan", _("Payment plan")
+        WAIVER = "waiver", _("Waiver")
+        RESTRUCTURE = "restructure", _("Restructuring")
+        WRITE_OFF_UNDO = "write_off_undo", _("Undo a write-off")
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")
@@ -944,6 +967,9 @@ class ApprovalRequest(models.Model):
     kind = models.CharField(_("kind"), max_length=24, choices=Kind.choices)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
     amount = MoneyField(_("amount"), null=True, blank=True, default=None)
+    # What else the kind needs (dunning/services/approval_terms.py): a waiver's part, a settlement's
+    # deadline and instalments, a restructuring's method, term and first due date.
+    terms = models.JSONField(_("terms"), default=dict, blank=True)
     request_reason = models.TextField(_("reason for the request"), blank=True)
     # A request of the nightly run: the stage rule that asked for it ({"stage": id, "start_dpd": 90, "dpd":
     # 92}), worded in the reader's language on screen.

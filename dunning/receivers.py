@@ -1,6 +1,9 @@
 """Ledger events that belong on a case timeline."""
 
-from .models import CaseEvent, CollectionCase
+from lending.models import Settlement
+
+from .models import CaseEvent, CloseReason, CollectionCase
+from .services.closing import case_close, case_status_refresh
 from .services.timeline import case_event_add
 
 
@@ -27,3 +30,34 @@ def penalty_replay_on_timeline(sender, loan, since, removed, charged, **kwargs):
         return
     detail = {"since": since.isoformat(), "removed": str(removed), "charged": str(charged)}
     case_event_add(case=case, kind=CaseEvent.Kind.PENALTY_REPLAYED, actor=None, detail=detail, as_of=since)
+
+
+def ledger_entry_on_timeline(sender, entry, actor=None, **kwargs):
+    """A waiver, settlement discount, write-off, recovery, undo or restructuring (or a reversal of one) on
+    the loan of an open case appears on its timeline, dated when it takes effect."""
+    case = CollectionCase.objects.filter(loan_id=entry.loan_id, is_open=True).first()
+    if case is None:
+        return
+    detail = {"entry": entry.pk, "kind": entry.kind, "amount": str(entry.amount), "reversal": entry.is_reversal}
+    if entry.component:
+        detail["component"] = entry.component
+    case_event_add(case=case, kind=CaseEvent.Kind.LEDGER_ENTRY, actor=actor, detail=detail, as_of=entry.effective_on)
+
+
+def settlement_ended_on_case(sender, settlement, actor=None, **kwargs):
+    """A settlement paid closes its case (the loan is settled with discount); one that lapsed or was
+    cancelled puts the case back on the ladder."""
+    case = CollectionCase.objects.filter(loan_id=settlement.loan_id, is_open=True).first()
+    if case is None:
+        return
+    detail = {
+        "settlement": settlement.pk, "status": settlement.status, "reason": settlement.end_reason,
+        "note": settlement.end_note,
+    }  # fmt: skip
+    case_event_add(
+        case=case, kind=CaseEvent.Kind.SETTLEMENT_ENDED, actor=actor, detail=detail, as_of=settlement.ended_on
+    )
+    if settlement.status == Settlement.Status.SETTLED and settlement.loan.status != settlement.loan.Status.ACTIVE:
+        case_close(case=case, reason=CloseReason.SETTLED_WITH_DISCOUNT, on=settlement.ended_on, actor=actor)
+    else:
+        case_status_refresh(case)

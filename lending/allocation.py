@@ -55,8 +55,11 @@ def allocate(amount: Decimal, installments: list[OpenInstallment], waterfall: tu
 
 
 def outstanding_parts(installment) -> dict[str, Decimal]:
-    """What is still owed of each part of an installment (anything with the model's amount fields)."""
+    """What is still owed of each part of an installment (anything with the model's amount fields): due,
+    less paid, less what ledger entries closed (waived, written off, restructured)."""
     return {
-        part: getattr(installment, f"{part}_amount") - getattr(installment, f"{part}_paid_amount")
+        part: getattr(installment, f"{part}_amount")
+        - getattr(installment, f"{part}_paid_amount")
+        - getattr(installment, f"{part}_adjusted_amount")
         for part in COMPONENTS
     }

@@ -26,7 +26,7 @@ from creditops.core.references import format_reference, reference_allocate_block
 
 from .allocation import COMPONENTS, OpenInstallment, allocate
 from .models import Borrower, BorrowerContact, Installment, Loan, Payment, PaymentAllocation, Product
-from .schedules import build_schedule
+from .schedules import build_schedule, counts_as_due
 from .services import LOAN_REFERENCE_PREFIX
 from .validators import resident_id_check_char, uscc_check_char
 
@@ -86,8 +86,9 @@ LOAN_COLUMNS = [
     "oldest_overdue_due_date", "created_at", "contract_cost_amount", "grace_days",
 ]  # fmt: skip
 INSTALLMENT_COLUMNS = [
-    "id", "loan_id", "sequence", "due_date", "principal_amount", "interest_amount", "fee_amount", "penalty_amount",
-    "principal_paid_amount", "interest_paid_amount", "fee_paid_amount", "penalty_paid_amount",
+    "id", "loan_id", "sequence", "due_date", "effective_due_date", "principal_amount", "interest_amount",
+    "fee_amount", "penalty_amount", "principal_paid_amount", "interest_paid_amount", "fee_paid_amount",
+    "penalty_paid_amount",
 ]  # fmt: skip
 PAYMENT_COLUMNS = [
     "id", "loan_id", "source", "external_ref", "amount", "received_on", "channel", "status", "unallocated_amount",
@@ -137,6 +138,8 @@ def ensure_products() -> dict[str, Product]:
                 "monthly_fee_rate": Decimal(fee),
                 "penalty_daily_rate": Decimal(penalty),
                 "grace_days": grace,
+                # Consumer products give a due date on a weekend or holiday until the next business day.
+                "due_on_next_business_day": code in INDIVIDUAL_PRODUCTS,
             },
         )
     return products
@@ -382,8 +385,12 @@ class LedgerSeeder:
         )  # fmt: skip
         for item, planned in zip(open_items, schedule, strict=True):
             done = paid[item.key]
+            counts_from = counts_as_due(
+                planned.due_date, calendar=product.business_calendar,
+                next_business_day_rule=product.due_on_next_business_day,
+            )  # fmt: skip
             rows.installments.append(
-                (item.key, loan_id, planned.sequence, planned.due_date, planned.principal_amount,
+                (item.key, loan_id, planned.sequence, planned.due_date, counts_from, planned.principal_amount,
                  planned.interest_amount, planned.fee_amount, ZERO, done["principal"], done["interest"], done["fee"],
                  done["penalty"])
             )  # fmt: skip

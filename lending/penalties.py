@@ -12,9 +12,9 @@ from django.utils import timezone
 from creditops.core.db import DaysBetween, insert_from_select, jit_off
 from creditops.core.money import ZERO
 
+from .delinquency import delinquency_refresh
 from .models import GraceRule, Installment, Loan, Payment, PenaltyBase, PenaltyEntry, PenaltyPause
 from .penalty_replay import penalty_replay
-from .services import delinquency_refresh
 
 ONE_DAY = datetime.timedelta(days=1)
 EXACT_FIELD = DecimalField(max_digits=24, decimal_places=8)
@@ -22,7 +22,7 @@ MONEY_FIELD = DecimalField(max_digits=18, decimal_places=2)
 
 
 def _unpaid(part):
-    return F(f"{part}_amount") - F(f"{part}_paid_amount")
+    return F(f"{part}_amount") - F(f"{part}_paid_amount") - F(f"{part}_adjusted_amount")
 
 
 def _base_expression():
@@ -41,7 +41,7 @@ def _chargeable(day: datetime.date):
     """Installments charged on `day`, annotated with days, base and exact amount (the rule above).
     Driven by the loans the day's delinquency refresh found overdue (their partial index) and each one's
     unpaid installments (theirs): the planner cannot misjudge that as a scan of every installment."""
-    late = DaysBetween(Value(day), F("due_date"))
+    late = DaysBetween(Value(day), F("effective_due_date"))
     grace = F("loan__grace_days")
     days = Case(
         When(Q(loan__penalty_grace_rule=GraceRule.CHARGED_BACK) & Q(late_days=grace + 1), then=grace + 1),
@@ -53,7 +53,7 @@ def _chargeable(day: datetime.date):
     paid_later = Payment.objects.filter(loan=OuterRef("loan_id"), received_on__gte=day, status=Payment.Status.POSTED)
     return (
         Installment.objects.filter(loan__oldest_overdue_due_date__isnull=False, loan__status=Loan.Status.ACTIVE)
-        .filter(due_date__lt=day, outstanding_amount__gt=0, loan__penalty_daily_rate__gt=0)
+        .filter(effective_due_date__lt=day, outstanding_amount__gt=0, loan__penalty_daily_rate__gt=0)
         .filter(Q(penalty_accrued_on__isnull=True) | Q(penalty_accrued_on__lt=day))
         .annotate(late_days=late, base=_base_expression())
         .filter(late_days__gt=grace, base__gt=0)

@@ -6,13 +6,18 @@ of every day after R. The replay, under the loan's row lock:
 
 1. removes every live penalty accrual of the days after R (a removal entry each, opposite amounts);
 2. takes back what every payment received from R on was allocated (opposite allocation rows, net per
-   payment and installment), so the loan stands as it did when R's money arrived;
-3. allocates R's posted payments by the product's waterfall, oldest installment first, then walks the
-   days after R to the last day charged: each is charged by the rule (the loan's pauses as recorded;
-   the cost cap derived again), then that day's payments are allocated;
+   payment and installment), and what every waiver effective from R on waived (opposite entry lines),
+   so the loan stands as it did when R's money arrived;
+3. applies R's waivers, then allocates R's posted payments by the product's waterfall, oldest installment
+   first, then walks the days after R to the last day charged: each is charged by the rule (the loan's
+   pauses as recorded; the cost cap derived again), then that day's waivers are applied (each waives what
+   it asked for, or what is left of its part if that is less), then that day's payments are allocated;
 4. allocates the payments received after the last day charged, and spends any older credit balance.
 
-No penalty is ever charged for a day after the money arrived, and every change is a new row.
+No penalty is ever charged for a day after the money arrived, and every change is a new row. A re-play
+never goes back past an entry that changed what the loan is — a settlement discount, a write-off or a
+restructuring (lending/adjustments.py `ledger_floor`): money received before one but posted after it is
+re-played from that entry's day.
 """
 
 import datetime
@@ -24,8 +29,9 @@ from django.db.models import Max, Q, Sum
 from accounts.services import audit_record
 from creditops.core.money import ZERO
 
+from .adjustments import ADJUSTED_FIELDS, entry_net_lines, ledger_floor, spread_oldest_first, waivers_to_replay
 from .allocation import COMPONENTS, OpenInstallment, allocate, outstanding_parts
-from .models import Installment, Loan, Payment, PaymentAllocation, PenaltyEntry, PenaltyPause
+from .models import Installment, LedgerEntryLine, Loan, Payment, PaymentAllocation, PenaltyEntry, PenaltyPause
 from .penalty_rule import Terms, booked_cents, cost_cap_amount, day_penalty
 from .posting import apply_credit_balance, refresh_settlement
 from .signals import penalty_replayed
@@ -40,6 +46,13 @@ def live_accruals(loan_id: int, after: datetime.date):
     return PenaltyEntry.objects.filter(
         loan_id=loan_id, kind=PenaltyEntry.Kind.ACCRUAL, accrued_on__gt=after, removals__isnull=True
     )
+
+
+def replay_since(loan_id: int, received_on: datetime.date) -> datetime.date:
+    """The day a re-play for money received on `received_on` starts: that day, or the loan's ledger
+    floor if later (see the module's docstring)."""
+    floor = ledger_floor(loan_id)
+    return max(received_on, floor) if floor else received_on
 
 
 def replay_needed(loan_id: int, since: datetime.date, *, payment: Payment | None = None) -> bool:
@@ -63,10 +76,13 @@ def penalty_replay(*, loan_id: int, since: datetime.date, through: datetime.date
     replay = _Replay(loan, since, cause)
     replay.remove(removed_entries)
     replay.take_back_payments()
-    replay.allocate_payments(received_on=since)
+    replay.take_back_waivers()
+    replay.apply_waivers(effective_on=since)
+    replay.allocate_payments(received_through=since)
     day = since + ONE_DAY
     while day <= through:
         replay.charge(day)
+        replay.apply_waivers(effective_on=day)
         replay.allocate_payments(received_on=day)
         day += ONE_DAY
     replay.allocate_payments(received_after=max(through, since))
@@ -84,7 +100,12 @@ class _Replay:
         self.loan, self.since, self.cause = loan, since, cause
         self.terms = Terms.of(loan)
         self.installments = list(loan.installments.order_by("due_date", "sequence"))
-        self.payments = list(loan.payments.filter(received_on__gte=since).order_by("received_on", "id"))
+        # The payments from `since` on, and the one that caused the re-play if it was received before.
+        later = Q(received_on__gte=since) | Q(pk=cause.pk) if isinstance(cause, Payment) else Q(received_on__gte=since)
+        self.payments = list(loan.payments.filter(later).order_by("received_on", "id"))
+        self.waivers = waivers_to_replay(loan.pk, since)
+        self.waived = {}  # waiver entry id -> {installment id: amounts} as re-applied
+        self.new_lines = []
         self.pauses = list(loan.penalty_pauses.exclude(reason=PenaltyPause.Reason.COST_CAP, started_on__gt=since))
         self.capped = any(p.reason == PenaltyPause.Reason.COST_CAP for p in self.pauses)
         self.revisions = self._revisions()
@@ -132,7 +153,7 @@ class _Replay:
         by_id = {item.pk: item for item in self.installments}
         net = (
             PaymentAllocation.objects.filter(payment__in=self.payments)
-            .values("payment_id", "installment_id")
+            .values("payment_id", "installment_id", "is_recovery")
             .annotate(**{part: Sum(f"{part}_amount") for part in COMPONENTS})
         )
         payments = {payment.pk: payment for payment in self.payments}
@@ -140,29 +161,74 @@ class _Replay:
             amounts = {part: row[part] or ZERO for part in COMPONENTS}
             if not any(amounts.values()):
                 continue
-            self._allocation(payments[row["payment_id"]], by_id[row["installment_id"]], amounts, sign=-1)
+            payment, item = payments[row["payment_id"]], by_id[row["installment_id"]]
+            self._allocation(payment, item, amounts, sign=-1, is_recovery=row["is_recovery"])
         for payment in self.payments:
             if payment.status == Payment.Status.POSTED:
                 self.loan.credit_balance_amount -= payment.unallocated_amount
                 payment.unallocated_amount = payment.amount
 
-    def _allocation(self, payment, item, amounts: dict, *, sign: int) -> None:
+    def _allocation(self, payment, item, amounts: dict, *, sign: int, is_recovery: bool = False) -> None:
         self.new_allocations.append(
             PaymentAllocation(
                 payment=payment,
                 installment=item,
                 is_replay=True,
+                is_recovery=is_recovery,
                 **{f"{part}_amount": sign * amounts[part] for part in COMPONENTS},
             )
         )
         for part in COMPONENTS:
             setattr(item, f"{part}_paid_amount", getattr(item, f"{part}_paid_amount") + sign * amounts[part])
 
-    def allocate_payments(self, *, received_on=None, received_after=None) -> None:
+    def take_back_waivers(self) -> None:
+        """Opposite lines for what each waiver from `since` on waives now."""
+        by_id = {item.pk: item for item in self.installments}
+        for entry in self.waivers:
+            for line in entry_net_lines(entry):
+                self._waiver_line(entry, by_id[line.key.pk], line.amounts, sign=-1)
+
+    def apply_waivers(self, *, effective_on) -> None:
+        by_id = {item.pk: item for item in self.installments}
+        for entry in self.waivers:
+            if entry.effective_on != effective_on:
+                continue
+            if entry.reverses_id is None:
+                amount = entry.requested_amount or entry.amount
+                lines = spread_oldest_first(self.installments, entry.component, amount)
+                applied = {line.key.pk: line.amounts for line in lines}
+            else:  # a reversal takes back what its waiver waives now
+                applied = {
+                    pk: {part: -value for part, value in amounts.items()}
+                    for pk, amounts in self._waived_now(entry.reverses).items()
+                }
+            self.waived[entry.pk] = applied
+            for pk, amounts in applied.items():
+                self._waiver_line(entry, by_id[pk], amounts, sign=1)
+
+    def _waived_now(self, entry) -> dict:
+        if entry.pk in self.waived:
+            return self.waived[entry.pk]
+        return {line.key.pk: line.amounts for line in entry_net_lines(entry)}
+
+    def _waiver_line(self, entry, item, amounts: dict, *, sign: int) -> None:
+        self.new_lines.append(
+            LedgerEntryLine(
+                entry=entry, installment=item, is_replay=True,
+                **{f"{part}_amount": sign * amounts[part] for part in COMPONENTS},
+            )
+        )  # fmt: skip
+        for part in COMPONENTS:
+            field = f"{part}_adjusted_amount"
+            setattr(item, field, getattr(item, field) + sign * amounts[part])
+
+    def allocate_payments(self, *, received_on=None, received_through=None, received_after=None) -> None:
         for payment in self.payments:
             if payment.status != Payment.Status.POSTED:
                 continue
             if received_on is not None and payment.received_on != received_on:
+                continue
+            if received_through is not None and payment.received_on > received_through:
                 continue
             if received_after is not None and payment.received_on <= received_after:
                 continue
@@ -189,9 +255,9 @@ class _Replay:
             return
         charges = []
         for item in self.installments:
-            if item.due_date >= day:
+            if item.effective_due_date >= day:
                 continue
-            days, base, exact = day_penalty(outstanding_parts(item), item.due_date, day, self.terms)
+            days, base, exact = day_penalty(outstanding_parts(item), item.effective_due_date, day, self.terms)
             if days:
                 charges.append((item, days, base, exact))
         if not charges:
@@ -238,7 +304,8 @@ class _Replay:
         ).delete()
         PenaltyPause.objects.bulk_create(self.new_pauses)
         PaymentAllocation.objects.bulk_create(self.new_allocations)
-        Installment.objects.bulk_update(self.installments, PAID_FIELDS + PENALTY_FIELDS)
+        LedgerEntryLine.objects.bulk_create(self.new_lines)
+        Installment.objects.bulk_update(self.installments, PAID_FIELDS + PENALTY_FIELDS + ADJUSTED_FIELDS)
         Payment.objects.bulk_update(self.payments, ["unallocated_amount"])
         apply_credit_balance(self.loan)
         refresh_settlement(self.loan, max(self.since, max((p.received_on for p in self.payments), default=self.since)))

@@ -4,9 +4,10 @@ The rule, for one installment of an active loan on one day D (the day's penalty 
 at the start of D: money received on D stops the penalty from the day after — the nightly run charges D
 early in the morning of D, before the day's money arrives):
 
-- Late days: L = D - due date. No penalty while L <= the loan's grace days. Once grace has passed, a
-  "free" grace charges one day; "charged back" charges, on the first day after grace, the grace days
-  too (grace + 1 days), then one day.
+- Late days: L = D - the day the installment counts as due (its due date, or the next business day when
+  the product moves due dates off weekends and holidays). No penalty while L <= the loan's grace days.
+  Once grace has passed, a "free" grace charges one day; "charged back" charges, on the first day after
+  grace, the grace days too (grace + 1 days), then one day.
 - Base: what is unpaid of the installment's overdue principal, or principal and interest, or principal,
   interest and fees (the loan's terms); with compounding, its unpaid penalty too.
 - Exact amount: base × daily rate × days, kept to 8 decimals. Rounding is cumulative: the installment

@@ -7,7 +7,7 @@ from .allocation import COMPONENTS, OpenInstallment, allocate, outstanding_parts
 from .models import Installment, Loan, Payment, PaymentAllocation
 
 
-def apply_allocation_lines(payment, lines, *, sign: int, is_reversal: bool = False):
+def apply_allocation_lines(payment, lines, *, sign: int, is_reversal: bool = False, is_recovery: bool = False):
     """Record allocation rows and move the installments' paid amounts by the same figures."""
     rows, changed = [], []
     for line in lines:
@@ -17,6 +17,7 @@ def apply_allocation_lines(payment, lines, *, sign: int, is_reversal: bool = Fal
                 payment=payment,
                 installment=installment,
                 is_reversal=is_reversal,
+                is_recovery=is_recovery,
                 **{f"{part}_amount": sign * line.amounts[part] for part in COMPONENTS},
             )
         )
@@ -48,7 +49,9 @@ def apply_credit_balance(loan: Loan) -> None:
 
 
 def refresh_settlement(loan: Loan, on: datetime.date):
-    if loan.status == Loan.Status.WRITTEN_OFF:
+    """An active loan that owes nothing is settled on `on`; a settled one that owes again is active.
+    Written off and settled with discount are decided by their own entries, never here."""
+    if loan.status in (Loan.Status.WRITTEN_OFF, Loan.Status.SETTLED_WITH_DISCOUNT):
         return
     owes_anything = loan.installments.filter(outstanding_amount__gt=0).exists()
     if owes_anything:

@@ -8,6 +8,7 @@ import datetime
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
+from creditops.core.business_days import next_business_day
 from creditops.core.dates import add_months
 from creditops.core.money import ZERO, to_money
 
@@ -55,6 +56,12 @@ def build_schedule(
         )
         for number, (principal_part, interest_part) in enumerate(splits, start=1)
     ]
+
+
+def counts_as_due(due_date: datetime.date, *, calendar: str, next_business_day_rule: bool) -> datetime.date:
+    """The day an installment counts as due for days past due and penalty: its due date, or — when the
+    product says so — the next business day of its calendar if the due date is a weekend or holiday."""
+    return next_business_day(due_date, calendar) if next_business_day_rule else due_date
 
 
 def _equal_installment(principal, term, rate):

@@ -9,7 +9,11 @@ from django.db.models.functions import Upper
 
 from creditops.core.money import ZERO, to_money
 
-from .models import Borrower, Installment, Loan, PenaltyEntry
+from .adjustments import adjusted_by_kind
+from .allocation import COMPONENTS
+from .models import Borrower, Installment, LedgerEntry, Loan, PenaltyEntry
+from .settlements import settlement_paid_amount
+from .write_off import written_off_summary
 
 LOAN_REFERENCE = re.compile(r"^LN-\d{4}-\d{6,}$", re.IGNORECASE)
 DIGITS = re.compile(r"^\d{5,20}$")
@@ -91,8 +95,51 @@ RECONCILE_CHECKS = {
                    SUM(principal_amount + interest_amount + fee_amount + penalty_amount) AS allocated
             FROM lending_paymentallocation GROUP BY payment_id
         ) a ON a.payment_id = p.id
-        WHERE (p.status = 'posted' AND ROUND(COALESCE(a.allocated, 0) + p.unallocated_amount - p.amount, 2) <> 0)
+        WHERE (p.status = 'posted'
+               AND ROUND(COALESCE(a.allocated, 0) + p.unallocated_amount + p.refunded_amount - p.amount, 2) <> 0)
            OR (p.status = 'reversed' AND ROUND(COALESCE(a.allocated, 0), 2) <> 0)
+        LIMIT %s
+    """,
+    "payment_refunded_equals_refunds": """
+        SELECT p.id FROM lending_payment p
+        LEFT JOIN (SELECT payment_id, SUM(amount) AS refunded FROM lending_paymentrefund GROUP BY payment_id) r
+          ON r.payment_id = p.id
+        WHERE ROUND(p.refunded_amount - COALESCE(r.refunded, 0), 2) <> 0
+        LIMIT %s
+    """,
+    "installment_adjusted_equals_lines": """
+        SELECT i.id FROM lending_installment i
+        LEFT JOIN (
+            SELECT installment_id, SUM(principal_amount) AS principal, SUM(interest_amount) AS interest,
+                   SUM(fee_amount) AS fee, SUM(penalty_amount) AS penalty
+            FROM lending_ledgerentryline GROUP BY installment_id
+        ) a ON a.installment_id = i.id
+        WHERE ROUND(i.principal_adjusted_amount - COALESCE(a.principal, 0), 2) <> 0
+           OR ROUND(i.interest_adjusted_amount - COALESCE(a.interest, 0), 2) <> 0
+           OR ROUND(i.fee_adjusted_amount - COALESCE(a.fee, 0), 2) <> 0
+           OR ROUND(i.penalty_adjusted_amount - COALESCE(a.penalty, 0), 2) <> 0
+        LIMIT %s
+    """,
+    "loan_written_off_equals_lines": """
+        SELECT l.id FROM lending_loan l
+        LEFT JOIN (
+            SELECT e.loan_id,
+                   SUM(x.principal_amount + x.interest_amount + x.fee_amount + x.penalty_amount) AS left_off
+            FROM lending_ledgerentry e JOIN lending_ledgerentryline x ON x.entry_id = e.id
+            WHERE e.kind IN ('write_off', 'recovery', 'write_off_undo') GROUP BY e.loan_id
+        ) w ON w.loan_id = l.id
+        WHERE ROUND(l.written_off_amount - COALESCE(w.left_off, 0), 2) <> 0
+        LIMIT %s
+    """,
+    "loan_status_agrees_with_balances": """
+        SELECT l.id FROM lending_loan l
+        LEFT JOIN (
+            SELECT loan_id, SUM(outstanding_amount) AS owed FROM lending_installment
+            WHERE outstanding_amount > 0 GROUP BY loan_id
+        ) o ON o.loan_id = l.id
+        WHERE (l.status = 'active' AND COALESCE(o.owed, 0) = 0)
+           OR (l.status <> 'active' AND COALESCE(o.owed, 0) > 0)
+           OR (l.status = 'written_off' AND l.written_off_amount < 0)
         LIMIT %s
     """,
     "loan_credit_equals_unallocated": """
@@ -116,16 +163,23 @@ RECONCILE_CHECKS = {
     """,
     "loan_penalty_equals_entries": """
         SELECT l.id FROM lending_loan l
-        LEFT JOIN (SELECT loan_id, SUM(amount) AS amount FROM lending_penaltyentry GROUP BY loan_id) e
-          ON e.loan_id = l.id
+        LEFT JOIN (
+            SELECT loan_id, SUM(amount) AS amount FROM lending_penaltyentry WHERE kind <> 'carried' GROUP BY loan_id
+        ) e ON e.loan_id = l.id
         WHERE ROUND(l.penalty_accrued_amount - COALESCE(e.amount, 0), 2) <> 0
         LIMIT %s
     """,
+    # Restructuring closes the old schedule's principal and books it again, with the capitalised arrears.
     "schedule_principal_equals_loan": """
         SELECT l.id FROM lending_loan l
         JOIN (SELECT loan_id, SUM(principal_amount) AS principal FROM lending_installment GROUP BY loan_id) s
           ON s.loan_id = l.id
-        WHERE ROUND(s.principal - l.principal_amount, 2) <> 0
+        LEFT JOIN (
+            SELECT e.loan_id, SUM(x.principal_amount) AS closed
+            FROM lending_ledgerentry e JOIN lending_ledgerentryline x ON x.entry_id = e.id
+            WHERE e.kind = 'restructure' GROUP BY e.loan_id
+        ) r ON r.loan_id = l.id
+        WHERE ROUND(s.principal - COALESCE(r.closed, 0) - l.principal_amount - l.capitalised_amount, 2) <> 0
         LIMIT %s
     """,
 }
@@ -172,3 +226,42 @@ def loan_penalty(loan: Loan, *, schedule=None, limit: int = PENALTY_ENTRIES_LIMI
             PenaltyEntry.objects.filter(loan=loan).select_related("installment").order_by("-accrued_on", "-id")[:limit]
         ),
     }
+
+
+ENTRIES_LIMIT = 30
+WAIVED_KINDS = (LedgerEntry.Kind.WAIVER, LedgerEntry.Kind.SETTLEMENT_DISCOUNT)
+
+
+def loan_adjustments(loan: Loan, *, schedule: list) -> dict:
+    """What ledger entries did to a loan, as the case shows it: each installment of `schedule` gets
+    `waived`, `written_off` and `restructured` (what entries of that kind close of it now); then the
+    waived totals per part, the latest entries, its settlements, restructurings and write-off. A loan
+    without entries costs two queries."""
+    entries = list(loan.ledger_entries.order_by("-effective_on", "-id")[:ENTRIES_LIMIT])
+    by_kind = adjusted_by_kind(loan) if entries else {}
+    waived = dict.fromkeys(COMPONENTS, ZERO)
+    for item in schedule:
+        kinds = by_kind.get(item.pk, {})
+        item.waived = _kinds_total(kinds, WAIVED_KINDS)
+        item.written_off = _kinds_total(kinds, LedgerEntry.WRITE_OFF_KINDS)
+        item.restructured = _kinds_total(kinds, [LedgerEntry.Kind.RESTRUCTURE])
+        for kind in WAIVED_KINDS:
+            for part, amount in kinds.get(kind, {}).items():
+                waived[part] += amount
+    settlements = list(loan.settlements.prefetch_related("instalments").order_by("-id")[:5])
+    for settlement in settlements:
+        settlement.paid = settlement_paid_amount(settlement)
+    ever_written_off = loan.written_off_on or any(entry.kind == LedgerEntry.Kind.WRITE_OFF for entry in entries)
+    return {
+        "waived": waived,
+        "waived_total": sum(waived.values(), ZERO),
+        "entries": entries,
+        "settlements": settlements,
+        "active_settlement": next((s for s in settlements if s.status == s.Status.ACTIVE), None),
+        "restructurings": list(loan.restructurings.order_by("-effective_on", "-id")) if loan.restructure_count else [],
+        "write_off": written_off_summary(loan) if ever_written_off else None,
+    }
+
+
+def _kinds_total(kinds: dict, wanted) -> Decimal:
+    return sum((sum(kinds[kind].values(), ZERO) for kind in wanted if kind in kinds), ZERO)

@@ -4,25 +4,23 @@ import datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Case, OuterRef, Q, Subquery, Sum, Value, When
-from django.db.models.functions import Coalesce
-from django.db.models.lookups import GreaterThanOrEqual, IsNull
+from django.db.models import Sum
 from django.utils.translation import gettext as _
 
 from accounts.services import audit_record
 from creditops.core.dates import add_months, business_today
-from creditops.core.db import DaysBetween
 from creditops.core.errors import DomainError
 from creditops.core.money import ZERO, positive_whole_cents
 from creditops.core.references import format_reference, reference_allocate_block
 
 from .allocation import COMPONENTS, AllocationLine, OpenInstallment, allocate, outstanding_parts
-from .delinquency import BUCKET_UPPER_BOUNDS
-from .models import Borrower, BorrowerContact, Installment, Loan, Payment, PenaltyPause, Product
-from .penalty_replay import penalty_replay, replay_needed
+from .models import Borrower, BorrowerContact, Installment, Loan, Payment, Product
+from .penalty_replay import penalty_replay, replay_needed, replay_since
 from .posting import apply_allocation_lines, apply_credit_balance, refresh_settlement
-from .schedules import build_schedule
+from .schedules import build_schedule, counts_as_due
+from .settlements import settlement_check, settlement_reopen
 from .signals import payment_posted, payment_reversed
+from .write_off import recovery_allocate, recovery_take_back
 
 LOAN_REFERENCE_PREFIX = "LN"
 MAX_TERM_MONTHS = 360
@@ -99,6 +97,11 @@ def loan_create(
             loan=loan,
             sequence=item.sequence,
             due_date=item.due_date,
+            effective_due_date=counts_as_due(
+                item.due_date,
+                calendar=product.business_calendar,
+                next_business_day_rule=product.due_on_next_business_day,
+            ),
             principal_amount=item.principal_amount,
             interest_amount=item.interest_amount,
             fee_amount=item.fee_amount,
@@ -197,7 +200,10 @@ def _post_locked(loan_id, source, external_ref, amount, received_on, channel, ac
         channel=channel,
         posted_by=actor if actor is not None and actor.is_authenticated else None,
     )
-    if replay_needed(loan.pk, received_on):
+    if loan.status == Loan.Status.WRITTEN_OFF:
+        recovery_allocate(loan, payment)
+        loan.save(update_fields=["credit_balance_amount", "written_off_amount"])
+    elif replay_needed(loan.pk, replay_since(loan.pk, received_on)):
         _post_into_the_past(loan, payment, actor)
     else:
         _post_today(loan, payment)
@@ -209,6 +215,7 @@ def _post_locked(loan_id, source, external_ref, amount, received_on, channel, ac
         detail={"loan": loan.reference, "amount": str(amount), "to_credit": str(excess)},
     )
     payment_posted.send(sender=Payment, payment=payment, actor=actor)
+    settlement_check(loan_id=loan.pk, actor=actor)
     return payment, True
 
 
@@ -233,7 +240,7 @@ def _post_into_the_past(loan: Loan, payment: Payment, actor) -> None:
     payment.save()
     loan.credit_balance_amount += payment.amount
     loan.save(update_fields=["credit_balance_amount"])
-    penalty_replay(loan_id=loan.pk, since=payment.received_on, cause=payment, actor=actor)
+    penalty_replay(loan_id=loan.pk, since=replay_since(loan.pk, payment.received_on), cause=payment, actor=actor)
     payment.refresh_from_db()
 
 
@@ -264,25 +271,32 @@ def payment_reverse(*, payment: Payment, reason: str, reversed_on: datetime.date
     if payment.status == Payment.Status.REVERSED:
         raise DomainError(_("This payment is already reversed."), code="payment.already_reversed")
     reversal_date_check(reversed_on=reversed_on, received_on=payment.received_on)
-    if loan.credit_balance_amount < payment.unallocated_amount:
+    if loan.credit_balance_amount < payment.unallocated_amount or payment.refunded_amount > 0:
         raise DomainError(
             _("The credit balance this payment created has been used; reverse what used it first."),
             code="payment.credit_used",
         )
-    needs_replay = replay_needed(loan.pk, payment.received_on, payment=payment)
-    if not needs_replay:
-        _take_back(payment)
-    loan.credit_balance_amount -= payment.unallocated_amount
+    if loan.status == Loan.Status.SETTLED_WITH_DISCOUNT:
+        settlement_reopen(loan, actor)  # the discount needed this money: it is taken back first
     payment.status = Payment.Status.REVERSED
     payment.reversed_on = reversed_on
     payment.reversal_reason = reason
-    payment.save(update_fields=["status", "reversed_on", "reversal_reason"])
-    if needs_replay:
+    if loan.status == Loan.Status.WRITTEN_OFF:
+        recovery_take_back(loan, payment)
+        loan.credit_balance_amount -= payment.unallocated_amount
+        payment.save(update_fields=["status", "reversed_on", "reversal_reason"])
+        loan.save(update_fields=["credit_balance_amount", "written_off_amount"])
+    elif replay_needed(loan.pk, since := replay_since(loan.pk, payment.received_on), payment=payment):
         # What came after the money arrived assumed it had: re-play those days without it.
+        loan.credit_balance_amount -= payment.unallocated_amount
+        payment.save(update_fields=["status", "reversed_on", "reversal_reason"])
         loan.save(update_fields=["credit_balance_amount"])
-        penalty_replay(loan_id=loan.pk, since=payment.received_on, cause=payment, actor=actor)
+        penalty_replay(loan_id=loan.pk, since=since, cause=payment, actor=actor)
         loan.refresh_from_db()
     else:
+        _take_back(payment)
+        loan.credit_balance_amount -= payment.unallocated_amount
+        payment.save(update_fields=["status", "reversed_on", "reversal_reason"])
         apply_credit_balance(loan)
         refresh_settlement(loan, reversed_on)
         loan.save(update_fields=["credit_balance_amount", "status", "settled_on"])
@@ -307,70 +321,6 @@ def _take_back(payment: Payment) -> None:
         if any(row[part] for part in COMPONENTS)
     ]
     apply_allocation_lines(payment, lines, sign=-1, is_reversal=True)
-
-
-@transaction.atomic
-def delinquency_refresh(*, as_of: datetime.date, loan_ids: list[int] | None = None) -> int:
-    """Recompute oldest overdue due date, overdue amount, DPD and bucket for every active loan as of a
-    business date, set-based (a few UPDATE statements, no Python loop over loans). Only loans that are
-    overdue now or were marked overdue before are written, each once; each statement is driven by an index
-    on those few rows, never by a scan of the book. Returns how many loans were rewritten (see
-    lending/delinquency.py for the rule). `loan_ids` limits it to those loans."""
-    overdue_items = Installment.objects.filter(loan=OuterRef("pk"), due_date__lt=as_of, outstanding_amount__gt=0)
-    oldest = Subquery(overdue_items.order_by("due_date").values("due_date")[:1])
-    overdue_amount = Coalesce(
-        Subquery(overdue_items.values("loan").annotate(total=Sum("outstanding_amount")).values("total")), Value(ZERO)
-    )
-    loans = Loan.objects.all() if loan_ids is None else Loan.objects.filter(pk__in=loan_ids)
-    active = loans.filter(status=Loan.Status.ACTIVE)
-    overdue_loan_ids = Installment.objects.filter(due_date__lt=as_of, outstanding_amount__gt=0).values("loan_id")
-    rewritten = 0
-    # Grace days differ per product, and UPDATE cannot join; products are few, so statements per product.
-    for product_id, grace_days in Product.objects.values_list("pk", "grace_days"):
-        figures = {
-            "oldest_overdue_due_date": oldest, "overdue_amount": overdue_amount,
-            **_dpd_and_bucket(as_of, grace_days, oldest),
-        }  # fmt: skip
-        of_product = active.filter(product_id=product_id)
-        # Two statements rather than one with OR: an OR around the IN (subquery) defeats the semi-join.
-        rewritten += of_product.filter(oldest_overdue_due_date__isnull=False).update(**figures)
-        rewritten += of_product.filter(oldest_overdue_due_date__isnull=True, pk__in=overdue_loan_ids).update(**figures)
-    # Loans no longer active (settled, written off) keep no delinquency.
-    loans.exclude(status=Loan.Status.ACTIVE).filter(oldest_overdue_due_date__isnull=False).update(
-        oldest_overdue_due_date=None, overdue_amount=ZERO, days_past_due=0, aging_bucket=Loan.Bucket.CURRENT
-    )
-    return rewritten
-
-
-def _dpd_and_bucket(as_of: datetime.date, grace_days: int, oldest) -> dict:
-    """UPDATE expressions for DPD and bucket from `oldest`, the oldest unpaid due date as of the business
-    date (an expression: the stored column still holds yesterday's value). Bucket limits become due-date
-    thresholds: DPD > n exactly when the oldest unpaid due date is before as_of - n days."""
-    within_grace = Q(IsNull(oldest, True)) | Q(GreaterThanOrEqual(oldest, as_of - datetime.timedelta(days=grace_days)))
-    dpd = Case(When(within_grace, then=Value(0)), default=DaysBetween(Value(as_of), oldest))
-    bucket_rules = [When(within_grace, then=Value(Loan.Bucket.CURRENT))]
-    for bucket, upper in BUCKET_UPPER_BOUNDS[1:-1]:
-        bucket_rules.append(
-            When(GreaterThanOrEqual(oldest, as_of - datetime.timedelta(days=upper)), then=Value(bucket))
-        )
-    bucket = Case(*bucket_rules, default=Value(BUCKET_UPPER_BOUNDS[-1][0]))
-    return {"days_past_due": dpd, "aging_bucket": bucket}
-
-
-@transaction.atomic
-def loan_write_off(*, loan: Loan, on: datetime.date, actor=None) -> Loan:
-    """Take a loan off the active book (after an approved write-off). The schedule and what is still owed
-    stay as they are, so recoveries can still be posted against it."""
-    loan = Loan.objects.select_for_update(of=("self",)).get(pk=loan.pk)
-    if loan.status == Loan.Status.WRITTEN_OFF:
-        return loan
-    if loan.status != Loan.Status.ACTIVE:
-        raise DomainError(_("Only an active loan can be written off."), code="loan.not_active")
-    loan.status = Loan.Status.WRITTEN_OFF
-    loan.save(update_fields=["status"])
-    PenaltyPause.objects.create(loan=loan, reason=PenaltyPause.Reason.WRITTEN_OFF, started_on=on)
-    audit_record(actor=actor, event="loan.written_off", subject=loan, detail={"on": on.isoformat()})
-    return loan
 
 
 REVEALABLE_FIELDS = ("id_number", "phone")

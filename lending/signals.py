@@ -9,3 +9,8 @@ payment_reversed = Signal()  # kwargs: payment, actor
 payments_imported = Signal()  # kwargs: payments (a list, in posting order), actor
 # A late-arriving payment re-played the loan's penalty days (kwargs: loan, since, removed, charged).
 penalty_replayed = Signal()
+# A ledger entry was posted: a waiver, a settlement discount, a write-off, a recovery, an undo, a
+# restructuring's closing entry, or a reversal of one (kwargs: entry, actor).
+ledger_entry_posted = Signal()
+# A settlement ended: paid (the loan settled with discount), lapsed or cancelled (kwargs: settlement, actor).
+settlement_ended = Signal()

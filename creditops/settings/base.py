@@ -251,6 +251,10 @@ CREDITOPS = {
     # A new product's cap on the annualised total cost of a loan (interest, fees and penalty on the
     # principal); penalty accrual stops once it is reached. 0.24 = 24 % a year.
     "PENALTY_COST_CAP": env.str("PENALTY_COST_CAP", default="0.24"),
+    # How long after a write-off an approved undo may restore the loan.
+    "WRITE_OFF_UNDO_DAYS": env.int("WRITE_OFF_UNDO_DAYS", default=90),
+    # The latest deadline a settlement may have, in days after it is agreed.
+    "SETTLEMENT_MAX_DAYS": env.int("SETTLEMENT_MAX_DAYS", default=180),
 }
 
 # What every notice prints about the lender and how to pay (the letterhead and the payment box), in both

@@ -7,7 +7,7 @@ from creditops.core.dates import business_today
 from creditops.core.masking import mask_phone
 from creditops.core.money import ZERO
 from lending.models import Loan, Payment
-from lending.selectors import loan_penalty
+from lending.selectors import loan_adjustments, loan_penalty
 
 from ..models import ApprovalRequest, CaseEvent, CollectionCase, DunningAction, DunningStage, PaymentPlan, PromiseToPay
 
@@ -64,7 +64,7 @@ def case_workspace(case: CollectionCase, *, today: datetime.date | None = None) 
     today = today or business_today()
     schedule = list(loan.installments.order_by("sequence"))
     for installment in schedule:
-        installment.is_overdue = installment.due_date < today and installment.outstanding_amount > 0
+        installment.is_overdue = installment.effective_due_date < today and installment.outstanding_amount > 0
     contacts = list(case.borrower.contacts.order_by("id"))
     for contact in contacts:
         contact.masked_phone = mask_phone(contact.phone)
@@ -93,6 +93,8 @@ def case_workspace(case: CollectionCase, *, today: datetime.date | None = None) 
         ),
         "schedule": schedule,
         "penalty": loan_penalty(loan, schedule=schedule),
+        "ledger": loan_adjustments(loan, schedule=schedule),
+        "restructure_watched": loan.restructured_watch_on(today),
         "outstanding_total": outstanding_total,
         "payments": list(Payment.objects.filter(loan=loan).order_by("-received_on", "-id")[:PAYMENTS_LIMIT]),
         # By business date: a payment received on Monday and posted on Thursday sits on Monday.

@@ -6,41 +6,35 @@ import datetime
 from decimal import ROUND_DOWN
 
 from django.db import transaction
-from django.db.models import F, OuterRef, Subquery, Sum, Value
-from django.db.models.functions import Coalesce, JSONObject, Least
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.services import audit_record
 from creditops.core.dates import add_months, business_today
-from creditops.core.db import insert_from_select
 from creditops.core.errors import DomainError
 from creditops.core.money import CENT, ZERO, positive_whole_cents, to_money
-from lending.models import Payment
-from lending.services import loan_write_off
+from lending.adjustments import waiver_validate
+from lending.restructuring import restructure_validate
+from lending.settlements import settlement_validate
+from lending.write_off import undo_validate
 
 from ..models import (
     ApprovalRequest,
-    Callback,
     CaseEvent,
-    CaseStatus,
-    CloseReason,
     CollectionCase,
     DunningAction,
     PaymentPlan,
     PlanInstallment,
-    PromiseToPay,
 )
 from ..selectors import case_supervisable_by
 from ..signals import plan_started
+from . import arrangements
 from .cases import _locked, require_open, require_workable
 from .timeline import case_event_add
 
 Event = CaseEvent.Kind
 Kind = ApprovalRequest.Kind
 MAX_PLAN_INSTALLMENTS = 24
-# Recorded on approvals the closing of their case made moot (data, not shown as a sentence).
-CASE_CLOSED_REASON = "case closed before a decision"
 REASON_MAX_LENGTH = 2000
 
 
@@ -54,9 +48,10 @@ def _money(value, code):
 
 @transaction.atomic
 def approval_request(
-    *, case: CollectionCase, kind: str, actor, reason: str, amount=None, action=None, plan=None
+    *, case: CollectionCase, kind: str, actor, reason: str, amount=None, action=None, plan=None, terms=None
 ) -> ApprovalRequest:
-    """Ask for a decision. Write-offs and settlement discounts name an amount."""
+    """Ask for a decision. Write-offs, waivers and settlements name an amount; `terms` holds what else a
+    kind needs (see the requests below)."""
     if kind not in Kind.values:
         raise DomainError(_("Unknown approval kind %(kind)r.") % {"kind": kind}, code="approval.kind_invalid")
     require_workable(case, actor)
@@ -64,20 +59,55 @@ def approval_request(
     reason = (reason or "").strip()
     if actor is not None and not reason:
         raise DomainError(_("Say why you ask for this."), code="approval.reason_missing")
-    if kind in (Kind.SETTLEMENT_DISCOUNT, Kind.WRITE_OFF) and actor is not None:
+    if kind in (Kind.SETTLEMENT_DISCOUNT, Kind.WRITE_OFF, Kind.WAIVER) and actor is not None:
         amount = _money(amount, "approval.amount_invalid")
     if kind == Kind.PAYMENT_PLAN and plan is None:
         raise DomainError(_("Request a payment plan with its instalments."), code="approval.plan_missing")
     if case.approvals.filter(kind=kind, status=ApprovalRequest.Status.PENDING).exists():
         raise DomainError(_("A request of this kind is already waiting."), code="approval.already_pending")
     approval = ApprovalRequest.objects.create(
-        case=case, kind=kind, amount=amount, request_reason=reason[:REASON_MAX_LENGTH],
+        case=case, kind=kind, amount=amount, request_reason=reason[:REASON_MAX_LENGTH], terms=terms or {},
         requested_by=_user_or_none(actor), requested_at=timezone.now(), action=action, plan=plan,
     )  # fmt: skip
     detail = {"approval": approval.pk, "kind": kind, "amount": str(amount) if amount is not None else None}
+    detail.update(terms or {})
     case_event_add(case=case, kind=Event.APPROVAL_REQUESTED, actor=actor, detail=detail)
     audit_record(actor=actor, event="approval.requested", subject=approval, detail=detail)
     return approval
+
+
+def waiver_request(*, case: CollectionCase, component: str, amount, reason: str, actor) -> ApprovalRequest:
+    """Ask to waive `amount` of one part of what the loan owes (penalty, fees, interest or principal)."""
+    amount = waiver_validate(loan=case.loan, component=component, amount=amount)
+    return approval_request(
+        case=case, kind=Kind.WAIVER, amount=amount, reason=reason, actor=actor, terms={"component": component}
+    )
+
+
+def settlement_request(
+    *, case: CollectionCase, amount, deadline: datetime.date, instalments=None, reason: str, actor
+) -> ApprovalRequest:
+    """Ask to settle the loan for `amount` paid by `deadline` (optionally in dated instalments)."""
+    amount, rows = settlement_validate(loan=case.loan, agreed_amount=amount, deadline=deadline, instalments=instalments)
+    terms = {"deadline": deadline.isoformat(), "instalments": [[due.isoformat(), str(value)] for due, value in rows]}
+    return approval_request(
+        case=case, kind=Kind.SETTLEMENT_DISCOUNT, amount=amount, reason=reason, actor=actor, terms=terms
+    )
+
+
+def restructure_request(
+    *, case: CollectionCase, method: str, term_months: int, first_due_date: datetime.date, reason: str, actor
+) -> ApprovalRequest:
+    """Ask to restructure the loan: its arrears capitalised or carried to the end of a new schedule."""
+    restructure_validate(loan=case.loan, method=method, term_months=term_months, first_due_date=first_due_date)
+    terms = {"method": method, "term_months": term_months, "first_due_date": first_due_date.isoformat()}
+    return approval_request(case=case, kind=Kind.RESTRUCTURE, reason=reason, actor=actor, terms=terms)
+
+
+def write_off_undo_request(*, case: CollectionCase, reason: str, actor) -> ApprovalRequest:
+    """Ask to restore a written-off loan as if it had never been written off (within the undo period)."""
+    undo_validate(loan=case.loan)
+    return approval_request(case=case, kind=Kind.WRITE_OFF_UNDO, reason=reason, actor=actor)
 
 
 @transaction.atomic
@@ -156,21 +186,6 @@ def _apply_credit_bureau_report(approval, case, actor):
     """Approval releases the report; the action records it as done (bureau submission file: lending)."""
 
 
-def _apply_settlement(approval, case, actor):
-    case.settlement_amount = approval.amount
-    case.save(update_fields=["settlement_amount"])
-
-
-def _apply_write_off(approval, case, actor):
-    if case.loan.status != case.loan.Status.ACTIVE or case.loan.overdue_amount <= 0:
-        raise DomainError(
-            _("The loan is no longer overdue; there is nothing to write off."), code="approval.write_off_moot"
-        )
-    loan_write_off(loan=case.loan, on=business_today(), actor=actor)
-    if case.is_open:
-        case_close(case=case, reason=CloseReason.WRITTEN_OFF, on=business_today(), actor=actor)
-
-
 def _apply_plan(approval, case, actor):
     plan = PaymentPlan.objects.select_for_update().get(pk=approval.plan_id)
     plan.status = PaymentPlan.Status.ACTIVE
@@ -185,63 +200,13 @@ def _apply_plan(approval, case, actor):
 _APPLY = {
     Kind.LEGAL_REFERRAL: _apply_legal_referral,
     Kind.CREDIT_BUREAU_REPORT: _apply_credit_bureau_report,
-    Kind.SETTLEMENT_DISCOUNT: _apply_settlement,
-    Kind.WRITE_OFF: _apply_write_off,
+    Kind.SETTLEMENT_DISCOUNT: arrangements.apply_settlement,
+    Kind.WRITE_OFF: arrangements.apply_write_off,
     Kind.PAYMENT_PLAN: _apply_plan,
+    Kind.WAIVER: arrangements.apply_waiver,
+    Kind.RESTRUCTURE: arrangements.apply_restructure,
+    Kind.WRITE_OFF_UNDO: arrangements.apply_write_off_undo,
 }
-
-
-def case_close(*, case: CollectionCase, reason: str, on: datetime.date, actor=None) -> CollectionCase:
-    """Close a case (after an approved write-off) and wind down what was still waiting on it, exactly as
-    the nightly run does for the cases it closes."""
-    case.is_open, case.closed_on, case.close_reason = False, on, reason
-    case.status = CaseStatus.WRITTEN_OFF if reason == CloseReason.WRITTEN_OFF else CaseStatus.CURED
-    case.save(update_fields=["is_open", "closed_on", "close_reason", "status"])
-    case_records_wind_down(CollectionCase.objects.filter(pk=case.pk), reason=reason, on=on)
-    case_event_add(case=case, kind=Event.CLOSED, actor=actor, detail={"reason": reason}, as_of=on)
-    return case
-
-
-def case_records_wind_down(cases, *, reason: str, on: datetime.date) -> None:
-    """For cases being closed: waiting actions are cancelled; pending promises count as kept when the debt
-    was paid (cancelled on a write-off); a performing plan is completed, a requested one rejected; pending
-    approvals are rejected, since nothing is left to decide. Set-based, for one case or thousands."""
-    case_ids = cases.values("pk")
-    waiting = [DunningAction.Status.PENDING, DunningAction.Status.AWAITING_APPROVAL]
-    DunningAction.objects.filter(case__in=case_ids, status__in=waiting).update(status=DunningAction.Status.CANCELLED)
-    Callback.objects.filter(case__in=case_ids, status=Callback.Status.PENDING).update(status=Callback.Status.CANCELLED)
-    pending_promises = PromiseToPay.objects.filter(case__in=case_ids, status=PromiseToPay.Status.PENDING)
-    if reason == CloseReason.WRITTEN_OFF:
-        pending_promises.update(status=PromiseToPay.Status.CANCELLED, evaluated_on=on)
-    else:
-        _promises_kept_at_close(pending_promises, on)
-    PaymentPlan.objects.filter(case__in=case_ids, status=PaymentPlan.Status.ACTIVE).update(
-        status=PaymentPlan.Status.COMPLETED, ended_on=on
-    )
-    PaymentPlan.objects.filter(case__in=case_ids, status=PaymentPlan.Status.REQUESTED).update(
-        status=PaymentPlan.Status.REJECTED, ended_on=on
-    )
-    ApprovalRequest.objects.filter(case__in=case_ids, status=ApprovalRequest.Status.PENDING).update(
-        status=ApprovalRequest.Status.REJECTED, decided_at=timezone.now(), decision_reason=CASE_CLOSED_REASON
-    )
-
-
-def _promises_kept_at_close(promises, on: datetime.date) -> None:
-    """The debt is paid, so a promise still pending is kept, with what came in since it was made (capped
-    at the promise); each gets its timeline entry. Set-based."""
-    paid_since = Subquery(
-        Payment.objects.filter(
-            loan__cases=OuterRef("case_id"), status=Payment.Status.POSTED, received_on__gte=OuterRef("made_on"),
-            received_on__lte=on,
-        ).order_by().values("status").annotate(total=Sum("amount")).values("total")
-    )  # fmt: skip
-    paid = Least(F("amount"), Coalesce(paid_since, Value(ZERO)), output_field=PromiseToPay._meta.get_field("amount"))
-    events = promises.values_list(
-        "case_id", Value(Event.PROMISE_KEPT), Value(on), Value(timezone.now()),
-        JSONObject(promise=F("pk"), amount=F("amount"), paid=paid, at_close=Value(True)),
-    )  # fmt: skip
-    insert_from_select(CaseEvent, ["case", "kind", "as_of", "occurred_at", "detail"], events)
-    promises.update(status=PromiseToPay.Status.KEPT, evaluated_on=on, paid_amount=paid)
 
 
 @transaction.atomic

@@ -179,6 +179,7 @@ def _steps(run: DunningRun, as_of: datetime.date, report: RunReport) -> None:
     step("cases_synced", steps.sync_cases)
     step("promises", steps.evaluate_promises, as_of)
     step("plans", steps.evaluate_plans, as_of)
+    step("settlements_lapsed", steps.lapse_settlements, as_of)
     step("cases_closed", steps.close_cured, as_of)
     step("cases_opened", steps.open_cases, as_of)
     steps.analyze(CollectionCase, CaseEvent)

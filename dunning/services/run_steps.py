@@ -26,9 +26,10 @@ from django.utils import timezone
 
 from creditops.core.db import insert_from_select
 from creditops.core.money import ZERO, to_money
+from lending.delinquency import delinquency_refresh
 from lending.models import Borrower, Installment, Loan, Payment, PenaltyPause
 from lending.penalties import penalty_accrue
-from lending.services import delinquency_refresh
+from lending.settlements import settlements_lapse
 
 from ..models import (
     APPROVAL_KIND_FOR_ACTION,
@@ -49,8 +50,8 @@ from ..models import (
     StageTransition,
     paused_case_ids,
 )
-from .approvals import case_records_wind_down
 from .assignment import assignments_plan
+from .closing import case_records_wind_down
 
 Event = CaseEvent.Kind
 ActionStatus = DunningAction.Status
@@ -103,16 +104,23 @@ def _loan_value(field_name):
 
 
 def sync_cases():
-    """Copy each open case's loan figures (DPD, bucket, overdue) where they changed."""
-    stale = CollectionCase.objects.filter(is_open=True).exclude(
+    """Copy each open case's loan figures (DPD, bucket, overdue) where they changed. A case in recovery
+    keeps the days past due it was written off at; its amount is what stays written off."""
+    working = CollectionCase.objects.filter(is_open=True).exclude(status=CaseStatus.RECOVERY)
+    stale = working.exclude(
         days_past_due=F("loan__days_past_due"),
         aging_bucket=F("loan__aging_bucket"),
         overdue_amount=F("loan__overdue_amount"),
+    )
+    recovering = CollectionCase.objects.filter(is_open=True, status=CaseStatus.RECOVERY).exclude(
+        overdue_amount=F("loan__written_off_amount")
     )
     return CollectionCase.objects.filter(pk__in=stale.values("pk")).update(
         days_past_due=_loan_value("days_past_due"),
         aging_bucket=_loan_value("aging_bucket"),
         overdue_amount=_loan_value("overdue_amount"),
+    ) + CollectionCase.objects.filter(pk__in=recovering.values("pk")).update(
+        overdue_amount=_loan_value("written_off_amount")
     )
 
 
@@ -158,6 +166,12 @@ def evaluate_promises(as_of) -> dict:
         _event(promise.case, kind, as_of, detail)
         outcome[status] += 1
     return outcome
+
+
+def lapse_settlements(as_of) -> int:
+    """Settlements past their deadline (or a missed instalment) lapse; their cases resume the ladder (the
+    ledger tells collections through its settlement_ended signal)."""
+    return settlements_lapse(as_of=as_of)
 
 
 def evaluate_plans(as_of) -> dict:
@@ -212,12 +226,19 @@ def _events_for(cases, kind, as_of, detail) -> int:
 
 
 def close_cured(as_of) -> dict:
-    """Close open cases whose loan has nothing overdue (cured), or that left the active book. Never while
-    any installment is overdue, grace days included."""
+    """Close open cases whose loan has nothing overdue (cured), that left the active book (settled, with
+    discount or not), or that were written off and fully recovered. Never while any installment is
+    overdue, grace days included. A written-off loan's case stays open, in recovery."""
     open_cases = CollectionCase.objects.filter(is_open=True)
+    written_off = open_cases.filter(loan__status=Loan.Status.WRITTEN_OFF)
+    written_off.exclude(status__in=[CaseStatus.RECOVERY, CaseStatus.DISPUTED]).update(status=CaseStatus.RECOVERY)
     groups = {
         CloseReason.SETTLED: (open_cases.filter(loan__status=Loan.Status.SETTLED), CaseStatus.CLOSED),
-        CloseReason.WRITTEN_OFF: (open_cases.filter(loan__status=Loan.Status.WRITTEN_OFF), CaseStatus.WRITTEN_OFF),
+        CloseReason.SETTLED_WITH_DISCOUNT: (
+            open_cases.filter(loan__status=Loan.Status.SETTLED_WITH_DISCOUNT),
+            CaseStatus.CLOSED,
+        ),
+        CloseReason.RECOVERED: (written_off.filter(loan__written_off_amount__lte=0), CaseStatus.CLOSED),
         CloseReason.CURED: (
             open_cases.filter(loan__status=Loan.Status.ACTIVE, loan__oldest_overdue_due_date__isnull=True),
             CaseStatus.CURED,
@@ -522,8 +543,11 @@ def _request_approvals(actions) -> int:
         Value(""),
         Value(""),
         rule,
+        JSONObject(),
     )
-    columns = ["case", "kind", "status", "requested_at", "action", "request_reason", "decision_reason", "rule"]
+    columns = [
+        "case", "kind", "status", "requested_at", "action", "request_reason", "decision_reason", "rule", "terms",
+    ]  # fmt: skip
     return insert_from_select(ApprovalRequest, columns, rows)
 
 

@@ -1,12 +1,14 @@
 """How a timeline entry reads in the workspace: one short line per kind, from the entry's detail."""
 
 import datetime
+from decimal import Decimal
 
 from django import template
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from creditops.core.money import format_money
+from lending.models import Component, LedgerEntry, Restructuring, Settlement
 
 from ..models import ActionKind, ApprovalRequest, CaseEvent, Channel, CloseReason, ContactAttempt, NoticeKind
 from ..services.guardrails import rule_label
@@ -91,9 +93,29 @@ def _penalty_replayed(detail, currency) -> str:
     }
 
 
+def _ledger_entry(detail, currency) -> str:
+    """ "Waiver of penalty interest: 25.00 CNY", "Write-off: 8,200.00 CNY", "Waiver reversed: …"."""
+    kind = _label(LedgerEntry.Kind, detail.get("kind"))
+    if detail.get("component"):
+        kind = _("%(kind)s of %(part)s") % {"kind": kind, "part": _label(Component, detail["component"])}
+    if detail.get("reversal"):
+        kind = _("%(kind)s taken back") % {"kind": kind}
+    amount = _stored_money(str(abs(Decimal(str(detail.get("amount") or 0)))), currency)
+    return _("%(kind)s: %(amount)s") % {"kind": kind, "amount": amount}
+
+
+def _settlement_ended(detail) -> str:
+    parts = (
+        _label(Settlement.Status, detail.get("status")), _label(Settlement.EndReason, detail.get("reason")),
+        detail.get("note"),
+    )  # fmt: skip
+    return " — ".join(str(part) for part in parts if part)
+
+
 # Each kind's line; those that print an amount take the case's currency as well.
 WITH_CURRENCY = {
     Event.OPENED: _opened, Event.PROMISE: _promise, Event.PAYMENT: _payment, Event.PENALTY_REPLAYED: _penalty_replayed,
+    Event.LEDGER_ENTRY: _ledger_entry,
 }  # fmt: skip
 SUMMARIES = {
     Event.CONTACT: _contact,
@@ -107,6 +129,7 @@ SUMMARIES = {
     Event.CLOSED: lambda d: _label(CloseReason, d.get("reason")),
     Event.CALLBACK: lambda d: _local_time(d.get("at")),
     Event.ACTION_DONE: lambda d: _label(ActionKind, d.get("kind")),
+    Event.SETTLEMENT_ENDED: _settlement_ended,
 }
 
 
@@ -162,3 +185,25 @@ def request_reason(approval: ApprovalRequest) -> str:
         "start": rule.get("start_dpd"),
         "dpd": rule.get("dpd"),
     }
+
+
+@register.filter
+def approval_terms(approval: ApprovalRequest) -> str:
+    """A request's terms in words: the part a waiver waives, a settlement's deadline and instalments, a
+    restructuring's method, term and first due date."""
+    terms = approval.terms or {}
+    if approval.kind == ApprovalRequest.Kind.WAIVER:
+        return _label(Component, terms.get("component"))
+    if approval.kind == ApprovalRequest.Kind.SETTLEMENT_DISCOUNT and terms.get("deadline"):
+        text = _("paid by %(day)s") % {"day": terms["deadline"]}
+        instalments = terms.get("instalments") or []
+        if instalments:
+            text += _(", in %(count)d instalments from %(day)s") % {"count": len(instalments), "day": instalments[0][0]}
+        return text
+    if approval.kind == ApprovalRequest.Kind.RESTRUCTURE and terms.get("method"):
+        return _("%(method)s; %(months)s months from %(day)s") % {
+            "method": _label(Restructuring.Method, terms["method"]),
+            "months": terms.get("term_months"),
+            "day": terms.get("first_due_date"),
+        }
+    return ""

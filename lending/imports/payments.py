@@ -32,9 +32,10 @@ from creditops.core.errors import DomainError
 from creditops.core.money import ZERO
 
 from ..allocation import COMPONENTS, OpenInstallment, allocate, outstanding_parts
-from ..models import Installment, Loan, Payment, PaymentAllocation, PenaltyEntry, Product
-from ..penalty_replay import penalty_replay
-from ..services import EXTERNAL_REF_MAX_LENGTH, SOURCE_MAX_LENGTH, payment_date_check
+from ..models import Installment, Loan, Payment, PaymentAllocation, PenaltyEntry, Product, Settlement
+from ..penalty_replay import penalty_replay, replay_since
+from ..services import EXTERNAL_REF_MAX_LENGTH, SOURCE_MAX_LENGTH, payment_date_check, payment_post
+from ..settlements import settlement_check
 from ..signals import payments_imported
 from .bulk import chunked, objects_insert, one_of, rows_insert, rows_update
 from .cells import CellError, date_value, parse_cells, positive_amount, quoted
@@ -49,6 +50,8 @@ AMOUNT_FIELDS = [f"{part}_amount" for part in COMPONENTS]
 PAID_FIELDS = [f"{part}_paid_amount" for part in COMPONENTS]
 # Loans posted together: their installments are read, allocated and written at once.
 LOANS_PER_CHUNK = 5_000
+# Loans whose payments are posted one by one through payment_post (see _post).
+ONE_BY_ONE_STATUSES = (Loan.Status.WRITTEN_OFF, Loan.Status.SETTLED_WITH_DISCOUNT)
 # Unpaid installments read per loan at first (PostgreSQL); a loan whose payments in the file reach further
 # is read whole.
 FIRST_READ = 3
@@ -94,6 +97,10 @@ class OpenItem:
     fee_paid_amount: Decimal
     interest_paid_amount: Decimal
     principal_paid_amount: Decimal
+    penalty_adjusted_amount: Decimal
+    fee_adjusted_amount: Decimal
+    interest_adjusted_amount: Decimal
+    principal_adjusted_amount: Decimal
     outstanding: dict[str, Decimal] = field(init=False)
     changed: bool = field(default=False, init=False)
 
@@ -378,7 +385,11 @@ def _first_unpaid_rows(loan_ids: list[int]) -> list[tuple]:
 
 def _post(rows: list[PaymentRow], ledgers: dict[int, LoanLedger], *, source, actor, file_name, report) -> None:
     """Post the rows in the order (received_on, row), a chunk of loans at a time so that only one chunk's
-    installments are ever in memory."""
+    installments are ever in memory. Payments on loans closed by an entry (written off: they are
+    recoveries; settled with discount) are rare and go through payment_post one by one."""
+    closed = {pk for pk, ledger in ledgers.items() if ledger.status in ONE_BY_ONE_STATUSES}
+    one_by_one = sorted((row for row in rows if row.loan_id in closed), key=_posting_order)
+    rows = [row for row in rows if row.loan_id not in closed]
     loan_chunks = list(chunked(sorted({row.loan_id for row in rows}), LOANS_PER_CHUNK))
     chunk_of_loan = {loan_id: number for number, loan_ids in enumerate(loan_chunks) for loan_id in loan_ids}
     rows_of_chunk = [[] for _loan_ids in loan_chunks]
@@ -395,8 +406,26 @@ def _post(rows: list[PaymentRow], ledgers: dict[int, LoanLedger], *, source, act
         _write_ledgers(chunk.values())
     payments = [payment for _row, payment in sorted(posted, key=lambda pair: _posting_order(pair[0]))]
     _replay_late_money(payments, actor)
-    _audit_file(payments, actor=actor, source=source, file_name=file_name, report=report)
+    _check_settlements({payment.loan_id for payment in payments}, actor)
+    singles = [_post_one(row, source, actor) for row in one_by_one]
+    _audit_file(payments + singles, actor=actor, source=source, file_name=file_name, report=report)
     payments_imported.send(sender=Payment, payments=payments, actor=actor)
+
+
+def _post_one(row: PaymentRow, source: str, actor) -> Payment:
+    payment, _created = payment_post(
+        loan=Loan.objects.get(pk=row.loan_id), source=source, external_ref=row.external_ref,
+        amount=row.amount, received_on=row.received_on, channel=row.channel, actor=actor,
+    )  # fmt: skip
+    return payment
+
+
+def _check_settlements(loan_ids: set[int], actor) -> None:
+    """A loan with a settlement waiting for payment settles with discount once the file paid it."""
+    for chunk in chunked(sorted(loan_ids)):
+        waiting = Settlement.objects.filter(one_of("loan_id", chunk), status=Settlement.Status.ACTIVE)
+        for loan_id in waiting.values_list("loan_id", flat=True):
+            settlement_check(loan_id=loan_id, actor=actor)
 
 
 def _replay_late_money(payments: list[Payment], actor) -> None:
@@ -427,7 +456,8 @@ def _replay_late_money(payments: list[Payment], actor) -> None:
             first = first_of_loan[loan_id]
             charged, received = charged_through.get(loan_id), received_through.get(loan_id)
             if (charged and charged > first.received_on) or (received and received > first.received_on):
-                penalty_replay(loan_id=loan_id, since=first.received_on, cause=first, actor=actor)
+                since = replay_since(loan_id, first.received_on)
+                penalty_replay(loan_id=loan_id, since=since, cause=first, actor=actor)
 
 
 def _posting_order(row: PaymentRow):
@@ -478,10 +508,8 @@ def _allocate(ledger: LoanLedger, amount: Decimal, received_on: datetime.date):
 
 
 def _settle(ledger: LoanLedger, on: datetime.date, *, owes_anything: bool) -> None:
-    """services._refresh_settlement on the in-memory ledger: the payment that pays the last installment
-    settles the loan on its date; a written-off loan keeps its status."""
-    if ledger.status == Loan.Status.WRITTEN_OFF:
-        return
+    """posting.refresh_settlement on the in-memory ledger: the payment that pays the last installment
+    settles the loan on its date (loans closed by an entry never come here)."""
     if owes_anything:
         ledger.status, ledger.settled_on = Loan.Status.ACTIVE, None
     elif ledger.status != Loan.Status.SETTLED:

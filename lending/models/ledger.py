@@ -9,6 +9,7 @@ from django.db.models.functions import Round
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from creditops.core.business_days import Calendar
 from creditops.core.db import UpperPrefixIndex
 from creditops.core.masking import mask_id_number, mask_phone
 from creditops.core.names import NamedInTwoLanguages
@@ -244,6 +245,22 @@ class Product(NamedInTwoLanguages):
         default="CN",
         help_text=_("Code of the contact-rules profile (e.g. CN, US); the version in force on the day applies."),
     )
+    restructure_limit = models.PositiveSmallIntegerField(
+        _("restructures allowed"), default=1, help_text=_("How many times one loan may be restructured.")
+    )
+    restructure_watch_months = models.PositiveSmallIntegerField(
+        _("watch period after restructuring (months)"), default=6, validators=[MaxValueValidator(60)]
+    )
+    business_calendar = models.CharField(
+        _("business-day calendar"), max_length=2, choices=Calendar.choices, default=Calendar.CN
+    )
+    due_on_next_business_day = models.BooleanField(
+        _("due dates move to the next business day"),
+        default=False,
+        help_text=_(
+            "A due date on a weekend or public holiday counts from the next business day for days past due and penalty."
+        ),
+    )
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
@@ -286,6 +303,7 @@ class Loan(models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active", _("Active")
         SETTLED = "settled", _("Settled")
+        SETTLED_WITH_DISCOUNT = "settled_discount", _("Settled with discount")
         WRITTEN_OFF = "written_off", _("Written off")
 
     class Bucket(models.TextChoices):
@@ -339,6 +357,20 @@ class Loan(models.Model):
     aging_bucket = models.CharField(_("aging bucket"), max_length=8, choices=Bucket.choices, default=Bucket.CURRENT)
     overdue_amount = MoneyField(_("overdue amount"))
     oldest_overdue_due_date = models.DateField(_("oldest unpaid due date"), null=True, blank=True)
+    # Restructuring (lending/restructuring.py): how often, the watch period after the last one, and the
+    # arrears made principal (the schedule's principal is the loan's plus these).
+    restructure_count = models.PositiveSmallIntegerField(_("times restructured"), default=0, db_default=0)
+    restructured_on = models.DateField(_("last restructured on"), null=True, blank=True)
+    restructure_watch_until = models.DateField(_("restructured: watched until"), null=True, blank=True)
+    capitalised_amount = models.DecimalField(
+        _("arrears capitalised"), max_digits=18, decimal_places=2, default=Decimal("0.00"), db_default=Decimal("0.00")
+    )
+    written_off_on = models.DateField(_("written off on"), null=True, blank=True)
+    # What stays written off: the write-off less recoveries (lending/write_off.py), kept with its entries.
+    written_off_amount = models.DecimalField(
+        _("written off, not recovered"), max_digits=18, decimal_places=2, default=Decimal("0.00"),
+        db_default=Decimal("0.00"),
+    )  # fmt: skip
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
@@ -366,6 +398,18 @@ class Loan(models.Model):
     def __str__(self):
         return self.reference
 
+    @property
+    def is_closed(self) -> bool:
+        return self.status != self.Status.ACTIVE
+
+    def restructured_watch_on(self, day) -> bool:
+        """Whether the loan is inside the watch period of its last restructuring on `day`."""
+        return self.restructure_watch_until is not None and day <= self.restructure_watch_until
+
+
+def _settled_part(part):
+    return F(f"{part}_paid_amount") + F(f"{part}_adjusted_amount")
+
 
 class Installment(models.Model):
     # No separate loan index: the (loan, sequence) unique constraint already leads with it.
@@ -374,6 +418,9 @@ class Installment(models.Model):
     )
     sequence = models.PositiveSmallIntegerField(_("number"))
     due_date = models.DateField(_("due date"))
+    # The day days past due and penalty count from: the due date, or the next business day when the
+    # product moves due dates off weekends and holidays (creditops/core/business_days.py). Set at booking.
+    effective_due_date = models.DateField(_("counts as due on"))
     principal_amount = MoneyField(_("principal due"))
     interest_amount = MoneyField(_("interest due"))
     fee_amount = MoneyField(_("fees due"))
@@ -382,6 +429,12 @@ class Installment(models.Model):
     interest_paid_amount = MoneyField(_("interest paid"))
     fee_paid_amount = MoneyField(_("fees paid"))
     penalty_paid_amount = MoneyField(_("penalty paid"))
+    # Closed without money by ledger entries (lending/models/entries.py): waived, written off (net of what
+    # recoveries reinstated), or carried into a restructured schedule. The entries' lines say which.
+    principal_adjusted_amount = MoneyField(_("principal adjusted"), db_default=Decimal("0.00"))
+    interest_adjusted_amount = MoneyField(_("interest adjusted"), db_default=Decimal("0.00"))
+    fee_adjusted_amount = MoneyField(_("fees adjusted"), db_default=Decimal("0.00"))
+    penalty_adjusted_amount = MoneyField(_("penalty adjusted"), db_default=Decimal("0.00"))
     # The penalty accrued before rounding (penalty_amount is this rounded to cents) and its last day: the
     # nightly accrual adds a day's exact amount and books the cents the rounded total grew by.
     penalty_exact_amount = models.DecimalField(
@@ -391,15 +444,16 @@ class Installment(models.Model):
     outstanding_amount = models.GeneratedField(
         verbose_name=_("outstanding"),
         # Rounded to cents because SQLite (the demo database) does decimal arithmetic in binary floats.
+        # Due + accrued − paid − adjusted (waived, written off, restructured).
         expression=Round(
             F("principal_amount")
             + F("interest_amount")
             + F("fee_amount")
             + F("penalty_amount")
-            - F("principal_paid_amount")
-            - F("interest_paid_amount")
-            - F("fee_paid_amount")
-            - F("penalty_paid_amount"),
+            - _settled_part("principal")
+            - _settled_part("interest")
+            - _settled_part("fee")
+            - _settled_part("penalty"),
             2,
         ),
         output_field=models.DecimalField(max_digits=18, decimal_places=2),
@@ -414,8 +468,14 @@ class Installment(models.Model):
             models.UniqueConstraint(fields=["loan", "sequence"], name="installment_loan_sequence_uniq"),
             *[
                 models.CheckConstraint(
-                    condition=Q(**{f"{part}_paid_amount__gte": 0, f"{part}_paid_amount__lte": F(f"{part}_amount")}),
-                    name=f"installment_{part}_paid_within_due",
+                    condition=Q(
+                        **{
+                            f"{part}_paid_amount__gte": 0,
+                            f"{part}_adjusted_amount__gte": 0,
+                            f"{part}_amount__gte": _settled_part(part),
+                        }
+                    ),
+                    name=f"installment_{part}_settled_within_due",
                 )
                 for part in ("principal", "interest", "fee", "penalty")
             ],
@@ -425,8 +485,10 @@ class Installment(models.Model):
             models.Index(
                 fields=["loan", "due_date"], name="installment_unpaid_idx", condition=Q(outstanding_amount__gt=0)
             ),
-            # The delinquency refresh starts from here: unpaid installments by due date.
-            models.Index(fields=["due_date"], name="installment_due_unpaid_idx", condition=Q(outstanding_amount__gt=0)),
+            # The delinquency refresh starts from here: unpaid installments by the day they count as due.
+            models.Index(
+                fields=["effective_due_date"], name="installment_due_unpaid_idx", condition=Q(outstanding_amount__gt=0)
+            ),
         ]
 
     def __str__(self):
@@ -439,6 +501,11 @@ class Installment(models.Model):
     @property
     def paid_amount(self):
         return self.principal_paid_amount + self.interest_paid_amount + self.fee_paid_amount + self.penalty_paid_amount
+
+    @property
+    def adjusted_amount(self):
+        parts = ("principal", "interest", "fee", "penalty")
+        return sum((getattr(self, f"{part}_adjusted_amount") for part in parts), Decimal("0.00"))
 
 
 class Payment(models.Model):
@@ -465,6 +532,9 @@ class Payment(models.Model):
     channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.POSTED)
     unallocated_amount = MoneyField(_("to credit balance"), help_text=_("Part beyond everything owed."))
+    refunded_amount = MoneyField(
+        _("refunded"), db_default=Decimal("0.00"), help_text=_("Credit balance from this payment paid back.")
+    )
     reversed_on = models.DateField(_("reversed on"), null=True, blank=True)
     reversal_reason = models.CharField(_("reversal reason"), max_length=200, blank=True)
     posted_by = models.ForeignKey(
@@ -514,6 +584,8 @@ class PaymentAllocation(models.Model):
     is_reversal = models.BooleanField(_("reversal"), default=False)
     # Written when a late-arriving payment re-plays the loan's days (lending/penalty_replay.py).
     is_replay = models.BooleanField(_("re-played"), default=False, db_default=False)
+    # Money received after the loan was written off: recovered, reported apart from collections.
+    is_recovery = models.BooleanField(_("recovery"), default=False, db_default=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:

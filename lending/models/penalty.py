@@ -51,6 +51,8 @@ class PenaltyEntry(models.Model):
     class Kind(models.TextChoices):
         ACCRUAL = "accrual", _("Accrual")
         REMOVAL = "removal", _("Removal")
+        # Unpaid penalty of a restructured schedule's installment, due again on the new last installment.
+        CARRIED = "carried", _("Carried from the old schedule")
 
     # Few indexes: the nightly run inserts ~250,000 rows at 1M loans. The loan is found through
     # (loan, accrued_on), an installment's accruals through the unique constraint.

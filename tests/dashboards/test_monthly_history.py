@@ -13,7 +13,8 @@ from creditops.dashboards import selectors
 from dunning.models import LoanMonthPosition, RollRateCell, VintagePoint
 from dunning.services.run import dunning_run
 from lending.models import Installment, Loan
-from lending.services import loan_create, loan_write_off, payment_post
+from lending.services import loan_create, payment_post
+from lending.write_off import loan_write_off
 from tests.factories import BorrowerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -304,7 +304,7 @@ def test_a_rejected_legal_referral_changes_nothing_on_the_case(case, collector, 
     assert (case.status, case.legal_hold) == (CaseStatus.OPEN, False)
 
 
-def test_an_approved_write_off_writes_off_the_loan_and_closes_the_case(case, collector, supervisor):
+def test_an_approved_write_off_writes_off_the_loan_and_moves_the_case_to_recovery(case, collector, supervisor):
     approval = approval_request(case=case, kind="write_off", amount="1066.19", reason="Deceased", actor=collector)
     assert approval.amount == ARREARS
 
@@ -313,28 +313,25 @@ def test_an_approved_write_off_writes_off_the_loan_and_closes_the_case(case, col
     case.refresh_from_db()
     case.loan.refresh_from_db()
     assert case.loan.status == Loan.Status.WRITTEN_OFF
-    assert (case.is_open, case.status, case.close_reason, case.closed_on) == (
-        False,
-        CaseStatus.WRITTEN_OFF,
-        "written_off",
-        business_today(),
-    )
-    assert case.actions.get(kind="collector_call").status == DunningAction.Status.CANCELLED
-    assert case.events.filter(kind=Event.CLOSED).get().detail == {"reason": "written_off"}
-    assert AuditEvent.objects.filter(event="loan.written_off", actor=supervisor).count() == 1
+    assert case.loan.written_off_amount >= ARREARS  # the arrears and everything not yet due
+    assert (case.is_open, case.status, case.close_reason) == (True, CaseStatus.RECOVERY, "")
+    assert case.actions.get(kind="collector_call").status == DunningAction.Status.PENDING  # still worked
+    entry = case.events.filter(kind=Event.LEDGER_ENTRY).get().detail
+    assert (entry["kind"], entry["amount"]) == ("write_off", str(case.loan.written_off_amount))
+    assert AuditEvent.objects.filter(event="ledger.write_off", actor=supervisor).count() == 1
+    assert case.is_paused  # the ladder no longer moves it
 
 
-def test_a_write_off_closes_the_cases_pending_promise_as_the_nightly_run_does(case, collector, supervisor):
-    """Bug: case_close (used by an approved write-off) cancels waiting actions but leaves a pending promise
-    pending on the closed case, where the run never evaluates it again; the run's own write-off close
-    (_close_cured) cancels it."""
+def test_a_written_off_case_keeps_its_pending_promise(case, collector, supervisor):
+    """A case in recovery goes on being worked: a promise made before the write-off still stands (money
+    it brings is a recovery)."""
     promise = promise_record(case=case, amount="300", promised_for=in_days(5), actor=collector)
     approval = approval_request(case=case, kind="write_off", amount="1066.19", reason="Deceased", actor=collector)
 
     decide(approval, supervisor)
 
     promise.refresh_from_db()
-    assert promise.status == PromiseToPay.Status.CANCELLED
+    assert promise.status == PromiseToPay.Status.PENDING
 
 
 @pytest.mark.parametrize("amount", [None, "0", "-1", "lots"])

@@ -352,7 +352,7 @@ def test_paying_everything_overdue_cures_the_case_at_the_next_run(team, cn_produ
     case.refresh_from_db()
     assert (case.is_open, case.status, case.close_reason, case.closed_on) == (False, "cured", "cured", day(11))
     assert actions_of(case) == {(7, "collector_call"): "cancelled"}
-    assert report.counts["cases_closed"] == {"settled": 0, "written_off": 0, "cured": 1}
+    assert report.counts["cases_closed"] == {"settled": 0, "settled_discount": 0, "recovered": 0, "cured": 1}
     closed = CaseEvent.objects.get(case=case, kind=CaseEvent.Kind.CLOSED)
     assert (closed.as_of, closed.detail) == (day(11), {"reason": "cured"})
     loan.refresh_from_db()
@@ -374,7 +374,7 @@ def test_paying_the_whole_loan_closes_the_case_as_settled(team, cn_product):
 
     case.refresh_from_db()
     assert (case.is_open, case.status, case.close_reason, case.closed_on) == (False, "closed", "settled", day(11))
-    assert report.counts["cases_closed"] == {"settled": 1, "written_off": 0, "cured": 0}
+    assert report.counts["cases_closed"] == {"settled": 1, "settled_discount": 0, "recovered": 0, "cured": 0}
     assert actions_of(case)[(7, "collector_call")] == "cancelled"
     loan.refresh_from_db()
     assert (loan.status, loan.days_past_due, loan.overdue_amount) == ("settled", 0, Decimal("0.00"))
@@ -642,7 +642,7 @@ def test_a_dry_run_prints_what_would_change_and_writes_nothing(team, cn_product)
     assert lines[0].startswith("2026-02-22: DRY RUN (nothing written) in ")
     assert "  cases_opened: 1" in lines
     assert "  stage_moves: 2" in lines
-    assert "  cases_closed: {'settled': 0, 'written_off': 0, 'cured': 1}" in lines
+    assert "  cases_closed: {'settled': 0, 'settled_discount': 0, 'recovered': 0, 'cured': 1}" in lines
     assert "  actions: {'pending': 2}" in lines
     assert f"  opened (first 1): {opening.reference}" in lines
     assert f"  moved (first 2): {moving.reference}, {opening.reference}" in lines
@@ -667,6 +667,7 @@ STEPS = [
     "cases_synced",
     "promises",
     "plans",
+    "settlements_lapsed",
     "cases_closed",
     "cases_opened",
     "cases_assigned",
@@ -710,7 +711,8 @@ def test_the_run_record_and_the_portfolio_snapshot_add_up(team, cn_product):
         "cases_synced": 0,
         "promises": {"kept": 0, "partially_kept": 0, "broken": 0},
         "plans": {"completed": 0, "broken": 0},
-        "cases_closed": {"settled": 0, "written_off": 0, "cured": 0},
+        "settlements_lapsed": 0,
+        "cases_closed": {"settled": 0, "settled_discount": 0, "recovered": 0, "cured": 0},
         "cases_opened": 4,
         "cases_assigned": 4,
         "stage_moves": 4,

@@ -15,9 +15,11 @@ from accounts.models import AuditEvent, Team
 from accounts.roles import COLLECTOR, SUPERVISOR
 from accounts.services import audit_record
 from creditops.core.models import ReferenceCounter
+from lending.delinquency import delinquency_refresh
 from lending.models import Borrower, Installment, Loan, Payment, PaymentAllocation, PenaltyEntry, PenaltyPause
 from lending.penalties import penalty_accrue
-from lending.services import delinquency_refresh, loan_write_off, payment_post
+from lending.services import payment_post
+from lending.write_off import loan_write_off
 from tests.factories import BorrowerFactory, UserFactory, resident_id
 
 D = datetime.date

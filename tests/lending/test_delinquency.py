@@ -6,9 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from lending.delinquency import bucket_for, days_past_due, loan_delinquency
+from lending.delinquency import bucket_for, days_past_due, delinquency_refresh, loan_delinquency
 from lending.models import Loan
-from lending.services import delinquency_refresh
 from tests.factories import ProductFactory
 
 from .conftest import total_owed

@@ -16,7 +16,8 @@ from lending.imports.files import Row
 from lending.imports.payments import payments_import
 from lending.models import Installment, Loan, Payment, PaymentAllocation
 from lending.selectors import ledger_mismatches
-from lending.services import loan_write_off, payment_post
+from lending.services import payment_post
+from lending.write_off import loan_write_off
 from tests.factories import ProductFactory, charge_penalty
 
 from .conftest import total_owed

@@ -7,12 +7,14 @@ from decimal import Decimal
 import pytest
 from django.db.models import Sum
 
+from lending.delinquency import delinquency_refresh
 from lending.imports.files import read_rows
 from lending.imports.payments import COLUMNS, payments_import
 from lending.models import GraceRule, Installment, Loan, PenaltyBase, PenaltyEntry, PenaltyPause
 from lending.penalties import penalty_accrue
 from lending.selectors import ledger_mismatches
-from lending.services import delinquency_refresh, loan_write_off, payment_post, payment_reverse
+from lending.services import payment_post, payment_reverse
+from lending.write_off import loan_write_off
 from tests.factories import ProductFactory
 
 from .conftest import next_ref

@@ -25,7 +25,7 @@ from django.core.management import CommandError, call_command
 from accounts.models import AuditEvent
 from creditops.core.errors import DomainError
 from dunning.models import CaseEvent, CloseReason, ContactAttempt, NoticeKind
-from dunning.services.approvals import case_close
+from dunning.services.closing import case_close
 from lending.models import Borrower
 from notices import tasks
 from notices.models import Notice, NoticeDelivery

@@ -19,7 +19,7 @@ from accounts.models import AuditEvent
 from creditops.core.dates import business_today
 from creditops.core.errors import DomainError
 from dunning.models import CloseReason, ContactAttempt, NoticeKind
-from dunning.services.approvals import case_close
+from dunning.services.closing import case_close
 from lending.models import Borrower, BorrowerContact
 from notices.models import NoticeDelivery, PrintBatch
 from notices.services.issue import notice_correct, notice_issue

@@ -5,9 +5,12 @@ from lending.selectors import ledger_mismatches
 
 class Command(BaseCommand):
     help = (
-        "Prove the stored balances agree with the ledger: installment paid amounts = their allocations, "
-        "payment allocations = payment amount, credit balances = unallocated payments, schedule principal = "
-        "loan principal. Exits non-zero and lists offending ids when any check fails."
+        "Prove the stored balances agree with the ledger, for every loan: each installment's paid amounts = its "
+        "allocations, its adjusted (waived, written off, restructured) amounts = its entry lines and its penalty "
+        "= its accrual entries, so outstanding = due + accrued - paid - waived - written off; each payment = "
+        "allocated + credit + refunded; credit balances = unallocated payments; what stays written off = the "
+        "write-off entries; the schedule's principal = the loan's plus capitalised arrears; the loan's status "
+        "agrees with what it owes. Exits non-zero and lists offending ids when any check fails."
     )
 
     def add_arguments(self, parser):

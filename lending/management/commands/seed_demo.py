@@ -10,9 +10,9 @@ from accounts.services import audit_record
 from creditops.core.dates import business_today
 from creditops.dashboards.services import activity_record
 from dunning.demo import demo_assignment_rules_create, demo_history_walk
+from lending.delinquency import delinquency_refresh
 from lending.demo import LedgerSeeder
 from lending.models import Loan
-from lending.services import delinquency_refresh
 
 SEED_LOCK_KEY = 7_246_001  # PostgreSQL advisory lock: one seeder at a time
 
