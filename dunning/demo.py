@@ -9,14 +9,26 @@ from django.utils import timezone
 from accounts.demo import DEMO_TEAMS
 from accounts.models import Team, User
 from accounts.roles import COLLECTOR
-from creditops.core.dates import business_today
+from creditops.core.dates import add_months, business_today
+from creditops.core.money import to_money
+from lending.allocation import outstanding_parts
 from lending.demo import DEMO_SOURCE
-from lending.models import Loan, Payment
+from lending.models import Component, LedgerEntry, Loan, Payment, Restructuring
 from lending.selectors import loan_outstanding_amount
 from lending.services import payment_post
+from lending.settlements import loan_owed_amount
 
-from .models import ApprovalRequest, AssignmentRule, Channel, CollectionCase, ContactAttempt
-from .services.approvals import PlanFrequency, approval_request, plan_installments_even, plan_request
+from .models import ApprovalRequest, AssignmentRule, CaseStatus, Channel, CollectionCase, ContactAttempt
+from .services.approvals import (
+    PlanFrequency,
+    approval_decide,
+    approval_request,
+    plan_installments_even,
+    plan_request,
+    restructure_request,
+    settlement_request,
+    waiver_request,
+)
 from .services.cases import case_note_add, contact_attempt_log
 from .services.guardrails import ContactBlockedError
 from .services.run import dunning_run
@@ -87,6 +99,108 @@ def _work(case, collector, number):
 
 
 DEMO_NOTES = ["借款人称工资月底到账。", "已发送还款账户信息。", "借款人情绪激动，下次由主管跟进。", "家属代为转告。"]
+
+
+# What the ledger can do beyond payments, once each on the demo book, through the real requests and a
+# supervisor's approval: a penalty waiver, a settlement paid (settled with discount), a settlement still
+# waiting for payment, a restructuring, and a write-off with a recovery after it. Cases are taken from the
+# top of each bucket's worklist, skipping those the casework above already used.
+DEMO_STORY_BUCKETS = {
+    "waiver": Loan.Bucket.DPD_31_60,
+    "settlement_paid": Loan.Bucket.DPD_61_90,
+    "settlement_waiting": Loan.Bucket.DPD_91_180,
+    "restructure": Loan.Bucket.DPD_31_60,
+    "write_off": Loan.Bucket.DPD_180_PLUS,
+}
+
+
+def demo_ledger_stories_create() -> dict[str, str]:
+    """Tell each story once (nothing if a ledger entry exists). Returns {story: loan reference}."""
+    if LedgerEntry.objects.exists():
+        return {}
+    told, used = {}, set()
+    for story, bucket in DEMO_STORY_BUCKETS.items():
+        case = _story_case(bucket, used)
+        if case is None:
+            continue
+        used.add(case.pk)
+        collector = case.assigned_to or User.objects.filter(teams=case.team, groups__name=COLLECTOR).first()
+        supervisor = case.team.supervisor if case.team_id else None
+        if collector is None or supervisor is None:
+            continue
+        approval = STORIES[story](case, collector)
+        approval_decide(approval=approval, approve=True, reason="同意。", actor=supervisor)
+        FOLLOW_UPS.get(story, lambda _case: None)(case)
+        told[story] = case.loan.reference
+    return told
+
+
+def _story_case(bucket, used):
+    pending = ApprovalRequest.objects.filter(status=ApprovalRequest.Status.PENDING)
+    busy = pending.exclude(kind=ApprovalRequest.Kind.WRITE_OFF)
+    return (
+        CollectionCase.objects.filter(is_open=True, aging_bucket=bucket, status=CaseStatus.OPEN)
+        .exclude(pk__in=used)
+        .exclude(pk__in=busy.values("case_id"))
+        .exclude(contacts__is_automatic=False)
+        .select_related("loan", "team")
+        .order_by("-priority_score", "id")
+        .first()
+    )
+
+
+def _waiver(case, collector):
+    penalty = sum((outstanding_parts(item)["penalty"] for item in case.loan.installments.all()), Decimal(0))
+    return waiver_request(
+        case=case, component=Component.PENALTY, amount=max(to_money(penalty / 2), Decimal("0.01")),
+        reason="首次逾期，借款人主动联系，减免一半罚息。", actor=collector,
+    )  # fmt: skip
+
+
+def _settlement(case, collector):
+    owed = loan_owed_amount(case.loan)
+    return settlement_request(
+        case=case, amount=to_money(owed * Decimal("0.7")), deadline=business_today() + datetime.timedelta(days=14),
+        reason="借款人一次性结清七成欠款，余额减免。", actor=collector,
+    )  # fmt: skip
+
+
+def _restructure(case, collector):
+    return restructure_request(
+        case=case, method=Restructuring.Method.CAPITALISE, term_months=24,
+        first_due_date=add_months(business_today(), 1), reason="借款人收入下降，申请延长期限、欠款转本金。",
+        actor=collector,
+    )  # fmt: skip
+
+
+def _write_off(case, collector):
+    pending = case.approvals.filter(kind=ApprovalRequest.Kind.WRITE_OFF, status=ApprovalRequest.Status.PENDING).first()
+    return pending or approval_request(
+        case=case, kind=ApprovalRequest.Kind.WRITE_OFF, amount=loan_owed_amount(case.loan),
+        reason="逾期超过180天，经评估无力偿还，申请核销。", actor=collector,
+    )  # fmt: skip
+
+
+def _pay(case, share: Decimal, tag: str) -> None:
+    """The borrower pays `share` of what the case's loan owes (or of the agreed settlement) today."""
+    loan = Loan.objects.get(pk=case.loan_id)
+    settlement = loan.settlements.filter(status="active").first()
+    base = settlement.agreed_amount if settlement else loan.written_off_amount or loan_owed_amount(loan)
+    payment_post(
+        loan=loan, source=DEMO_SOURCE, external_ref=f"{loan.reference}-{tag}", amount=to_money(base * share),
+        received_on=business_today(), channel=Payment.Channel.BANK_TRANSFER, actor=None,
+    )  # fmt: skip
+
+
+STORIES = {
+    "waiver": _waiver, "settlement_paid": _settlement, "settlement_waiting": _settlement,
+    "restructure": _restructure, "write_off": _write_off,
+}  # fmt: skip
+FOLLOW_UPS = {
+    "settlement_paid": lambda case: _pay(case, Decimal(1), "SETTLE"),
+    "settlement_waiting": lambda case: _pay(case, Decimal("0.3"), "SETTLE-1"),
+    "write_off": lambda case: _pay(case, Decimal("0.1"), "RECOVERY"),
+}
 
 
 def demo_history_walk(held_payments: list, *, start: datetime.date, end: datetime.date, progress=None) -> int:

@@ -1,6 +1,6 @@
 """Ledger events that belong on a case timeline."""
 
-from lending.models import Settlement
+from lending.models import Loan, Settlement
 
 from .models import CaseEvent, CloseReason, CollectionCase
 from .services.closing import case_close, case_status_refresh
@@ -57,7 +57,14 @@ def settlement_ended_on_case(sender, settlement, actor=None, **kwargs):
     case_event_add(
         case=case, kind=CaseEvent.Kind.SETTLEMENT_ENDED, actor=actor, detail=detail, as_of=settlement.ended_on
     )
-    if settlement.status == Settlement.Status.SETTLED and settlement.loan.status != settlement.loan.Status.ACTIVE:
-        case_close(case=case, reason=CloseReason.SETTLED_WITH_DISCOUNT, on=settlement.ended_on, actor=actor)
+    loan_status = Loan.objects.values_list("status", flat=True).get(pk=settlement.loan_id)
+    if settlement.status == Settlement.Status.SETTLED and loan_status in CLOSES_WITH:
+        case_close(case=case, reason=CLOSES_WITH[loan_status], on=settlement.ended_on, actor=actor)
     else:
         case_status_refresh(case)
+
+
+# A settlement paid leaves its loan settled with discount (or just settled, if the money covered it all).
+CLOSES_WITH = {
+    Loan.Status.SETTLED_WITH_DISCOUNT: CloseReason.SETTLED_WITH_DISCOUNT, Loan.Status.SETTLED: CloseReason.SETTLED,
+}  # fmt: skip
