@@ -289,19 +289,19 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='installment',
-            constraint=models.CheckConstraint(condition=models.Q(('principal_adjusted_amount__gte', 0), ('principal_amount__gte', django.db.models.expressions.CombinedExpression(models.F('principal_paid_amount'), '+', models.F('principal_adjusted_amount'))), ('principal_paid_amount__gte', 0)), name='installment_principal_settled_within_due'),
+            constraint=models.CheckConstraint(condition=models.Q(('principal_adjusted_amount__gte', 0), ('principal_amount__gte', django.db.models.functions.math.Round(django.db.models.expressions.CombinedExpression(models.F('principal_paid_amount'), '+', models.F('principal_adjusted_amount')), 2)), ('principal_paid_amount__gte', 0)), name='installment_principal_settled_within_due'),
         ),
         migrations.AddConstraint(
             model_name='installment',
-            constraint=models.CheckConstraint(condition=models.Q(('interest_adjusted_amount__gte', 0), ('interest_amount__gte', django.db.models.expressions.CombinedExpression(models.F('interest_paid_amount'), '+', models.F('interest_adjusted_amount'))), ('interest_paid_amount__gte', 0)), name='installment_interest_settled_within_due'),
+            constraint=models.CheckConstraint(condition=models.Q(('interest_adjusted_amount__gte', 0), ('interest_amount__gte', django.db.models.functions.math.Round(django.db.models.expressions.CombinedExpression(models.F('interest_paid_amount'), '+', models.F('interest_adjusted_amount')), 2)), ('interest_paid_amount__gte', 0)), name='installment_interest_settled_within_due'),
         ),
         migrations.AddConstraint(
             model_name='installment',
-            constraint=models.CheckConstraint(condition=models.Q(('fee_adjusted_amount__gte', 0), ('fee_amount__gte', django.db.models.expressions.CombinedExpression(models.F('fee_paid_amount'), '+', models.F('fee_adjusted_amount'))), ('fee_paid_amount__gte', 0)), name='installment_fee_settled_within_due'),
+            constraint=models.CheckConstraint(condition=models.Q(('fee_adjusted_amount__gte', 0), ('fee_amount__gte', django.db.models.functions.math.Round(django.db.models.expressions.CombinedExpression(models.F('fee_paid_amount'), '+', models.F('fee_adjusted_amount')), 2)), ('fee_paid_amount__gte', 0)), name='installment_fee_settled_within_due'),
         ),
         migrations.AddConstraint(
             model_name='installment',
-            constraint=models.CheckConstraint(condition=models.Q(('penalty_adjusted_amount__gte', 0), ('penalty_amount__gte', django.db.models.expressions.CombinedExpression(models.F('penalty_paid_amount'), '+', models.F('penalty_adjusted_amount'))), ('penalty_paid_amount__gte', 0)), name='installment_penalty_settled_within_due'),
+            constraint=models.CheckConstraint(condition=models.Q(('penalty_adjusted_amount__gte', 0), ('penalty_amount__gte', django.db.models.functions.math.Round(django.db.models.expressions.CombinedExpression(models.F('penalty_paid_amount'), '+', models.F('penalty_adjusted_amount')), 2)), ('penalty_paid_amount__gte', 0)), name='installment_penalty_settled_within_due'),
         ),
         migrations.AddField(
             model_name='creditrefund',

@@ -472,7 +472,8 @@ class Installment(models.Model):
                         **{
                             f"{part}_paid_amount__gte": 0,
                             f"{part}_adjusted_amount__gte": 0,
-                            f"{part}_amount__gte": _settled_part(part),
+                            # Rounded: SQLite adds decimals as binary floats (333.33 + 666.67 > 1000.00).
+                            f"{part}_amount__gte": Round(_settled_part(part), 2),
                         }
                     ),
                     name=f"installment_{part}_settled_within_due",
