@@ -136,13 +136,12 @@ def demo_ledger_stories_create() -> dict[str, str]:
 
 
 def _story_case(bucket, used):
-    pending = ApprovalRequest.objects.filter(status=ApprovalRequest.Status.PENDING)
-    busy = pending.exclude(kind=ApprovalRequest.Kind.WRITE_OFF)
+    """The top case of the bucket's worklist that nobody has worked by hand and that has no plan."""
     return (
         CollectionCase.objects.filter(is_open=True, aging_bucket=bucket, status=CaseStatus.OPEN)
         .exclude(pk__in=used)
-        .exclude(pk__in=busy.values("case_id"))
         .exclude(contacts__is_automatic=False)
+        .exclude(plans__isnull=False)
         .select_related("loan", "team")
         .order_by("-priority_score", "id")
         .first()
