@@ -20,6 +20,14 @@ _READ_LEDGER = [
     "lending.view_installment",
     "lending.view_payment",
     "lending.view_paymentallocation",
+    # What changes a debt without money (lending/models/entries.py, arrangements.py).
+    "lending.view_ledgerentry",
+    "lending.view_ledgerentryline",
+    "lending.view_settlement",
+    "lending.view_settlementinstalment",
+    "lending.view_restructuring",
+    "lending.view_creditrefund",
+    "lending.view_paymentrefund",
 ]
 
 _CASE_RECORDS = ["collectioncase", "caseevent", "stagetransition", "dunningaction", "contactattempt", "promisetopay",
@@ -49,6 +57,8 @@ ROLE_PERMISSIONS = {
         "lending.add_borrowercontact",
         "lending.change_borrowercontact",
         "lending.add_payment",
+        # Asking for a credit balance to be paid back (an administrator decides).
+        "lending.add_creditrefund",
         "accounts.view_team",
         "accounts.view_user",
     ],
@@ -71,6 +81,7 @@ ROLE_PERMISSIONS = {
     + _READ_COLLECTIONS
     + [f"dunning.{action}_{model}" for model in _RULES for action in ["add", "change"]]
     + ["dunning.decide_approvalrequest"]
+    + ["lending.add_creditrefund", "lending.decide_creditrefund"]
     + _PRINT_LETTERS
     # Issuing and revoking the integrations' API keys.
     + ["api.add_apikey", "api.view_apikey"],

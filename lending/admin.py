@@ -7,11 +7,14 @@ from django.utils.translation import ngettext
 
 from accounts.services import audit_record
 from creditops.core.admin import BigTableAdmin, MoneyDisplayMixin, currency_of, money_column
+from creditops.core.dates import business_today
 from creditops.core.errors import DomainError
 from creditops.core.masking import mask_phone
 from creditops.core.money import format_money
 
 from . import selectors, services
+from .admin_base import CaseScopedLedgerMixin, LedgerRowAdmin
+from .admin_entries import LoanLedgerMixin
 from .imports import exports
 from .imports.admin_views import BORROWERS, LOANS, PAYMENTS, ImportExportMixin
 from .models import (
@@ -29,33 +32,6 @@ from .models import (
 )
 
 
-class CaseScopedLedgerMixin:
-    """Staff who do not see every case (collectors, supervisors) see the ledger of the borrowers whose
-    cases they may see, through `borrower_path`; any other id answers 404 (BigTableAdmin)."""
-
-    borrower_path = "borrower"
-    # Holders of this permission see every row (those who post bank payments see every payment).
-    unscoped_permission = ""
-
-    def get_queryset(self, request):
-        # Imported here: the case scope is the collections app's, which is built on this one.
-        from dunning.selectors import borrowers_visible_to, sees_every_case
-
-        queryset = super().get_queryset(request)
-        unscoped = self.unscoped_permission and request.user.has_perm(self.unscoped_permission)
-        if unscoped or sees_every_case(request.user):
-            return queryset
-        return queryset.filter(**{f"{self.borrower_path}__in": borrowers_visible_to(request.user).values("pk")})
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        # A form may name only a borrower the user sees: a contact cannot be attached to someone else's.
-        from dunning.selectors import borrowers_visible_to, sees_every_case
-
-        if db_field.related_model is Borrower and not sees_every_case(request.user):
-            kwargs["queryset"] = borrowers_visible_to(request.user)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-
 class PersonalDataAuditMixin:
     """The change form shows full ID numbers and phone numbers: opening it is a reveal, recorded."""
 
@@ -65,16 +41,6 @@ class PersonalDataAuditMixin:
             record = self.get_object(request, object_id)
             audit_record(actor=request.user, event="personal_data.viewed", subject=record, detail={"via": "admin"})
         return response
-
-
-class LedgerRowAdmin(BigTableAdmin):
-    """Ledger rows are written only by services; nobody edits or deletes them here."""
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class PenaltyTermsInline(admin.TabularInline):
@@ -92,6 +58,10 @@ class PenaltyTermsInline(admin.TabularInline):
         return False
 
 
+# The penalty terms after the rate and the grace days, in the order a product keeps them.
+PENALTY_TERMS_BESIDES = [name for name in PENALTY_TERM_FIELDS if name not in ("penalty_daily_rate", "grace_days")]
+
+
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
     list_display = [
@@ -101,6 +71,17 @@ class ProductAdmin(admin.ModelAdmin):
     list_filter = ["kind", "repayment_method", "is_active"]
     search_fields = ["code", "name", "name_en"]
     inlines = [PenaltyTermsInline]
+    fieldsets = [
+        (None, {"fields": ["code", "name", "name_en", "kind", "currency", "is_active"]}),
+        (
+            _("Repayment"),
+            {"fields": ["repayment_method", "annual_interest_rate", "monthly_fee_rate", "allocation_waterfall"]},
+        ),
+        (_("Due dates"), {"fields": ["business_calendar", "due_on_next_business_day"]}),
+        (_("Penalty interest"), {"fields": ["penalty_daily_rate", "grace_days", *PENALTY_TERMS_BESIDES]}),
+        (_("Restructuring"), {"fields": ["restructure_limit", "restructure_watch_months"]}),
+        (_("Collections"), {"fields": ["guardrail_profile"]}),
+    ]
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -162,12 +143,16 @@ class BorrowerAdmin(ImportExportMixin, PersonalDataAuditMixin, CaseScopedLedgerM
 
 
 class InstallmentInline(MoneyDisplayMixin, admin.TabularInline):
+    """The schedule: what each installment owes of each part, what was paid and what ledger entries
+    closed without money (adjusted: waived, written off, restructured), and the day it counts as due."""
+
     model = Installment
     extra = 0
     can_delete = False
     fields = readonly_fields = [
-        "sequence", "due_date", "principal_amount", "interest_amount", "fee_amount", "penalty_amount",
-        "paid_display", "outstanding_amount", "penalty_accrued_on",
+        "sequence", "due_date", "effective_due_date", "principal_amount", "interest_amount", "fee_amount",
+        "penalty_amount", "paid_display", "principal_adjusted_amount", "interest_adjusted_amount",
+        "fee_adjusted_amount", "penalty_adjusted_amount", "outstanding_amount", "penalty_accrued_on",
     ]  # fmt: skip
 
     @admin.display(description=_("paid"))
@@ -184,7 +169,8 @@ class PaymentInline(MoneyDisplayMixin, admin.TabularInline):
     can_delete = False
     show_change_link = True
     fields = readonly_fields = [
-        "received_on", "amount", "unallocated_amount", "channel", "source", "external_ref", "status",
+        "received_on", "amount", "unallocated_amount", "refunded_amount", "channel", "source", "external_ref",
+        "status",
     ]  # fmt: skip
 
     def has_add_permission(self, request, obj=None):
@@ -260,8 +246,32 @@ class ServiceBackedAddMixin:
         obj._state.adding = False
 
 
+class RestructuredFilter(admin.SimpleListFilter):
+    """Restructured loans (few: the partial index `loan_restructured_idx` holds just them)."""
+
+    title = _("restructured")
+    parameter_name = "restructured"
+    YES, WATCHED, NO = "yes", "watched", "no"
+
+    def lookups(self, request, model_admin):
+        return [
+            (self.YES, _("Yes")),
+            (self.WATCHED, _("Yes, in its watch period")),
+            (self.NO, _("No")),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == self.YES:
+            return queryset.filter(restructure_count__gt=0)
+        if self.value() == self.WATCHED:
+            return queryset.filter(restructure_count__gt=0, restructure_watch_until__gte=business_today())
+        if self.value() == self.NO:
+            return queryset.filter(restructure_count=0)
+        return queryset
+
+
 @admin.register(Loan)
-class LoanAdmin(ImportExportMixin, CaseScopedLedgerMixin, ServiceBackedAddMixin, BigTableAdmin):
+class LoanAdmin(LoanLedgerMixin, ImportExportMixin, CaseScopedLedgerMixin, ServiceBackedAddMixin, BigTableAdmin):
     add_form = LoanCreateForm
     importer = LOANS
     export_columns = exports.LOAN_COLUMNS
@@ -270,21 +280,34 @@ class LoanAdmin(ImportExportMixin, CaseScopedLedgerMixin, ServiceBackedAddMixin,
         "reference", "borrower", "product_code", "principal_display", "status", "days_past_due", "aging_bucket",
         "overdue_display", "disbursed_on",
     ]  # fmt: skip
-    list_filter = ["status", "aging_bucket", "product"]
+    # Each backed by an index: (status, -id), (aging_bucket, -id), (product, -id); restructured through
+    # the restructurings' loan index (RestructuredFilter).
+    list_filter = ["status", RestructuredFilter, "aging_bucket", "product"]
     list_select_related = ["borrower", "product"]
+    actions = [*ImportExportMixin.actions, "request_credit_refund", "apply_credit_balance"]
     search_fields = ["reference"]  # the real search is loans_matching()
     search_help_text = _("Loan reference (LN-2026-000123), borrower's ID number or phone, or name prefix.")
     autocomplete_fields = ["borrower", "product"]
     principal_display = money_column("principal_amount", _("principal"))
     overdue_display = money_column("overdue_amount", _("overdue amount"))
-    readonly_fields = [
-        "reference", "borrower", "product", "currency", "principal_amount", "annual_interest_rate",
-        "monthly_fee_rate", "penalty_daily_rate", "term_months", "disbursed_on", "first_due_date",
-        "maturity_date", "status", "settled_on", "credit_balance_amount", "days_past_due", "aging_bucket",
-        "overdue_amount", "oldest_overdue_due_date",
-        *(name for name in PENALTY_TERM_FIELDS if name != "penalty_daily_rate"), "penalty_terms_version",
-        "contract_cost_amount", "penalty_accrued_amount", "created_at",
+    # The booked loan's page, read-only, in sections; the ledger's tables come from LoanLedgerMixin.
+    change_fieldsets = [
+        (None, [
+            "reference", "borrower", "product", "currency", "principal_amount", "annual_interest_rate",
+            "monthly_fee_rate", "penalty_daily_rate", "term_months", "disbursed_on", "first_due_date",
+            "maturity_date", "status", "settled_on", "credit_balance_amount", "days_past_due", "aging_bucket",
+            "overdue_amount", "oldest_overdue_due_date",
+        ]),
+        (_("Penalty interest"), [
+            *(name for name in PENALTY_TERM_FIELDS if name != "penalty_daily_rate"), "penalty_terms_version",
+            "contract_cost_amount", "penalty_accrued_amount",
+        ]),
+        (_("Write-off"), ["written_off_on", "written_off_amount"]),
+        (_("Restructuring"), ["restructure_count", "restructured_on", "restructure_watch_until", "capitalised_amount"]),
+        (_("Waivers, write-off and arrangements"), LoanLedgerMixin.ledger_fields),
+        (_("Record"), ["created_at"]),
     ]  # fmt: skip
+    readonly_fields = [name for _title, names in change_fieldsets for name in names]
 
     sortable_by = ["reference"]
 
@@ -300,6 +323,12 @@ class LoanAdmin(ImportExportMixin, CaseScopedLedgerMixin, ServiceBackedAddMixin,
 
     def get_fields(self, request, obj=None):
         return super().get_fields(request, obj) if obj is None else self.readonly_fields
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return super().get_fieldsets(request, obj)
+        # Money fields shown as '1,234.50 CNY', as get_fields() would show them (MoneyDisplayMixin).
+        return [(title, {"fields": self._as_money(names, set(names))}) for title, names in self.change_fieldsets]
 
     def get_inlines(self, request, obj):
         return [InstallmentInline, PaymentInline] if obj else []
@@ -335,8 +364,8 @@ class BorrowerContactAdmin(PersonalDataAuditMixin, CaseScopedLedgerMixin, BigTab
 class InstallmentAdmin(CaseScopedLedgerMixin, LedgerRowAdmin):
     borrower_path = "loan__borrower"
     list_display = [
-        "loan", "sequence", "due_date", "principal_display", "interest_display", "fee_display", "penalty_display",
-        "outstanding_display",
+        "loan", "sequence", "due_date", "effective_due_date", "principal_display", "interest_display", "fee_display",
+        "penalty_display", "outstanding_display",
     ]  # fmt: skip
     principal_display = money_column("principal_amount", _("principal due"))
     interest_display = money_column("interest_amount", _("interest due"))
@@ -441,7 +470,7 @@ class PaymentAllocationAdmin(CaseScopedLedgerMixin, LedgerRowAdmin):
     unscoped_permission = "lending.add_payment"
     list_display = [
         "payment", "installment", "principal_display", "interest_display", "fee_display", "penalty_display",
-        "is_reversal",
+        "is_reversal", "is_recovery",
     ]  # fmt: skip
     principal_display = money_column("principal_amount", _("principal"))
     interest_display = money_column("interest_amount", _("interest"))

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from accounts.services import audit_record
 from creditops.core.dates import business_today
 from creditops.core.errors import DomainError
-from creditops.core.money import positive_whole_cents
+from creditops.core.money import format_money, positive_whole_cents
 
 from .adjustments import clean_reason, locked_loan
 from .delinquency import delinquency_refresh
@@ -39,6 +39,8 @@ def credit_balance_apply(*, loan: Loan, actor=None):
 def credit_refund_request(*, loan: Loan, amount, reason: str, actor) -> CreditRefund:
     """Ask for part or all of the credit balance to be paid back."""
     _require_person(actor)
+    if not actor.has_perm("lending.add_creditrefund"):
+        raise DomainError(_("You may not request refunds."), code="refund.forbidden")
     amount = positive_whole_cents(
         amount, code="refund.amount_invalid", message=_("A refund must be a positive amount in whole cents.")
     )
@@ -103,7 +105,8 @@ def _pay(refund: CreditRefund) -> None:
 
 def _check_covered(loan: Loan, amount) -> None:
     if amount > loan.credit_balance_amount:
-        message = _("The loan's credit balance is %(credit)s.") % {"credit": loan.credit_balance_amount}
+        credit = format_money(loan.credit_balance_amount, loan.currency)
+        message = _("The loan's credit balance is %(credit)s.") % {"credit": credit}
         raise DomainError(message, code="refund.exceeds_credit", detail={"credit": str(loan.credit_balance_amount)})
 
 

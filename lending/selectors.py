@@ -251,7 +251,9 @@ def loan_adjustments(loan: Loan, *, schedule: list) -> dict:
     settlements = list(loan.settlements.prefetch_related("instalments").order_by("-id")[:5])
     for settlement in settlements:
         settlement.paid = settlement_paid_amount(settlement)
-    ever_written_off = loan.written_off_on or any(entry.kind == LedgerEntry.Kind.WRITE_OFF for entry in entries)
+    ever_written_off = loan.written_off_on or (
+        entries and loan.ledger_entries.filter(kind=LedgerEntry.Kind.WRITE_OFF).exists()
+    )
     return {
         "waived": waived,
         "waived_total": sum(waived.values(), ZERO),

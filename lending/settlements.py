@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from accounts.services import audit_record
 from creditops.core.dates import business_today
 from creditops.core.errors import DomainError
-from creditops.core.money import ZERO, positive_whole_cents
+from creditops.core.money import ZERO, format_money, positive_whole_cents
 
 from .adjustments import after_entry, all_outstanding_lines, entry_post, entry_reverse, locked_loan, open_installments
 from .models import LedgerEntry, Loan, Payment, Settlement, SettlementInstalment
@@ -80,7 +80,9 @@ def settlement_validate(*, loan: Loan, agreed_amount, deadline, instalments=None
     _check_deadline(deadline, today)
     owed = loan_owed_amount(loan)
     if agreed_amount >= owed:
-        message = _("The loan owes %(owed)s: a settlement agrees less than that.") % {"owed": owed}
+        message = _("The loan owes %(owed)s: a settlement agrees less than that.") % {
+            "owed": format_money(owed, loan.currency)
+        }
         raise DomainError(message, code="settlement.no_discount", detail={"owed": str(owed)})
     return agreed_amount, _checked_instalments(instalments or [], agreed_amount, today, deadline)
 
@@ -110,7 +112,8 @@ def _checked_instalments(instalments, agreed_amount, today, deadline) -> list[tu
     total = sum((amount for _due, amount in rows), ZERO)
     if total != agreed_amount:
         message = _("The instalments add up to %(total)s, not the agreed %(agreed)s.")
-        raise DomainError(message % {"total": total, "agreed": agreed_amount}, code="settlement.instalments_total")
+        words = {"total": format_money(total), "agreed": format_money(agreed_amount)}
+        raise DomainError(message % words, code="settlement.instalments_total")
     return rows
 
 

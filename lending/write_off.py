@@ -186,7 +186,9 @@ def loan_write_off_undo(*, loan: Loan, reason: str, authority: str = "", actor=N
 def written_off_summary(loan: Loan) -> dict:
     """What was written off, recovered since (the money allocated as recoveries, net of reversals and of
     an undo, which makes them ordinary payments) and stays written off, for the case and the API."""
-    written_off = LedgerEntry.objects.filter(loan=loan, kind=Kind.WRITE_OFF).aggregate(total=Sum("amount"))["total"]
+    # A write-off taken back by an undo no longer counts.
+    standing = LedgerEntry.objects.filter(loan=loan, kind=Kind.WRITE_OFF, reversed_by__isnull=True)
+    written_off = standing.aggregate(total=Sum("amount"))["total"]
     recovered = PaymentAllocation.objects.filter(payment__loan=loan, is_recovery=True).aggregate(
         **{part: Sum(f"{part}_amount") for part in COMPONENTS}
     )

@@ -5,6 +5,7 @@ import django_filters
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
+from drf_spectacular.utils import extend_schema_field
 
 from dunning.models import CaseStatus, Channel, CollectionCase, ContactAttempt, DunningRun, NoticeKind, PromiseToPay
 from lending.models import Borrower, Loan, Payment
@@ -47,6 +48,21 @@ class BorrowerFilter(django_filters.FilterSet):
         return queryset.filter(id_number=value.strip().upper())
 
 
+@extend_schema_field(
+    {
+        "type": "boolean",
+        "description": "true: loans restructured at least once (see restructure_count); false: never restructured.",
+    }
+)
+class RestructuredFilter(YesNoFilter):
+    """Restructured loans are few: the partial index `loan_restructured_idx` holds just them."""
+
+    def filter(self, queryset, value):
+        if value is None:
+            return queryset
+        return queryset.filter(restructure_count__gt=0) if value else queryset.filter(restructure_count=0)
+
+
 class LoanFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=Loan.Status.choices)
     bucket = AnyOfFilter(field_name="aging_bucket", choices=Loan.Bucket.choices)
@@ -55,6 +71,7 @@ class LoanFilter(django_filters.FilterSet):
     reference = TextFilter(label=_("Loan reference (exact)"))
     dpd_min, dpd_max = dpd_range()
     disbursed_from, disbursed_to = date_range("disbursed_on", _("Disbursed"))
+    restructured = RestructuredFilter(label=_("Restructured"))
 
     class Meta:
         model = Loan

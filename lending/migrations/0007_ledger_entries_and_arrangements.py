@@ -287,6 +287,10 @@ class Migration(migrations.Migration):
             model_name='installment',
             index=models.Index(condition=models.Q(('outstanding_amount__gt', 0)), fields=['effective_due_date'], name='installment_due_unpaid_idx'),
         ),
+        migrations.AddIndex(
+            model_name='loan',
+            index=models.Index(condition=models.Q(('restructure_count__gt', 0)), fields=['-id'], name='loan_restructured_idx'),
+        ),
         migrations.AddConstraint(
             model_name='installment',
             constraint=models.CheckConstraint(condition=models.Q(('principal_adjusted_amount__gte', 0), ('principal_amount__gte', django.db.models.functions.math.Round(django.db.models.expressions.CombinedExpression(models.F('principal_paid_amount'), '+', models.F('principal_adjusted_amount')), 2)), ('principal_paid_amount__gte', 0)), name='installment_principal_settled_within_due'),

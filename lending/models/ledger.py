@@ -393,6 +393,8 @@ class Loan(models.Model):
                 name="loan_overdue_idx",
                 condition=Q(oldest_overdue_due_date__isnull=False),
             ),
+            # The few restructured loans (the admin's and the API's "restructured" filter), in default order.
+            models.Index(fields=["-id"], name="loan_restructured_idx", condition=Q(restructure_count__gt=0)),
         ]
 
     def __str__(self):

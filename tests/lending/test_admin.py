@@ -14,11 +14,15 @@ from django.urls import reverse
 from accounts.models import AuditEvent, Team
 from accounts.roles import COLLECTOR, SUPERVISOR
 from accounts.services import audit_record
+from creditops.core.dates import add_months, business_today
 from creditops.core.models import ReferenceCounter
 from lending.delinquency import delinquency_refresh
 from lending.models import Borrower, Installment, Loan, Payment, PaymentAllocation, PenaltyEntry, PenaltyPause
 from lending.penalties import penalty_accrue
+from lending.refunds import credit_refund_request
+from lending.restructuring import loan_restructure
 from lending.services import payment_post
+from lending.settlements import loan_owed_amount, settlement_agree
 from lending.write_off import loan_write_off
 from tests.factories import BorrowerFactory, UserFactory, resident_id
 
@@ -89,24 +93,36 @@ def test_the_admin_registers_the_ledger_and_accounts_models():
         "core.ReferenceCounter",
         "lending.Borrower",
         "lending.BorrowerContact",
+        "lending.CreditRefund",
         "lending.Installment",
+        "lending.LedgerEntry",
         "lending.Loan",
         "lending.Payment",
         "lending.PaymentAllocation",
         "lending.PenaltyEntry",
         "lending.PenaltyPause",
         "lending.Product",
+        "lending.Restructuring",
+        "lending.Settlement",
     ]
 
 
 @pytest.mark.django_db
-def test_every_changelist_and_change_page_answers_200_for_a_superuser(admin_client, superuser, loan):
+def test_every_changelist_and_change_page_answers_200_for_a_superuser(admin_client, superuser, loan, make_loan):
     payment = _post_payment(loan)
     delinquency_refresh(as_of=datetime.date(2026, 2, 16))
     penalty_accrue(day=datetime.date(2026, 2, 16))  # the first installment's first day late
     loan_write_off(loan=loan, on=datetime.date(2026, 2, 17))  # a penalty pause
     Team.objects.create(name="East", supervisor=superuser).members.add(superuser)
     contact = loan.borrower.contacts.create(relation="spouse", name="李四", phone="+8613900000001")
+    today = business_today()
+    settling, restructured, overpaid = (make_loan() for _number in range(3))
+    settlement = settlement_agree(loan=settling, agreed_amount="100.00", deadline=today + datetime.timedelta(days=5))
+    restructuring = loan_restructure(
+        loan=restructured, method="capitalise", term_months=12, first_due_date=add_months(today, 1), reason="x"
+    )
+    _post_payment(overpaid, amount=loan_owed_amount(overpaid) + 5, external_ref="TX-OVER")
+    refund = credit_refund_request(loan=overpaid, amount="5.00", reason="overpaid", actor=superuser)
     instances = {
         "accounts.AuditEvent": AuditEvent.objects.first(),
         "accounts.Team": Team.objects.get(),
@@ -121,6 +137,10 @@ def test_every_changelist_and_change_page_answers_200_for_a_superuser(admin_clie
         "lending.PenaltyEntry": PenaltyEntry.objects.get(loan=loan),
         "lending.PenaltyPause": PenaltyPause.objects.get(loan=loan),
         "lending.Product": loan.product,
+        "lending.CreditRefund": refund,
+        "lending.LedgerEntry": restructuring.closing_entry,
+        "lending.Restructuring": restructuring,
+        "lending.Settlement": settlement,
     }
     for model in _our_models():
         opts = model._meta
