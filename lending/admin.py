@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext_lazy
 
 from accounts.services import audit_record
 from creditops.core.admin import BigTableAdmin, MoneyDisplayMixin, currency_of, money_column
@@ -305,7 +305,7 @@ class LoanAdmin(LoanLedgerMixin, ImportExportMixin, CaseScopedLedgerMixin, Servi
         (_("Write-off"), ["written_off_on", "written_off_amount"]),
         (_("Restructuring"), ["restructure_count", "restructured_on", "restructure_watch_until", "capitalised_amount"]),
         (_("Waivers, write-off and arrangements"), LoanLedgerMixin.ledger_fields),
-        (_("Record"), ["created_at"]),
+        (pgettext_lazy("when a record was made", "Recorded"), ["created_at"]),
     ]  # fmt: skip
     readonly_fields = [name for _title, names in change_fieldsets for name in names]
 
