@@ -1,8 +1,10 @@
 """Notice data → HTML (Django templates under templates/notices/) → PDF (WeasyPrint).
 
 Each kind has a body template per language (templates/notices/<language>/<kind>.html) on one shared
-layout and print stylesheet. The template version stored on a notice is a digest of the files that made
-it, so a notice names exactly the wording it was printed with."""
+layout and print stylesheet; wording every kind shares in a language (the waived line, a settlement's
+terms, why penalty stopped) is in that language's partials (templates/notices/<language>/_*.html). The
+template version stored on a notice is a digest of the files that made it, so a notice names exactly the
+wording it was printed with."""
 
 import functools
 import hashlib
@@ -45,10 +47,12 @@ def body_template(kind: str, language: str) -> str:
 @functools.cache
 def template_version(kind: str, language: str) -> str:
     """A 12-hex digest of what decides a notice's wording: the layout, the stylesheet, the kind's body
-    template in that language and the language's compiled catalogue (the layout's labels and paragraphs
-    are translated). Any edit to the catalogue changes the version: over-cautious, never silent."""
+    template in that language, the language's partials and its compiled catalogue (the layout's labels
+    and paragraphs are translated). Any edit to the catalogue changes the version: over-cautious, never
+    silent."""
     digest = hashlib.sha256()
-    for relative in [*LAYOUT_FILES, f"{language}/{kind}.html"]:
+    partials = sorted(path.name for path in (_templates_dir() / language).glob("_*.html"))
+    for relative in [*LAYOUT_FILES, f"{language}/{kind}.html", *(f"{language}/{name}" for name in partials)]:
         digest.update((_templates_dir() / relative).read_bytes())
     for locale_path in settings.LOCALE_PATHS:
         catalogue = Path(locale_path) / translation.to_locale(language) / "LC_MESSAGES" / "django.mo"

@@ -109,7 +109,7 @@ def _tables(as_of, scope, trend_days, period_days, only: str | None = None) -> d
     """The page's tables (or just `only`, for an export), each computed by its selector."""
     roll_month = selectors.roll_rate_month(as_of)
     builders = {
-        "headline": lambda: selectors.headline(as_of, scope),
+        "headline": lambda: selectors.headline(as_of, scope, period_days=period_days),
         "buckets": lambda: selectors.bucket_distribution(as_of, scope),
         "stages": lambda: selectors.cases_per_stage(as_of, scope),
         "trend": lambda: selectors.trend(as_of, scope, days=trend_days),

@@ -160,6 +160,11 @@ def test_a_credit_balance_is_refunded_only_by_someone_else_with_the_right(loan, 
     loan.refresh_from_db()
     assert (loan.status, loan.credit_balance_amount) == (Loan.Status.SETTLED, Decimal("80.00"))
     maker, checker = UserFactory(username="maker"), UserFactory(username="checker")
+    with pytest.raises(DomainError) as refused:
+        credit_refund_request(loan=loan, amount="80.00", reason="overpaid", actor=maker)
+    assert refused.value.code == "refund.forbidden"
+    maker.user_permissions.add(Permission.objects.get(codename="add_creditrefund"))
+    maker = type(maker).objects.get(pk=maker.pk)
     refund = credit_refund_request(loan=loan, amount="80.00", reason="overpaid", actor=maker)
     with pytest.raises(DomainError) as own:
         credit_refund_decide(refund=refund, approve=True, reason="ok", reference="RF-1", actor=maker)

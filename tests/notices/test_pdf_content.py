@@ -147,8 +147,9 @@ def test_english_final_demand_prints_english_wording_and_dates(overdue_case):
     assert "26 April 2026" in text  # issue date
     for day in ("15 February 2026", "15 March 2026", "15 April 2026"):
         assert line_with(text, day).split()[-1] == "1,066.19"
-    assert squeezed("unless the total due below is paid in full by 3 May 2026") in flat
-    assert due_box("en", "3,198.57", 70, "3 May 2026") in flat
+    # 7 days after 26 April is 3 May, in the Labour Day holiday (1–5 May): the next business day.
+    assert squeezed("unless the total due below is paid in full by 6 May 2026") in flat
+    assert due_box("en", "3,198.57", 70, "6 May 2026") in flat
     assert "70 days past due" in text
     assert "Page 1 of 2" in text
     assert "Page 2 of 2" in text
