@@ -243,6 +243,9 @@ def _settlement(loan) -> dict | None:
     }
 
 
+NO_PENALTY = "none"
+
+
 def _penalty_state(loan, as_of: datetime.date) -> dict:
     """Whether penalty interest accrues on the issue date, and if not why and since when (the pause in
     force: a write-off's starts the day after it, as the write-off day was charged that morning)."""
@@ -254,6 +257,9 @@ def _penalty_state(loan, as_of: datetime.date) -> dict:
     }
     cap = rate_as_percent(loan.penalty_cost_cap_rate)
     state = {"accrues": True, "stopped": False, "reason": "", "since": "", "cap_rate_percent": cap}
+    if not loan.penalty_daily_rate:  # the contract charges none: say so rather than "0 % a day"
+        state.update(accrues=False, stopped=True, reason=NO_PENALTY, since=loan.disbursed_on.isoformat())
+        return state
     for reason in PAUSE_ORDER:
         if reason in pauses:
             state.update(

@@ -286,6 +286,16 @@ def test_every_kind_says_penalty_stopped_and_no_kind_says_it_continues(capped_ca
         assert "continue" not in text, kind
 
 
+def test_a_loan_whose_contract_charges_no_penalty_is_told_so_not_0_percent_a_day(overdue_case):
+    case = overdue_case(days_past_due=10)  # its product's penalty rate is 0
+    case.borrower.preferred_language = "en"
+    case.borrower.save(update_fields=["preferred_language"])
+    for kind in (NoticeKind.PAYMENT_REMINDER, NoticeKind.COLLECTION_NOTICE, NoticeKind.FINAL_DEMAND):
+        _notice, text = issued(case, kind)
+        assert squeezed("This loan's contract charges no penalty interest") in squeezed(text), kind
+        assert "0% a day" not in text and "continue" not in text, kind
+
+
 def test_a_written_off_loan_s_notice_asks_for_what_stays_written_off_and_says_penalty_stopped(overdue_case):
     product = ProductFactory(code="WO", penalty_daily_rate=Decimal("0.0005"))
     case = overdue_case(days_past_due=45, product=product)  # 2026-04-01
