@@ -123,7 +123,7 @@ def all_outstanding_lines(installments) -> list[AllocationLine]:
 
 
 def open_installments(loan: Loan) -> list[Installment]:
-    return list(loan.installments.filter(outstanding_amount__gt=0).order_by("due_date", "sequence"))
+    return list(loan.installments.filter(is_open=True).order_by("due_date", "sequence"))
 
 
 def clean_reason(reason: str, *, code: str) -> str:

@@ -53,9 +53,7 @@ def days_past_due(oldest_unpaid_due_date: datetime.date | None, as_of: datetime.
 
 def loan_delinquency(loan: Loan, as_of: datetime.date) -> dict:
     """DPD, bucket and overdue amount of one loan computed from its installments (no stored fields)."""
-    overdue = list(
-        loan.installments.filter(effective_due_date__lt=as_of, outstanding_amount__gt=0).order_by("effective_due_date")
-    )
+    overdue = list(loan.installments.filter(effective_due_date__lt=as_of, is_open=True).order_by("effective_due_date"))
     oldest = overdue[0].effective_due_date if overdue else None
     dpd = days_past_due(oldest, as_of, loan.product.grace_days)
     return {
@@ -73,18 +71,14 @@ def delinquency_refresh(*, as_of: datetime.date, loan_ids: list[int] | None = No
     overdue now or were marked overdue before are written, each once; each statement is driven by an index
     on those few rows, never by a scan of the book. Returns how many loans were rewritten (see
     lending/delinquency.py for the rule). `loan_ids` limits it to those loans."""
-    overdue_items = Installment.objects.filter(
-        loan=OuterRef("pk"), effective_due_date__lt=as_of, outstanding_amount__gt=0
-    )
+    overdue_items = Installment.objects.filter(loan=OuterRef("pk"), effective_due_date__lt=as_of, is_open=True)
     oldest = Subquery(overdue_items.order_by("effective_due_date").values("effective_due_date")[:1])
     overdue_amount = Coalesce(
         Subquery(overdue_items.values("loan").annotate(total=Sum("outstanding_amount")).values("total")), Value(ZERO)
     )
     loans = Loan.objects.all() if loan_ids is None else Loan.objects.filter(pk__in=loan_ids)
     active = loans.filter(status=Loan.Status.ACTIVE)
-    overdue_loan_ids = Installment.objects.filter(effective_due_date__lt=as_of, outstanding_amount__gt=0).values(
-        "loan_id"
-    )
+    overdue_loan_ids = Installment.objects.filter(effective_due_date__lt=as_of, is_open=True).values("loan_id")
     rewritten = 0
     # Grace days differ per product, and UPDATE cannot join; products are few, so statements per product.
     for product_id, grace_days in Product.objects.values_list("pk", "grace_days"):

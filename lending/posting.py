@@ -37,7 +37,7 @@ def apply_credit_balance(loan: Loan) -> None:
         return
     holders = loan.payments.filter(status=Payment.Status.POSTED, unallocated_amount__gt=0).order_by("received_on", "id")
     for payment in holders:
-        installments = list(loan.installments.filter(outstanding_amount__gt=0).order_by("due_date", "sequence"))
+        installments = list(loan.installments.filter(is_open=True).order_by("due_date", "sequence"))
         if not installments:
             return
         open_items = [OpenInstallment(key=item, outstanding=outstanding_parts(item)) for item in installments]
@@ -53,7 +53,7 @@ def refresh_settlement(loan: Loan, on: datetime.date):
     Written off and settled with discount are decided by their own entries, never here."""
     if loan.status in (Loan.Status.WRITTEN_OFF, Loan.Status.SETTLED_WITH_DISCOUNT):
         return
-    owes_anything = loan.installments.filter(outstanding_amount__gt=0).exists()
+    owes_anything = loan.installments.filter(is_open=True).exists()
     if owes_anything:
         loan.status, loan.settled_on = Loan.Status.ACTIVE, None
     elif loan.status != Loan.Status.SETTLED:

@@ -135,7 +135,7 @@ RECONCILE_CHECKS = {
         SELECT l.id FROM lending_loan l
         LEFT JOIN (
             SELECT loan_id, SUM(outstanding_amount) AS owed FROM lending_installment
-            WHERE outstanding_amount > 0 GROUP BY loan_id
+            WHERE is_open GROUP BY loan_id
         ) o ON o.loan_id = l.id
         WHERE (l.status = 'active' AND COALESCE(o.owed, 0) = 0)
            OR (l.status <> 'active' AND COALESCE(o.owed, 0) > 0)
@@ -159,6 +159,13 @@ RECONCILE_CHECKS = {
         ) e ON e.installment_id = i.id
         WHERE ROUND(i.penalty_amount - COALESCE(e.amount, 0), 2) <> 0
            OR ROUND(i.penalty_exact_amount - COALESCE(e.exact, 0), 6) <> 0
+        LIMIT %s
+    """,
+    # The entry table has no foreign-key constraints (see PenaltyEntry): this check stands in for them.
+    "penalty_entry_installment_of_its_loan": """
+        SELECT e.id FROM lending_penaltyentry e
+        LEFT JOIN lending_installment i ON i.id = e.installment_id
+        WHERE i.id IS NULL OR i.loan_id <> e.loan_id
         LIMIT %s
     """,
     "loan_penalty_equals_entries": """
@@ -187,9 +194,9 @@ RECONCILE_CHECKS = {
 
 def loan_outstanding_amount(loan_id: int) -> Decimal:
     """Everything the loan still owes, due or not (its unpaid installments, from their partial index)."""
-    total = Installment.objects.filter(loan_id=loan_id, outstanding_amount__gt=0).aggregate(
-        total=Sum("outstanding_amount")
-    )["total"]
+    total = Installment.objects.filter(loan_id=loan_id, is_open=True).aggregate(total=Sum("outstanding_amount"))[
+        "total"
+    ]
     return to_money(total) if total is not None else ZERO  # SQLite sums decimals as binary floats
 
 

@@ -221,7 +221,7 @@ def _post_locked(loan_id, source, external_ref, amount, received_on, channel, ac
 
 def _post_today(loan: Loan, payment: Payment) -> None:
     """The usual case: nothing on the loan is dated after the money arrived, so it pays what is owed now."""
-    installments = list(loan.installments.filter(outstanding_amount__gt=0).order_by("due_date", "sequence"))
+    installments = list(loan.installments.filter(is_open=True).order_by("due_date", "sequence"))
     open_items = [OpenInstallment(key=item, outstanding=outstanding_parts(item)) for item in installments]
     lines, payment.unallocated_amount = allocate(payment.amount, open_items, loan.product.waterfall)
     payment.save()

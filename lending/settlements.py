@@ -34,7 +34,7 @@ MAX_INSTALMENTS = 12
 
 def loan_owed_amount(loan: Loan) -> Decimal:
     """All the loan still owes, due or not."""
-    total = loan.installments.filter(outstanding_amount__gt=0).aggregate(total=Sum("outstanding_amount"))["total"]
+    total = loan.installments.filter(is_open=True).aggregate(total=Sum("outstanding_amount"))["total"]
     return Decimal(total or 0).quantize(Decimal("0.01"))
 
 

@@ -54,7 +54,7 @@ def loan_write_off(*, loan: Loan, on: datetime.date, authority: str = "", reason
         return loan
     if loan.status != Loan.Status.ACTIVE:
         raise DomainError(_("Only an active loan can be written off."), code="loan.not_active")
-    lines = all_outstanding_lines(loan.installments.filter(outstanding_amount__gt=0).order_by("due_date", "sequence"))
+    lines = all_outstanding_lines(loan.installments.filter(is_open=True).order_by("due_date", "sequence"))
     entry = entry_post(
         loan=loan, kind=Kind.WRITE_OFF, effective_on=on, lines=lines, actor=actor, reason=reason, authority=authority
     )

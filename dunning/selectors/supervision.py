@@ -83,7 +83,7 @@ def approvals_inbox(
         pending = pending.filter(case__team_id=team_id)
     if waiting_days:
         pending = pending.filter(requested_at__lte=(now or timezone.now()) - datetime.timedelta(days=waiting_days))
-    owed = Installment.objects.filter(loan=OuterRef("case__loan_id"), outstanding_amount__gt=0).values("loan")
+    owed = Installment.objects.filter(loan=OuterRef("case__loan_id"), is_open=True).values("loan")
     owed = owed.annotate(total=Sum("outstanding_amount")).values("total")
     return (
         pending.annotate(loan_owed=Subquery(owed))

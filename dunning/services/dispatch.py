@@ -81,7 +81,7 @@ def _still_due(action: DunningAction) -> bool:
     loan = action.loan
     return (
         loan.status == loan.Status.ACTIVE
-        and loan.installments.filter(due_date=action.due_date, outstanding_amount__gt=0).exists()
+        and loan.installments.filter(due_date=action.due_date, is_open=True).exists()
         and not loan.cases.filter(is_open=True).exists()
     )
 

@@ -40,7 +40,7 @@ def _write_positions(month: datetime.date, as_of: datetime.date) -> int:
     open_case = FilteredRelation("loan__cases", condition=Q(loan__cases__is_open=True))
     rows = (
         Installment.objects.filter(
-            outstanding_amount__gt=0, loan__status=Loan.Status.ACTIVE, loan__disbursed_on__lte=as_of
+            is_open=True, loan__status=Loan.Status.ACTIVE, loan__disbursed_on__lte=as_of
         )
         .annotate(open_case=open_case)
         .values("loan_id", "loan__product_id", "open_case__team_id", "loan__disbursed_on", "loan__aging_bucket")

@@ -352,7 +352,7 @@ def _read_unpaid(ledgers: dict[int, LoanLedger], loan_ids: list[int], *, first_o
         rows = _first_unpaid_rows(loan_ids)
     else:
         rows = (
-            Installment.objects.filter(one_of("loan_id", loan_ids), outstanding_amount__gt=0)
+            Installment.objects.filter(one_of("loan_id", loan_ids), is_open=True)
             .order_by("loan_id", "due_date", "sequence")
             .values_list("loan_id", *ITEM_FIELDS)
         )
@@ -374,7 +374,7 @@ def _first_unpaid_rows(loan_ids: list[int]) -> list[tuple]:
         SELECT l.id, {columns} FROM unnest(%s::bigint[]) AS l(id)
         CROSS JOIN LATERAL (
             SELECT * FROM {quote(Installment._meta.db_table)}
-            WHERE loan_id = l.id AND outstanding_amount > 0 ORDER BY due_date, sequence LIMIT %s
+            WHERE loan_id = l.id AND is_open ORDER BY due_date, sequence LIMIT %s
         ) AS i
         ORDER BY l.id, i.due_date, i.sequence
     """  # noqa: S608 - only the model's own quoted table and column names are formatted in

@@ -4,8 +4,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
 from django.db.models.functions import Round
+from django.db.models.lookups import GreaterThan
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -413,6 +414,25 @@ def _settled_part(part):
     return F(f"{part}_paid_amount") + F(f"{part}_adjusted_amount")
 
 
+MONEY = models.DecimalField(max_digits=18, decimal_places=2)
+
+
+def _outstanding():
+    """Due + accrued − paid − adjusted (waived, written off, restructured), rounded to cents because SQLite
+    (the demo database) does decimal arithmetic in binary floats."""
+    return Round(
+        F("principal_amount")
+        + F("interest_amount")
+        + F("fee_amount")
+        + F("penalty_amount")
+        - _settled_part("principal")
+        - _settled_part("interest")
+        - _settled_part("fee")
+        - _settled_part("penalty"),
+        2,
+    )
+
+
 class Installment(models.Model):
     # No separate loan index: the (loan, sequence) unique constraint already leads with it.
     loan = models.ForeignKey(
@@ -444,21 +464,16 @@ class Installment(models.Model):
     )
     penalty_accrued_on = models.DateField(_("penalty accrued through"), null=True, blank=True)
     outstanding_amount = models.GeneratedField(
-        verbose_name=_("outstanding"),
-        # Rounded to cents because SQLite (the demo database) does decimal arithmetic in binary floats.
-        # Due + accrued − paid − adjusted (waived, written off, restructured).
-        expression=Round(
-            F("principal_amount")
-            + F("interest_amount")
-            + F("fee_amount")
-            + F("penalty_amount")
-            - _settled_part("principal")
-            - _settled_part("interest")
-            - _settled_part("fee")
-            - _settled_part("penalty"),
-            2,
-        ),
-        output_field=models.DecimalField(max_digits=18, decimal_places=2),
+        verbose_name=_("outstanding"), expression=_outstanding(), output_field=MONEY, db_persist=True
+    )
+    # Whether anything is still owed. The partial indexes of unpaid installments test this flag, not the
+    # amount: a day's penalty on an open installment changes its outstanding amount but not the flag, so
+    # the nightly accrual's UPDATE can be HOT (no index entry written) where the page has room (the table's
+    # fillfactor is 90). A generated column cannot read another one, so the arithmetic is repeated.
+    is_open = models.GeneratedField(
+        verbose_name=_("owes something"),
+        expression=GreaterThan(_outstanding(), Value(0)),
+        output_field=models.BooleanField(),
         db_persist=True,
     )
 
@@ -485,13 +500,9 @@ class Installment(models.Model):
         ]
         indexes = [
             # Only unpaid installments: the delinquency refresh and the waterfall read just these.
-            models.Index(
-                fields=["loan", "due_date"], name="installment_unpaid_idx", condition=Q(outstanding_amount__gt=0)
-            ),
+            models.Index(fields=["loan", "due_date"], name="installment_unpaid_idx", condition=Q(is_open=True)),
             # The delinquency refresh starts from here: unpaid installments by the day they count as due.
-            models.Index(
-                fields=["effective_due_date"], name="installment_due_unpaid_idx", condition=Q(outstanding_amount__gt=0)
-            ),
+            models.Index(fields=["effective_due_date"], name="installment_due_unpaid_idx", condition=Q(is_open=True)),
         ]
 
     def __str__(self):

@@ -55,13 +55,18 @@ class PenaltyEntry(models.Model):
         CARRIED = "carried", _("Carried from the old schedule")
 
     # Few indexes: the nightly run inserts ~250,000 rows at 1M loans. The loan is found through
-    # (loan, accrued_on), an installment's accruals through the unique constraint.
+    # (loan, accrued_on), an installment's accruals through the unique constraint. No foreign-key
+    # constraints either: their checks at COMMIT (two row locks per entry, 500,000 a night) were a third
+    # of the step. Entries are written only by the accrual and the replay, from rows they hold; loans and
+    # installments are never deleted; `reconcile_ledger` proves each entry's installment exists and is its
+    # loan's (penalty_entry_installment_of_its_loan), which the two constraints never checked.
     loan = models.ForeignKey(
-        Loan, verbose_name=_("loan"), on_delete=models.PROTECT, related_name="penalty_entries", db_index=False
-    )
+        Loan, verbose_name=_("loan"), on_delete=models.PROTECT, related_name="penalty_entries", db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
     installment = models.ForeignKey(
         Installment, verbose_name=_("installment"), on_delete=models.PROTECT, related_name="penalty_entries",
-        db_index=False,
+        db_index=False, db_constraint=False,
     )  # fmt: skip
     accrued_on = models.DateField(_("day charged"))
     kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.ACCRUAL)

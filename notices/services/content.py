@@ -170,7 +170,7 @@ def _overdue_rows(loan, as_of: datetime.date, adjusted: dict) -> tuple[list[dict
     still_written_off = [pk for pk, amount in written_off.items() if amount > 0]
     overdue = (
         Installment.objects.filter(loan=loan, effective_due_date__lt=as_of)
-        .filter(Q(outstanding_amount__gt=0) | Q(pk__in=still_written_off))
+        .filter(Q(is_open=True) | Q(pk__in=still_written_off))
         .order_by("sequence")
     )
     columns = dict.fromkeys(("principal", "interest", "fees", "penalty", "paid", "waived", "outstanding"), ZERO)
