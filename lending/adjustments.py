@@ -126,11 +126,24 @@ def open_installments(loan: Loan) -> list[Installment]:
     return list(loan.installments.filter(is_open=True).order_by("due_date", "sequence"))
 
 
+def refuse_while_settling(loan: Loan, *, code: str) -> None:
+    """A loan with a settlement waiting for payment is not restructured or written off meanwhile: the
+    settlement is withdrawn first (or lapses), so its agreed amount never settles a changed debt."""
+    if loan.settlements.filter(status="active").exists():
+        message = _("A settlement of this loan is waiting for payment: withdraw it first.")
+        raise DomainError(message, code=code)
+
+
 def clean_reason(reason: str, *, code: str) -> str:
     reason = (reason or "").strip()
     if not reason:
         raise DomainError(_("Say why."), code=code)
     return reason[:REASON_MAX_LENGTH]
+
+
+def part_owed(loan: Loan, component: str) -> Decimal:
+    """What the loan still owes of one part, due or not."""
+    return sum((outstanding_parts(item)[component] for item in open_installments(loan)), ZERO)
 
 
 def waiver_validate(*, loan: Loan, component: str, amount) -> Decimal:
@@ -142,7 +155,7 @@ def waiver_validate(*, loan: Loan, component: str, amount) -> Decimal:
     )
     if loan.status != Loan.Status.ACTIVE:
         raise DomainError(_("Only an active loan's debt can be waived."), code="waiver.loan_not_active")
-    owed = sum((outstanding_parts(item)[component] for item in open_installments(loan)), ZERO)
+    owed = part_owed(loan, component)
     if amount > owed:
         message = _("The loan owes %(owed)s of %(part)s; a waiver cannot be larger.")
         detail = {"owed": str(owed)}

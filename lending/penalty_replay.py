@@ -165,8 +165,9 @@ class _Replay:
             self._allocation(payment, item, amounts, sign=-1, is_recovery=row["is_recovery"])
         for payment in self.payments:
             if payment.status == Payment.Status.POSTED:
+                # What was refunded of it is gone: only the rest is allocated again.
                 self.loan.credit_balance_amount -= payment.unallocated_amount
-                payment.unallocated_amount = payment.amount
+                payment.unallocated_amount = payment.amount - payment.refunded_amount
 
     def _allocation(self, payment, item, amounts: dict, *, sign: int, is_recovery: bool = False) -> None:
         self.new_allocations.append(

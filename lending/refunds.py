@@ -105,8 +105,11 @@ def _pay(refund: CreditRefund) -> None:
 
 def _check_covered(loan: Loan, amount) -> None:
     if amount > loan.credit_balance_amount:
-        credit = format_money(loan.credit_balance_amount, loan.currency)
-        message = _("The loan's credit balance is %(credit)s.") % {"credit": credit}
+        words = {
+            "amount": format_money(amount, loan.currency),
+            "credit": format_money(loan.credit_balance_amount, loan.currency),
+        }
+        message = _("A refund of %(amount)s is more than the loan's credit balance, %(credit)s.") % words
         raise DomainError(message, code="refund.exceeds_credit", detail={"credit": str(loan.credit_balance_amount)})
 
 

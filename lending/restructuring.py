@@ -16,6 +16,7 @@ owed: the new schedule charges its own). Then:
 """
 
 import datetime
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
@@ -26,7 +27,15 @@ from creditops.core.dates import add_months, business_today
 from creditops.core.errors import DomainError
 from creditops.core.money import ZERO
 
-from .adjustments import after_entry, all_outstanding_lines, clean_reason, entry_post, locked_loan, open_installments
+from .adjustments import (
+    after_entry,
+    all_outstanding_lines,
+    clean_reason,
+    entry_post,
+    locked_loan,
+    open_installments,
+    refuse_while_settling,
+)
 from .allocation import outstanding_parts
 from .models import Installment, LedgerEntry, Loan, PenaltyEntry, PenaltyPause, Restructuring
 from .posting import apply_credit_balance
@@ -34,6 +43,62 @@ from .schedules import build_schedule, counts_as_due
 
 MAX_TERM_MONTHS = 360
 Method = Restructuring.Method
+
+
+@dataclass
+class RestructurePlan:
+    """What a restructuring would do to a loan today: its arrears, the new schedule (not booked) and its
+    principal, and what is capitalised or carried to its end."""
+
+    arrears: dict[str, Decimal]
+    unearned: Decimal  # interest and fees of the old schedule not yet due: no longer owed
+    principal: Decimal
+    capitalised: Decimal
+    carried: Decimal
+    schedule: list
+
+    @property
+    def arrears_total(self) -> Decimal:
+        return sum(self.arrears.values(), ZERO)
+
+    def preview(self) -> dict:
+        """The figures a supervisor decides on, kept with the request (as strings)."""
+        first, last = self.schedule[0], self.schedule[-1]
+        return {
+            "arrears": str(self.arrears_total), "principal": str(self.principal),
+            "instalment": str(first.total_amount), "last_instalment": str(last.total_amount + self.carried),
+            "maturity": last.due_date.isoformat(),
+        }  # fmt: skip
+
+
+def restructure_plan(*, loan: Loan, method: str, term_months: int, first_due_date: datetime.date) -> RestructurePlan:
+    """The restructuring of the loan on these terms, computed but not booked; a DomainError if the terms
+    do not fit (the rules: the module's docstring)."""
+    if method not in Method.values:
+        raise DomainError(_("Unknown restructuring method %(method)r.") % {"method": method}, code="restructure.method")
+    today = business_today()
+    _check(loan, term_months, first_due_date, today)
+    old = open_installments(loan)
+    arrears = _sum_parts(item for item in old if item.effective_due_date < today)
+    not_due = _sum_parts(item for item in old if item.effective_due_date >= today)
+    carried = arrears["interest"] + arrears["fee"] + arrears["penalty"]
+    capitalise = method == Method.CAPITALISE
+    principal = not_due["principal"] + arrears["principal"] + (carried if capitalise else ZERO)
+    if principal <= 0:
+        raise DomainError(_("The loan owes no principal to restructure."), code="restructure.nothing_owed")
+    product = loan.product
+    schedule = build_schedule(
+        method=product.repayment_method, principal=principal, term_months=term_months,
+        annual_interest_rate=loan.annual_interest_rate, monthly_fee_rate=loan.monthly_fee_rate,
+        first_due_date=first_due_date, due_day=first_due_date.day,
+    )  # fmt: skip
+    if any(item.total_amount <= 0 for item in schedule):
+        message = _("Over %(months)d months an instalment would be 0.00: choose a shorter term.")
+        raise DomainError(message % {"months": term_months}, code="restructure.term_too_long")
+    return RestructurePlan(
+        arrears=arrears, unearned=not_due["interest"] + not_due["fee"], principal=principal,
+        capitalised=carried if capitalise else ZERO, carried=ZERO if capitalise else carried, schedule=schedule,
+    )  # fmt: skip
 
 
 @transaction.atomic
@@ -50,44 +115,24 @@ def loan_restructure(
     """Restructure the loan (see the module's docstring). Returns the record of it."""
     reason = clean_reason(reason, code="restructure.reason_missing")
     loan = locked_loan(loan.pk)
-    restructure_validate(loan=loan, method=method, term_months=term_months, first_due_date=first_due_date)
+    plan = restructure_plan(loan=loan, method=method, term_months=term_months, first_due_date=first_due_date)
     today = business_today()
-    old = open_installments(loan)
-    arrears = _sum_parts(item for item in old if item.effective_due_date < today)
-    principal_not_due = sum(
-        (outstanding_parts(item)["principal"] for item in old if item.effective_due_date >= today), ZERO
-    )
-    unearned = sum(
-        (
-            outstanding_parts(item)["interest"] + outstanding_parts(item)["fee"]
-            for item in old
-            if item.effective_due_date >= today
-        ),
-        ZERO,
-    )
-    carried = arrears["interest"] + arrears["fee"] + arrears["penalty"]
-    capitalise = method == Method.CAPITALISE
-    principal = principal_not_due + arrears["principal"] + (carried if capitalise else ZERO)
-    if principal <= 0:
-        raise DomainError(_("The loan owes no principal to restructure."), code="restructure.nothing_owed")
     closing = entry_post(
-        loan=loan, kind=LedgerEntry.Kind.RESTRUCTURE, effective_on=today, lines=all_outstanding_lines(old),
-        actor=actor, reason=reason, authority=authority,
+        loan=loan, kind=LedgerEntry.Kind.RESTRUCTURE, effective_on=today,
+        lines=all_outstanding_lines(open_installments(loan)), actor=actor, reason=reason, authority=authority,
     )  # fmt: skip
     first_sequence = (loan.installments.aggregate(last=Max("sequence"))["last"] or 0) + 1
-    new = _book_schedule(loan, principal, term_months, first_due_date, first_sequence)
-    if not capitalise and carried > 0:
-        _carry_to_last(new[-1], arrears, today)
+    new = _book_schedule(loan, plan.schedule, first_sequence)
+    if plan.carried > 0:
+        _carry_to_last(new[-1], plan.arrears, today)
     restructuring = Restructuring.objects.create(
         loan=loan, method=method, effective_on=today, term_months=term_months, first_due_date=first_due_date,
-        arrears_amount=sum(arrears.values(), ZERO), principal_amount=principal,
-        capitalised_amount=carried if capitalise else ZERO, carried_amount=ZERO if capitalise else carried,
-        first_sequence=first_sequence, closing_entry=closing, authority=authority,
+        arrears_amount=plan.arrears_total, principal_amount=plan.principal, capitalised_amount=plan.capitalised,
+        carried_amount=plan.carried, first_sequence=first_sequence, closing_entry=closing, authority=authority,
         created_by=actor if actor is not None and actor.is_authenticated else None,
     )  # fmt: skip
-    new_cost = sum((item.interest_amount + item.fee_amount for item in new), ZERO) - (ZERO if capitalise else carried)
-    loan.contract_cost_amount += new_cost - unearned
-    loan.capitalised_amount += restructuring.capitalised_amount
+    loan.contract_cost_amount += sum((i.interest_amount + i.fee_amount for i in plan.schedule), ZERO) - plan.unearned
+    loan.capitalised_amount += plan.capitalised
     loan.restructure_count += 1
     loan.restructured_on = today
     loan.restructure_watch_until = add_months(today, loan.product.restructure_watch_months)
@@ -105,16 +150,10 @@ def loan_restructure(
     return restructuring
 
 
-def restructure_validate(*, loan: Loan, method: str, term_months: int, first_due_date: datetime.date) -> None:
-    """A DomainError if the loan cannot be restructured on these terms."""
-    if method not in Method.values:
-        raise DomainError(_("Unknown restructuring method %(method)r.") % {"method": method}, code="restructure.method")
-    _check(loan, term_months, first_due_date, business_today())
-
-
 def _check(loan: Loan, term_months: int, first_due_date: datetime.date, today: datetime.date) -> None:
     if loan.status != Loan.Status.ACTIVE:
         raise DomainError(_("Only an active loan can be restructured."), code="restructure.loan_not_active")
+    refuse_while_settling(loan, code="restructure.settlement_active")
     limit = loan.product.restructure_limit
     if loan.restructure_count >= limit:
         message = _("This loan was restructured %(count)d times; its product allows %(limit)d.")
@@ -136,13 +175,8 @@ def _sum_parts(installments) -> dict[str, Decimal]:
     return totals
 
 
-def _book_schedule(loan: Loan, principal, term_months, first_due_date, first_sequence) -> list[Installment]:
+def _book_schedule(loan: Loan, schedule: list, first_sequence: int) -> list[Installment]:
     product = loan.product
-    plan = build_schedule(
-        method=product.repayment_method, principal=principal, term_months=term_months,
-        annual_interest_rate=loan.annual_interest_rate, monthly_fee_rate=loan.monthly_fee_rate,
-        first_due_date=first_due_date, due_day=first_due_date.day,
-    )  # fmt: skip
     return Installment.objects.bulk_create(
         Installment(
             loan=loan,
@@ -157,7 +191,7 @@ def _book_schedule(loan: Loan, principal, term_months, first_due_date, first_seq
             interest_amount=item.interest_amount,
             fee_amount=item.fee_amount,
         )
-        for item in plan
+        for item in schedule
     )
 
 

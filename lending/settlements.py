@@ -155,7 +155,7 @@ def settlement_check(*, loan_id: int, actor=None) -> Settlement | None:
     if lines:
         entry = entry_post(
             loan=loan, kind=LedgerEntry.Kind.SETTLEMENT_DISCOUNT, effective_on=completed_on, lines=lines, actor=actor,
-            reason=_("settlement paid"), authority=settlement.authority,
+            authority=settlement.authority,
         )  # fmt: skip
         loan.status, loan.settled_on = Loan.Status.SETTLED_WITH_DISCOUNT, completed_on
         loan.save(update_fields=["status", "settled_on"])
@@ -221,10 +221,7 @@ def settlement_reopen(loan: Loan, actor=None) -> None:
     if settlement is None or settlement.discount_entry is None:
         return
     today = business_today()
-    reversal = entry_reverse(
-        entry=settlement.discount_entry, reason=_("a payment of the settlement was reversed"), effective_on=today,
-        actor=actor,
-    )  # fmt: skip
+    reversal = entry_reverse(entry=settlement.discount_entry, reason="", effective_on=today, actor=actor)
     loan.status, loan.settled_on = Loan.Status.ACTIVE, None
     loan.save(update_fields=["status", "settled_on"])
     settlement.status, settlement.ended_on, settlement.end_reason = Settlement.Status.ACTIVE, None, ""

@@ -26,7 +26,7 @@ from creditops.core.dates import business_today
 from creditops.core.errors import DomainError
 from creditops.core.money import ZERO, to_money
 
-from .adjustments import after_entry, all_outstanding_lines, entry_post, locked_loan
+from .adjustments import after_entry, all_outstanding_lines, entry_post, locked_loan, refuse_while_settling
 from .allocation import COMPONENTS, AllocationLine, OpenInstallment, allocate
 from .models import (
     Installment,
@@ -52,8 +52,7 @@ def loan_write_off(*, loan: Loan, on: datetime.date, authority: str = "", reason
     loan = locked_loan(loan.pk)
     if loan.status == Loan.Status.WRITTEN_OFF:
         return loan
-    if loan.status != Loan.Status.ACTIVE:
-        raise DomainError(_("Only an active loan can be written off."), code="loan.not_active")
+    write_off_validate(loan=loan)
     lines = all_outstanding_lines(loan.installments.filter(is_open=True).order_by("due_date", "sequence"))
     entry = entry_post(
         loan=loan, kind=Kind.WRITE_OFF, effective_on=on, lines=lines, actor=actor, reason=reason, authority=authority
@@ -64,6 +63,13 @@ def loan_write_off(*, loan: Loan, on: datetime.date, authority: str = "", reason
     PenaltyPause.objects.create(loan=loan, reason=PenaltyPause.Reason.WRITTEN_OFF, started_on=on + ONE_DAY)
     after_entry(loan, entry, actor, on)
     return loan
+
+
+def write_off_validate(*, loan: Loan) -> None:
+    """A DomainError if the loan cannot be written off now."""
+    if loan.status != Loan.Status.ACTIVE:
+        raise DomainError(_("Only an active loan can be written off."), code="loan.not_active")
+    refuse_while_settling(loan, code="write_off.settlement_active")
 
 
 def written_off_left(loan: Loan) -> dict[int, dict[str, Decimal]]:
@@ -122,12 +128,10 @@ def recovery_take_back(loan: Loan, payment: Payment) -> None:
         recovery = LedgerEntry.objects.filter(kind=Kind.RECOVERY, payment=payment, reverses__isnull=True).first()
         entry = entry_post(
             loan=loan, kind=Kind.RECOVERY, effective_on=today, lines=lines, reverses=recovery, payment=payment,
-            reason=_("payment reversed"),
         )  # fmt: skip
     else:
-        entry = entry_post(
-            loan=loan, kind=Kind.WRITE_OFF, effective_on=today, lines=lines, reason=_("payment reversed")
-        )
+        # What a payment from before the write-off had paid is owed again: written off with the rest.
+        entry = entry_post(loan=loan, kind=Kind.WRITE_OFF, effective_on=today, lines=lines, payment=payment)
     loan.written_off_amount += entry.amount
 
 

@@ -7,6 +7,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from creditops.core.money import format_money
+
 from .entries import LedgerEntry
 from .ledger import Loan, MoneyField
 
@@ -61,7 +63,8 @@ class Settlement(models.Model):
         indexes = [models.Index(fields=["deadline"], name="settlement_active_idx", condition=Q(status="active"))]
 
     def __str__(self):
-        return f"{self.loan_id} {self.agreed_amount} {self.get_status_display()}"
+        amount = format_money(self.agreed_amount, self.loan.currency)
+        return f"{amount} · {self.loan.reference} · {self.get_status_display()}"
 
     @property
     def discount_amount(self):
@@ -124,4 +127,4 @@ class Restructuring(models.Model):
         ordering = ["-effective_on", "-id"]
 
     def __str__(self):
-        return f"{self.loan_id} {self.get_method_display()} {self.effective_on}"
+        return f"{self.loan.reference} · {self.effective_on:%Y-%m-%d}"

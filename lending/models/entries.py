@@ -11,9 +11,21 @@ ever changed or deleted, a correction is a new entry that `reverses` the first.
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
+from creditops.core.money import format_money
+
 from .ledger import Installment, Loan, MoneyField, Payment
+
+
+def authority_words(authority: str) -> str:
+    """Whose decision an entry carries out, in the reader's language: "approval 123" is stored (a code,
+    the same in every language) and shown as "approval no. 123" / "审批单 123"."""
+    kind, _space, number = (authority or "").partition(" ")
+    if kind == "approval" and number.isdigit():
+        return pgettext("authority of a ledger entry", "approval no. %(number)s") % {"number": number}
+    return authority
 
 
 class Component(models.TextChoices):
@@ -74,11 +86,15 @@ class LedgerEntry(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.get_kind_display()} {self.amount} ({self.loan_id})"
+        return f"{self.get_kind_display()} {format_money(self.amount, self.loan.currency)} · {self.loan.reference}"
 
     @property
     def is_reversal(self) -> bool:
         return self.reverses_id is not None
+
+    @property
+    def authority_words(self) -> str:
+        return authority_words(self.authority)
 
 
 class LedgerEntryLine(models.Model):
@@ -99,7 +115,7 @@ class LedgerEntryLine(models.Model):
         ordering = ["id"]
 
     def __str__(self):
-        return f"{self.entry_id} → {self.installment_id}"
+        return gettext("instalment %(number)s") % {"number": self.installment.sequence}
 
     @property
     def total_amount(self):
@@ -144,7 +160,7 @@ class CreditRefund(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.loan_id} {self.amount} {self.get_status_display()}"
+        return f"{format_money(self.amount, self.loan.currency)} · {self.loan.reference} · {self.get_status_display()}"
 
 
 class PaymentRefund(models.Model):

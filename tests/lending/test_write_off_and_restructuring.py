@@ -103,6 +103,33 @@ def test_an_undo_restores_the_loan_exactly_as_if_never_written_off(make_loan, po
     assert_reconciled()
 
 
+def test_an_undo_after_a_refund_of_the_recoverys_credit_keeps_the_refund_refunded(make_loan, post):
+    """A recovery larger than the debt leaves credit; part of it is refunded; then the write-off is undone:
+    the refunded money stays refunded (the re-play allocates only what is left of the payment)."""
+    loan = overdue(make_loan)
+    loan_write_off(loan=loan, on=TODAY - ONE_DAY * 10)
+    owed = Loan.objects.get(pk=loan.pk).written_off_amount
+    post(loan, owed + Decimal("1000.00"), received_on=TODAY - ONE_DAY * 3)
+    maker, checker = UserFactory(username="maker2"), UserFactory(username="checker2")
+    maker.user_permissions.add(Permission.objects.get(codename="add_creditrefund"))
+    checker.user_permissions.add(Permission.objects.get(codename="decide_creditrefund"))
+    refund = credit_refund_request(
+        loan=loan, amount="900.00", reason="overpaid", actor=type(maker).objects.get(pk=maker.pk)
+    )
+    credit_refund_decide(
+        refund=refund, approve=True, reason="ok", reference="RF-UNDO", actor=type(checker).objects.get(pk=checker.pk)
+    )
+    assert Loan.objects.get(pk=loan.pk).credit_balance_amount == Decimal("100.00")
+    loan_write_off_undo(loan=loan, reason="mistake")
+    loan.refresh_from_db()
+    # The penalty of the days the write-off paused is owed now, out of the 100.00 left.
+    assert loan.credit_balance_amount <= Decimal("100.00")
+    assert loan.credit_balance_amount + sum(i.penalty_amount for i in Installment.objects.filter(loan=loan)) >= Decimal(
+        "100.00"
+    )
+    assert_reconciled()
+
+
 def test_a_write_off_can_be_undone_only_within_its_period(make_loan, settings):
     loan = overdue(make_loan)
     settings.CREDITOPS = {**settings.CREDITOPS, "WRITE_OFF_UNDO_DAYS": 5}
