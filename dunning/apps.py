@@ -21,7 +21,7 @@ class DunningConfig(AppConfig):
 
         from . import import_receivers  # noqa: F401 - connects the bulk import's timeline receiver
         from .receivers import (
-            ledger_entry_on_timeline,
+            ledger_entry_on_case,
             payment_on_timeline,
             penalty_replay_on_timeline,
             settlement_ended_on_case,
@@ -31,7 +31,7 @@ class DunningConfig(AppConfig):
         payment_posted.connect(payment_on_timeline, dispatch_uid="dunning.payment_posted")
         payment_reversed.connect(payment_on_timeline, dispatch_uid="dunning.payment_reversed")
         penalty_replayed.connect(penalty_replay_on_timeline, dispatch_uid="dunning.penalty_replayed")
-        ledger_entry_posted.connect(ledger_entry_on_timeline, dispatch_uid="dunning.ledger_entry")
+        ledger_entry_posted.connect(ledger_entry_on_case, dispatch_uid="dunning.ledger_entry")
         settlement_ended.connect(settlement_ended_on_case, dispatch_uid="dunning.settlement_ended")
         # A flush (TransactionTestCase) empties the tables the data migration filled; this refills them.
         post_migrate.connect(_install_defaults_after_migrate, sender=self, dispatch_uid="dunning.defaults")

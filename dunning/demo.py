@@ -91,10 +91,9 @@ def _work(case, collector, number):
         )  # fmt: skip
         plan_request(case=case, installments=rows, reason="借款人失业，申请分三期偿还。", actor=collector)
     elif number == 3:
-        approval_request(
-            case=case, kind=ApprovalRequest.Kind.SETTLEMENT_DISCOUNT, actor=collector,
-            amount=(loan_outstanding_amount(case.loan_id) * Decimal("0.8")).quantize(Decimal("0.01")),
-            reason="借款人愿一次性结清八成欠款。",
+        settlement_request(
+            case=case, amount=(loan_outstanding_amount(case.loan_id) * Decimal("0.8")).quantize(Decimal("0.01")),
+            deadline=today + datetime.timedelta(days=14), reason="借款人愿一次性结清八成欠款。", actor=collector,
         )  # fmt: skip
 
 
@@ -105,6 +104,7 @@ DEMO_NOTES = ["借款人称工资月底到账。", "已发送还款账户信息�
 # supervisor's approval: a penalty waiver, a settlement paid (settled with discount), a settlement still
 # waiting for payment, a restructuring, and a write-off with a recovery after it. Cases are taken from the
 # top of each bucket's worklist, skipping those the casework above already used.
+DEMO_STORY_MIN_ARREARS = Decimal("1000.00")
 DEMO_STORY_BUCKETS = {
     "waiver": Loan.Bucket.DPD_31_60,
     "settlement_paid": Loan.Bucket.DPD_61_90,
@@ -136,9 +136,11 @@ def demo_ledger_stories_create() -> dict[str, str]:
 
 
 def _story_case(bucket, used):
-    """The top case of the bucket's worklist that nobody has worked by hand and that has no plan."""
+    """The top case of the bucket's worklist that nobody has worked by hand, with no plan and arrears
+    worth a story (at least 1,000.00)."""
     return (
         CollectionCase.objects.filter(is_open=True, aging_bucket=bucket, status=CaseStatus.OPEN)
+        .filter(overdue_amount__gte=DEMO_STORY_MIN_ARREARS)
         .exclude(pk__in=used)
         .exclude(contacts__is_automatic=False)
         .exclude(plans__isnull=False)
@@ -175,9 +177,11 @@ def _restructure(case, collector):
 def _write_off(case, collector):
     pending = case.approvals.filter(kind=ApprovalRequest.Kind.WRITE_OFF, status=ApprovalRequest.Status.PENDING).first()
     return pending or approval_request(
-        case=case, kind=ApprovalRequest.Kind.WRITE_OFF, amount=loan_owed_amount(case.loan),
-        reason="逾期超过180天，经评估无力偿还，申请核销。", actor=collector,
-    )  # fmt: skip
+        case=case,
+        kind=ApprovalRequest.Kind.WRITE_OFF,
+        reason="逾期超过180天，经评估无力偿还，申请核销。",
+        actor=collector,
+    )
 
 
 def _pay(case, share: Decimal, tag: str) -> None:

@@ -25,6 +25,7 @@ from .services.approvals import (
     plan_request,
     restructure_request,
     settlement_request,
+    settlement_withdraw,
     waiver_request,
     write_off_undo_request,
 )
@@ -207,25 +208,19 @@ ESCALATION_KINDS = [
 
 
 class EscalationForm(CaseForm):
+    """Legal referral, credit-bureau report, write-off (of all the loan owes) or its undo."""
+
     prefix = "escalate"
     kind = forms.ChoiceField(label=_("Request"), choices=[(kind.value, kind.label) for kind in ESCALATION_KINDS])
-    amount = forms.DecimalField(label=_("Amount (write-off)"), required=False, **AMOUNT_FIELD)
     reason = forms.CharField(label=_("Why"), widget=forms.Textarea(attrs={"rows": 2}))
-
-    def clean(self):
-        data = super().clean()
-        if data.get("kind") == ApprovalRequest.Kind.WRITE_OFF and not data.get("amount"):
-            self.add_error("amount", _("A write-off names an amount."))
-        return data
 
     def submit(self, actor) -> str:
         if self.cleaned_data["kind"] == ApprovalRequest.Kind.WRITE_OFF_UNDO:
             write_off_undo_request(case=self.case, reason=self.cleaned_data["reason"], actor=actor)
         else:
             approval_request(
-                case=self.case, kind=self.cleaned_data["kind"], amount=self.cleaned_data["amount"],
-                reason=self.cleaned_data["reason"], actor=actor,
-            )  # fmt: skip
+                case=self.case, kind=self.cleaned_data["kind"], reason=self.cleaned_data["reason"], actor=actor
+            )
         return gettext("Request sent for approval.")
 
 
@@ -276,6 +271,15 @@ class SettlementForm(CaseForm):
             reason=data["reason"], actor=actor,
         )  # fmt: skip
         return gettext("Settlement requested; a supervisor will decide.")
+
+
+class SettlementWithdrawForm(CaseForm):
+    prefix = "withdraw"
+    reason = forms.CharField(label=_("Why"), widget=forms.Textarea(attrs={"rows": 2}))
+
+    def submit(self, actor) -> str:
+        settlement_withdraw(case=self.case, reason=self.cleaned_data["reason"], actor=actor)
+        return gettext("Settlement withdrawn: the case is back on the ladder.")
 
 
 class RestructureForm(CaseForm):
@@ -335,6 +339,7 @@ CASE_FORMS = {
     "escalate": EscalationForm,
     "waiver": WaiverForm,
     "settlement": SettlementForm,
+    "withdraw": SettlementWithdrawForm,
     "restructure": RestructureForm,
     "notice": NoticeIssueForm,
     "review": ReviewForm,

@@ -3,7 +3,7 @@
 from lending.models import Loan, Settlement
 
 from .models import CaseEvent, CloseReason, CollectionCase
-from .services.closing import case_close, case_status_refresh
+from .services.closing import case_close, case_figures_sync, case_status_refresh
 from .services.timeline import case_event_add
 
 
@@ -32,12 +32,14 @@ def penalty_replay_on_timeline(sender, loan, since, removed, charged, **kwargs):
     case_event_add(case=case, kind=CaseEvent.Kind.PENALTY_REPLAYED, actor=None, detail=detail, as_of=since)
 
 
-def ledger_entry_on_timeline(sender, entry, actor=None, **kwargs):
+def ledger_entry_on_case(sender, entry, actor=None, **kwargs):
     """A waiver, settlement discount, write-off, recovery, undo or restructuring (or a reversal of one) on
-    the loan of an open case appears on its timeline, dated when it takes effect."""
+    the loan of an open case appears on its timeline, dated when it takes effect, and the case shows the
+    loan's figures at once (not at the next nightly run)."""
     case = CollectionCase.objects.filter(loan_id=entry.loan_id, is_open=True).first()
     if case is None:
         return
+    case_figures_sync(case)
     detail = {"entry": entry.pk, "kind": entry.kind, "amount": str(entry.amount), "reversal": entry.is_reversal}
     if entry.component:
         detail["component"] = entry.component

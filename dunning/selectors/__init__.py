@@ -12,12 +12,16 @@ from ..models import ApprovalRequest, CollectionCase, OwnerRole
 
 
 def user_roles(user) -> set[str]:
+    """The user's roles, read once per user object (a request's user): a page asks many times. Like
+    Django's permission cache, a change of groups shows from the next request on."""
     if user is None or not user.is_authenticated or not user.is_active:
         return set()
-    roles = set(user.groups.values_list("name", flat=True))
-    if user.is_superuser:
-        roles.add(ADMINISTRATOR)
-    return roles
+    if not hasattr(user, "_roles_cache"):
+        roles = set(user.groups.values_list("name", flat=True))
+        if user.is_superuser:
+            roles.add(ADMINISTRATOR)
+        user._roles_cache = frozenset(roles)
+    return set(user._roles_cache)
 
 
 SEES_EVERY_CASE = {ADMINISTRATOR, MANAGER, COMPLIANCE}

@@ -13,10 +13,11 @@ from accounts.services import audit_record
 from creditops.core.dates import add_months, business_today
 from creditops.core.errors import DomainError
 from creditops.core.money import CENT, ZERO, positive_whole_cents, to_money
-from lending.adjustments import waiver_validate
-from lending.restructuring import restructure_validate
-from lending.settlements import settlement_validate
-from lending.write_off import undo_validate
+from lending.adjustments import part_owed, waiver_validate
+from lending.models import Settlement
+from lending.restructuring import restructure_plan
+from lending.settlements import loan_owed_amount, settlement_cancel, settlement_validate
+from lending.write_off import undo_validate, write_off_validate
 
 from ..models import (
     ApprovalRequest,
@@ -50,8 +51,9 @@ def _money(value, code):
 def approval_request(
     *, case: CollectionCase, kind: str, actor, reason: str, amount=None, action=None, plan=None, terms=None
 ) -> ApprovalRequest:
-    """Ask for a decision. Write-offs, waivers and settlements name an amount; `terms` holds what else a
-    kind needs (see the requests below)."""
+    """Ask for a decision. Waivers and settlements name an amount; a write-off's is what the loan owes
+    when it is asked for (all of it is written off); `terms` holds what else a kind needs (see the
+    requests below)."""
     if kind not in Kind.values:
         raise DomainError(_("Unknown approval kind %(kind)r.") % {"kind": kind}, code="approval.kind_invalid")
     require_workable(case, actor)
@@ -59,8 +61,11 @@ def approval_request(
     reason = (reason or "").strip()
     if actor is not None and not reason:
         raise DomainError(_("Say why you ask for this."), code="approval.reason_missing")
-    if kind in (Kind.SETTLEMENT_DISCOUNT, Kind.WRITE_OFF, Kind.WAIVER) and actor is not None:
+    if kind in (Kind.SETTLEMENT_DISCOUNT, Kind.WAIVER) and actor is not None:
         amount = _money(amount, "approval.amount_invalid")
+    if kind == Kind.WRITE_OFF:
+        write_off_validate(loan=case.loan)
+        amount = loan_owed_amount(case.loan)
     if kind == Kind.PAYMENT_PLAN and plan is None:
         raise DomainError(_("Request a payment plan with its instalments."), code="approval.plan_missing")
     if case.approvals.filter(kind=kind, status=ApprovalRequest.Status.PENDING).exists():
@@ -79,17 +84,21 @@ def approval_request(
 def waiver_request(*, case: CollectionCase, component: str, amount, reason: str, actor) -> ApprovalRequest:
     """Ask to waive `amount` of one part of what the loan owes (penalty, fees, interest or principal)."""
     amount = waiver_validate(loan=case.loan, component=component, amount=amount)
-    return approval_request(
-        case=case, kind=Kind.WAIVER, amount=amount, reason=reason, actor=actor, terms={"component": component}
-    )
+    terms = {"component": component, "owed": str(part_owed(case.loan, component))}
+    return approval_request(case=case, kind=Kind.WAIVER, amount=amount, reason=reason, actor=actor, terms=terms)
 
 
 def settlement_request(
     *, case: CollectionCase, amount, deadline: datetime.date, instalments=None, reason: str, actor
 ) -> ApprovalRequest:
     """Ask to settle the loan for `amount` paid by `deadline` (optionally in dated instalments)."""
+    if case.plans.filter(status__in=[PaymentPlan.Status.REQUESTED, PaymentPlan.Status.ACTIVE]).exists():
+        raise DomainError(_("This case has a payment plan requested or running."), code="settlement.plan_live")
     amount, rows = settlement_validate(loan=case.loan, agreed_amount=amount, deadline=deadline, instalments=instalments)
-    terms = {"deadline": deadline.isoformat(), "instalments": [[due.isoformat(), str(value)] for due, value in rows]}
+    terms = {
+        "deadline": deadline.isoformat(), "instalments": [[due.isoformat(), str(value)] for due, value in rows],
+        "owed": str(loan_owed_amount(case.loan)),
+    }  # fmt: skip
     return approval_request(
         case=case, kind=Kind.SETTLEMENT_DISCOUNT, amount=amount, reason=reason, actor=actor, terms=terms
     )
@@ -98,10 +107,25 @@ def settlement_request(
 def restructure_request(
     *, case: CollectionCase, method: str, term_months: int, first_due_date: datetime.date, reason: str, actor
 ) -> ApprovalRequest:
-    """Ask to restructure the loan: its arrears capitalised or carried to the end of a new schedule."""
-    restructure_validate(loan=case.loan, method=method, term_months=term_months, first_due_date=first_due_date)
-    terms = {"method": method, "term_months": term_months, "first_due_date": first_due_date.isoformat()}
+    """Ask to restructure the loan: its arrears capitalised or carried to the end of a new schedule. The
+    request keeps what the new schedule would be today (arrears, principal, instalment), for the decider."""
+    plan = restructure_plan(loan=case.loan, method=method, term_months=term_months, first_due_date=first_due_date)
+    terms = {
+        "method": method, "term_months": term_months, "first_due_date": first_due_date.isoformat(),
+        "preview": plan.preview(),
+    }  # fmt: skip
     return approval_request(case=case, kind=Kind.RESTRUCTURE, reason=reason, actor=actor, terms=terms)
+
+
+@transaction.atomic
+def settlement_withdraw(*, case: CollectionCase, reason: str, actor) -> None:
+    """The borrower declined (or the terms no longer stand): the settlement waiting for payment ends, and
+    the case goes back to the ladder."""
+    require_workable(case, actor)
+    settlement = Settlement.objects.filter(loan_id=case.loan_id, status=Settlement.Status.ACTIVE).first()
+    if settlement is None:
+        raise DomainError(_("No settlement of this loan is waiting for payment."), code="settlement.not_active")
+    settlement_cancel(settlement=settlement, reason=reason, actor=actor)
 
 
 def write_off_undo_request(*, case: CollectionCase, reason: str, actor) -> ApprovalRequest:
@@ -239,6 +263,8 @@ def plan_request(
         )
     if case.plans.filter(status__in=[PaymentPlan.Status.REQUESTED, PaymentPlan.Status.ACTIVE]).exists():
         raise DomainError(_("This case already has a plan requested or running."), code="plan.already_live")
+    if Settlement.objects.filter(loan_id=case.loan_id, status=Settlement.Status.ACTIVE).exists():
+        raise DomainError(_("A settlement of this loan is waiting for payment."), code="plan.settlement_active")
     plan = PaymentPlan.objects.create(
         case=case, total_amount=total, starts_on=today, reason=reason, requested_by=_user_or_none(actor)
     )

@@ -67,11 +67,16 @@ def apply_restructure(approval, case, actor):
 
 
 def apply_write_off_undo(approval, case, actor):
-    loan_write_off_undo(
+    """The loan is restored; its case goes back on the ladder — or closes, if the recoveries, allocated
+    again as ordinary payments, paid it all."""
+    loan = loan_write_off_undo(
         loan=case.loan, reason=approval.request_reason or approval.decision_reason,
         authority=_authority(approval), actor=actor,
     )  # fmt: skip
-    case_status_refresh(case)
+    if loan.status == loan.Status.SETTLED:
+        case_close(case=case, reason=CloseReason.SETTLED, on=business_today(), actor=actor)
+    else:
+        case_status_refresh(case)
 
 
 def apply_write_off(approval, case, actor):

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from creditops.core.db import insert_from_select
 from creditops.core.money import ZERO
-from lending.models import Payment
+from lending.models import Loan, Payment
 
 from ..models import (
     ApprovalRequest,
@@ -29,6 +29,23 @@ Event = CaseEvent.Kind
 CASE_CLOSED_REASON = "case closed before a decision"
 # The closed status each reason leaves a case in.
 CLOSED_STATUS = {CloseReason.CURED: CaseStatus.CURED, CloseReason.WRITTEN_OFF: CaseStatus.WRITTEN_OFF}
+
+
+def case_figures_sync(case: CollectionCase) -> None:
+    """Copy the loan's days past due, bucket and overdue amount onto its open case (what the nightly run's
+    sync does for the whole book): a case in recovery keeps the days it was written off at, and its amount
+    is what stays written off."""
+    loan = Loan.objects.get(pk=case.loan_id)
+    if loan.status == Loan.Status.WRITTEN_OFF:
+        case.overdue_amount = loan.written_off_amount
+        case.save(update_fields=["overdue_amount"])
+        return
+    case.days_past_due, case.aging_bucket, case.overdue_amount = (
+        loan.days_past_due,
+        loan.aging_bucket,
+        loan.overdue_amount,
+    )
+    case.save(update_fields=["days_past_due", "aging_bucket", "overdue_amount"])
 
 
 def case_status_refresh(case: CollectionCase) -> None:

@@ -39,6 +39,14 @@ def _blocked(detail) -> str:
     }
 
 
+def _approval_requested(detail, currency) -> str:
+    """ "Waiver 20.00 CNY", or the kind alone when the request names no amount."""
+    kind = _label(ApprovalRequest.Kind, detail.get("kind"))
+    if not detail.get("amount"):
+        return kind
+    return _("%(kind)s %(amount)s") % {"kind": kind, "amount": _stored_money(detail["amount"], currency)}
+
+
 def _approval(detail) -> str:
     kind = _label(ApprovalRequest.Kind, detail.get("kind"))
     if "approved" not in detail:
@@ -115,7 +123,7 @@ def _settlement_ended(detail) -> str:
 # Each kind's line; those that print an amount take the case's currency as well.
 WITH_CURRENCY = {
     Event.OPENED: _opened, Event.PROMISE: _promise, Event.PAYMENT: _payment, Event.PENALTY_REPLAYED: _penalty_replayed,
-    Event.LEDGER_ENTRY: _ledger_entry,
+    Event.LEDGER_ENTRY: _ledger_entry, Event.APPROVAL_REQUESTED: _approval_requested,
 }  # fmt: skip
 SUMMARIES = {
     Event.CONTACT: _contact,
@@ -123,7 +131,6 @@ SUMMARIES = {
     Event.NOTE: lambda d: d.get("text", ""),
     Event.DISPUTE_RAISED: lambda d: d.get("reason", ""),
     Event.DISPUTE_RESOLVED: lambda d: d.get("resolution", ""),
-    Event.APPROVAL_REQUESTED: _approval,
     Event.APPROVAL_DECIDED: _approval,
     Event.NOTICE: lambda d: _notice(d),
     Event.CLOSED: lambda d: _label(CloseReason, d.get("reason")),
@@ -188,12 +195,15 @@ def request_reason(approval: ApprovalRequest) -> str:
 
 
 @register.filter
-def approval_terms(approval: ApprovalRequest) -> str:
-    """A request's terms in words: the part a waiver waives, a settlement's deadline and instalments, a
-    restructuring's method, term and first due date."""
+def approval_terms(approval: ApprovalRequest, currency: str = "") -> str:
+    """A request's terms in words: the part a waiver waives (and how much of it is owed), a settlement's
+    deadline and instalments, a restructuring's method, term, first due date and what it would book."""
     terms = approval.terms or {}
     if approval.kind == ApprovalRequest.Kind.WAIVER:
-        return _label(Component, terms.get("component"))
+        part = _label(Component, terms.get("component"))
+        if "owed" not in terms:
+            return part
+        return _("%(part)s, of %(owed)s owed") % {"part": part, "owed": _stored_money(terms["owed"], currency)}
     if approval.kind == ApprovalRequest.Kind.SETTLEMENT_DISCOUNT and terms.get("deadline"):
         text = _("paid by %(day)s") % {"day": terms["deadline"]}
         instalments = terms.get("instalments") or []
@@ -201,9 +211,15 @@ def approval_terms(approval: ApprovalRequest) -> str:
             text += _(", in %(count)d instalments from %(day)s") % {"count": len(instalments), "day": instalments[0][0]}
         return text
     if approval.kind == ApprovalRequest.Kind.RESTRUCTURE and terms.get("method"):
-        return _("%(method)s; %(months)s months from %(day)s") % {
+        text = _("%(method)s; %(months)s months from %(day)s") % {
             "method": _label(Restructuring.Method, terms["method"]),
             "months": terms.get("term_months"),
             "day": terms.get("first_due_date"),
         }
+        preview = terms.get("preview")
+        if preview:
+            text += _("; arrears %(arrears)s, new principal %(principal)s, instalments of %(instalment)s") % {
+                key: _stored_money(preview[key], currency) for key in ("arrears", "principal", "instalment")
+            }
+        return text
     return ""

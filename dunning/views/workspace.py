@@ -126,6 +126,8 @@ def _render_workspace(request, case, *, bound_form=None, plan_preview=None, stat
         "worklist_query": came_from,
         "next_case_url": _next_case_url(request, case),
         "settlement_kind": ApprovalRequest.Kind.SETTLEMENT_DISCOUNT,
+        "decides": request.user.has_perm("dunning.decide_approvalrequest")
+        and selectors.case_supervisable_by(request.user, case),
         **reads,
     }  # fmt: skip
     return render(request, "cases/workspace.html", context, status=status)

@@ -44,7 +44,7 @@ def test_a_supervisor_completes_a_review_from_the_queue_and_reads_the_inbox_in_c
     portal.submit(lambda: Select(portal.find("select#language-switch")).select_by_value("zh-hans"))
     portal.submit(portal.find("header nav a[href='/approvals/']"))
     inbox = portal.visible("table#inbox").text
-    assert "约定金额" in inbox and "减免金额" in inbox
+    assert "约定金额" in inbox and "贷款尚欠" in inbox  # agreed amount, and the discount against what is owed
     for english in ("Final demand", "Second notice", "DPD", "Settlement"):
         assert english not in portal.find("main").text
     portal.screenshot("approvals-zh-hans.png", full_page=True)

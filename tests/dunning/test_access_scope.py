@@ -128,7 +128,7 @@ def missing(ids: dict) -> dict:
 
 def test_the_matrix_covers_every_workspace_form_and_every_reveal(world):
     urls = [url for _method, url in every_url(world.ids)]
-    assert len(urls) == len(set(urls)) == 1 + len(CASE_FORMS) + 3 + 1 + 2 + len(ADMIN_PAGES) == 25
+    assert len(urls) == len(set(urls)) == 1 + len(CASE_FORMS) + 3 + 1 + 2 + len(ADMIN_PAGES) == 26
 
 
 @pytest.mark.parametrize("outsider", ["other_collector", "other_supervisor", "supervisor_of_the_collectors_other_team"])

@@ -23,6 +23,7 @@ from dunning.services.guardrails import ContactBlockedError
 from dunning.services.run import dunning_run
 from lending.models import Loan
 from lending.services import payment_post
+from lending.settlements import loan_owed_amount
 from tests.dunning.conftest import FIRST_DUE, staff
 
 pytestmark = pytest.mark.django_db
@@ -305,8 +306,8 @@ def test_a_rejected_legal_referral_changes_nothing_on_the_case(case, collector, 
 
 
 def test_an_approved_write_off_writes_off_the_loan_and_moves_the_case_to_recovery(case, collector, supervisor):
-    approval = approval_request(case=case, kind="write_off", amount="1066.19", reason="Deceased", actor=collector)
-    assert approval.amount == ARREARS
+    approval = approval_request(case=case, kind="write_off", reason="Deceased", actor=collector)
+    assert approval.amount == loan_owed_amount(case.loan)
 
     decide(approval, supervisor, reason="Death certificate on file")
 
@@ -334,19 +335,14 @@ def test_a_written_off_case_keeps_its_pending_promise(case, collector, superviso
     assert promise.status == PromiseToPay.Status.PENDING
 
 
-@pytest.mark.parametrize("amount", [None, "0", "-1", "lots"])
-def test_a_write_off_request_needs_a_positive_amount(case, collector, amount):
-    error = refusal(approval_request, case=case, kind="write_off", amount=amount, reason="Deceased", actor=collector)
+@pytest.mark.parametrize("amount", [None, "0", "-1", "lots", "NaN", "99999999"])
+def test_a_write_off_request_is_for_all_the_loan_owes_whatever_amount_is_given(case, collector, amount):
+    """A write-off takes everything off balance: the request records what the loan owes when it is asked
+    for (the decider sees the real figure), never a typed amount."""
+    approval = approval_request(case=case, kind="write_off", amount=amount, reason="Deceased", actor=collector)
 
-    assert error.code == "approval.amount_invalid"
-    assert not ApprovalRequest.objects.exists()
-
-
-def test_a_write_off_amount_that_is_nan_is_a_domain_error(case, collector):
-    """Bug: same NaN crash as for plan instalments (approvals._money)."""
-    error = refusal(approval_request, case=case, kind="write_off", amount="NaN", reason="Deceased", actor=collector)
-
-    assert error.code == "approval.amount_invalid"
+    assert approval.amount == loan_owed_amount(case.loan)
+    assert approval.amount > ARREARS  # the arrears and every instalment not yet due
 
 
 def test_approval_requests_are_validated(case, collector, other_collector):

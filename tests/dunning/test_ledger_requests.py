@@ -19,6 +19,7 @@ from dunning.services.approvals import (
     write_off_undo_request,
 )
 from dunning.services.run import dunning_run
+from lending.adjustments import part_owed
 from lending.models import LedgerEntry, Loan, Settlement
 from lending.services import payment_post
 from lending.settlements import loan_owed_amount, settlements_lapse
@@ -50,7 +51,9 @@ def pay(loan, amount, ref):
 
 def test_a_waiver_is_asked_for_then_posted_by_the_approval(case, collector, supervisor):
     approval = waiver_request(case=case, component="interest", amount="50.00", reason="goodwill", actor=collector)
-    assert (approval.kind, approval.amount, approval.terms) == ("waiver", Decimal("50.00"), {"component": "interest"})
+    owed = str(part_owed(case.loan, "interest"))
+    assert (approval.kind, approval.amount) == ("waiver", Decimal("50.00"))
+    assert approval.terms == {"component": "interest", "owed": owed}  # the decider sees how much is owed
     assert not LedgerEntry.objects.exists()  # nothing until someone else approves
     assert refusal(approval_decide, approval=approval, approve=True, reason="x", actor=collector).code == (
         "approval.own_request"
@@ -109,7 +112,7 @@ def test_an_approved_restructuring_closes_the_case(case, collector, supervisor):
 
 
 def test_a_written_off_case_is_worked_in_recovery_undone_or_closed_when_recovered(case, collector, supervisor):
-    approve(approval_request(case=case, kind="write_off", amount="1.00", reason="x", actor=collector), supervisor)
+    approve(approval_request(case=case, kind="write_off", reason="x", actor=collector), supervisor)
     loan = Loan.objects.get(pk=case.loan_id)
     dunning_run(as_of=FIRST_DUE + datetime.timedelta(days=11))
     case.refresh_from_db()
@@ -117,7 +120,7 @@ def test_a_written_off_case_is_worked_in_recovery_undone_or_closed_when_recovere
     approve(write_off_undo_request(case=case, reason="wrong loan", actor=collector), supervisor)
     case.refresh_from_db()
     assert case.status == CaseStatus.OPEN and Loan.objects.get(pk=loan.pk).status == Loan.Status.ACTIVE
-    approve(approval_request(case=case, kind="write_off", amount="1.00", reason="x", actor=collector), supervisor)
+    approve(approval_request(case=case, kind="write_off", reason="x", actor=collector), supervisor)
     loan.refresh_from_db()
     pay(loan, loan.written_off_amount, "REC-1")  # everything recovered
     dunning_run(as_of=FIRST_DUE + datetime.timedelta(days=12))

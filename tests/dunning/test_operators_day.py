@@ -145,8 +145,8 @@ def test_a_settlement_shows_the_agreed_amount_and_the_discount_apart(client, ove
     discount = owed - Decimal("5000.00")
     client.force_login(supervisor)
     inbox = client.get(reverse("cases:approvals")).content.decode()
-    assert "Agreed amount: 5,000.00 CNY" in inbox
-    assert f"Discount: {discount:,.2f} CNY" in inbox
+    assert "agreed amount 5,000.00 CNY" in inbox
+    assert f"discount {discount:,.2f} CNY (the loan owes {owed:,.2f} CNY)" in inbox
     workspace = client.get(reverse("cases:detail", args=[case.pk])).content.decode()
     assert f"agreed amount 5,000.00 CNY, discount {discount:,.2f} CNY" in workspace
 
