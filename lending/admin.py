@@ -183,6 +183,14 @@ class ServiceBackedForm(forms.ModelForm):
 
     actor = None
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Amounts start empty, not at the model's default 0.00: a figure typed behind "0.00" was read as a
+        # thousand times more (500.00 became 500,000.00).
+        for name, field in self.fields.items():
+            if isinstance(field, forms.DecimalField) and not self.initial.get(name):
+                self.initial[name] = None
+
     def clean(self):
         cleaned = super().clean()
         if not self.errors:

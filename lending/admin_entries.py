@@ -42,16 +42,15 @@ from .settlements import settlement_paid_amount
 from .write_off import written_off_summary
 
 DECIDE_REFUNDS = "lending.decide_creditrefund"
-# Those who post and reverse money (supervisors, administrators) may ask for a refund and apply a credit
-# balance; so may anyone given the refund's own add permission.
-MOVE_CREDIT = ("lending.add_payment", "lending.add_creditrefund")
+# Asking for a refund and applying a credit balance: supervisors and administrators (accounts/roles.py).
+MOVE_CREDIT = "lending.add_creditrefund"
 # The loan page's refund table, and how many loans one "apply credit balance" action may touch.
 REFUNDS_SHOWN = 10
 APPLY_ACTION_LIMIT = 100
 
 
 def may_move_credit(user) -> bool:
-    return any(user.has_perm(permission) for permission in MOVE_CREDIT)
+    return user.has_perm(MOVE_CREDIT)
 
 
 def by_loan_reference(queryset, term: str):
@@ -135,7 +134,7 @@ class LedgerEntryLineInline(ReadOnlyInline):
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(LoanLedgerRowAdmin):
     list_display = [
-        "id", "effective_on", "loan", "kind", "component", "amount_display", "authority", "reverses_display",
+        "id", "effective_on", "loan", "kind", "component", "amount_display", "authority_display", "reverses_display",
         "created_at",
     ]  # fmt: skip
     # The kind is indexed (kind, effective_on); the part and the date are not, so they are no filters here.
@@ -143,10 +142,14 @@ class LedgerEntryAdmin(LoanLedgerRowAdmin):
     raw_id_fields = ["loan", "reverses", "payment"]
     amount_display = money_column("amount", _("amount"))
     fields = readonly_fields = [
-        "loan", "kind", "component", "effective_on", "requested_amount", "amount", "reason", "authority",
+        "loan", "kind", "component", "effective_on", "requested_amount", "amount", "reason", "authority_display",
         "reverses", "reversed_by_display", "arrangement", "payment", "created_by", "created_at",
     ]  # fmt: skip
     inlines = [LedgerEntryLineInline]
+
+    @admin.display(description=_("authorised by"))
+    def authority_display(self, entry):
+        return entry.authority_words or "—"
 
     @admin.display(description=_("reverses"))
     def reverses_display(self, entry):
@@ -287,7 +290,12 @@ class CreditRefundAdmin(LoanLedgerRowAdmin):
         return [path("<path:object_id>/decide/", view, name=name), *super().get_urls()]
 
     def may_decide(self, request, refund) -> bool:
-        return request.user.has_perm(DECIDE_REFUNDS) and refund.status == CreditRefund.Status.REQUESTED
+        """Whoever holds the right, on a refund still waiting, unless they asked for it themselves."""
+        return (
+            request.user.has_perm(DECIDE_REFUNDS)
+            and refund.status == CreditRefund.Status.REQUESTED
+            and refund.requested_by_id != request.user.pk
+        )
 
     @admin.display(description=_("decision"))
     def decide_link(self, refund):

@@ -147,7 +147,7 @@ def test_the_ledger_entry_page_shows_its_lines_and_money_in_the_one_format(admin
     waiver = book["waiver"]
     page = admin_client.get(reverse("admin:lending_ledgerentry_change", args=[waiver.pk]))
     html = page.content.decode()
-    assert "goodwill" in html and "approval 2" in html
+    assert "goodwill" in html and "approval no. 2" in html
     assert "1.00 CNY" in html
     (lines,) = page.context["inline_admin_formsets"]
     assert [form.original.installment.sequence for form in lines] == [1]
@@ -224,7 +224,7 @@ def test_the_loan_page_shows_the_new_facts_and_the_ledger_tables(admin_client, b
     html = page.content.decode()
     # Its ledger entries, newest first, with the waiver and its authority; the settlement and its instalments.
     assert reverse("admin:lending_ledgerentry_change", args=[book["waiver"].pk]) in html
-    assert "Waiver" in html and "goodwill" in html and "approval 2" in html
+    assert "Waiver" in html and "goodwill" in html and "approval no. 2" in html
     assert reverse("admin:lending_settlement_change", args=[book["settlement"].pk]) in html
     assert "Agreed, waiting for payment" in html
     assert "5,000.00 CNY" in html and "2,000.00 CNY" in html
@@ -378,7 +378,7 @@ def test_refund_rules_refused_by_the_service_are_shown_and_change_nothing(client
     url = reverse("admin:lending_loan_refund_request", args=[loan.pk])
     too_much = client.post(url, {"amount": "20.01", "reason": "asked"})
     assert too_much.status_code == 200
-    assert "The loan's credit balance is 20.00 CNY." in messages_of(too_much)
+    assert "A refund of 20.01 CNY is more than the loan's credit balance, 20.00 CNY." in messages_of(too_much)
     assert too_much.context["form"]["amount"].value() == "20.01"  # what was typed is kept
     assert not CreditRefund.objects.exists()
     zero = client.post(url, {"amount": "0", "reason": "asked"})
