@@ -235,7 +235,7 @@ WAIVING_KINDS = [Kind.WAIVER, Kind.SETTLEMENT_DISCOUNT]
 # The entries the figures read: waivers of penalty (a waiver names the one part it waives), settlement
 # discounts (every part) and write-offs.
 COUNTED_ENTRIES = Q(kind=Kind.WAIVER, component=Component.PENALTY) | Q(
-    kind__in=[Kind.SETTLEMENT_DISCOUNT, Kind.WRITE_OFF]
+    kind__in=[Kind.SETTLEMENT_DISCOUNT, Kind.WRITE_OFF, Kind.WRITE_OFF_UNDO]
 )
 
 
@@ -263,7 +263,8 @@ def _entry_rows(queryset, scope: Scope, loan: str, day: str, group: list[str]):
 
 def entry_totals(periods: dict, scope: Scope) -> dict[object, dict]:
     """For each period {key: (start, end)}: penalty waived (waiver and settlement-discount lines, by the
-    entry's effective date), written off (write-off entries), recoveries (allocations of money received
+    entry's effective date), written off (write-off entries, less those undone, on the day of the undo),
+    recoveries (allocations of money received
     after a write-off, by the day received; principal and the rest apart, net of reversals and of an
     undone write-off, which re-plays them as ordinary payments) and settlements paid with discount (their
     discount entries: how many, and what they waived, net of discounts taken back when a payment of the
@@ -312,6 +313,8 @@ def entry_totals(periods: dict, scope: Scope) -> dict[object, dict]:
         # reverses it, with the opposite amount: net by the day each was effective, as the penalty.
         discounts_granted=Count("pk", filter=discount & Q(reverses__isnull=True)),
         discounts_taken_back=Count("pk", filter=discount & Q(reverses__isnull=False)),
+        # An undone write-off counts no more: the day of the undo takes back what it wrote off.
+        undone_total=Sum("reverses__amount", filter=Q(kind=Kind.WRITE_OFF_UNDO)),
         principal_total=Sum(recovered(F("principal_amount")), filter=Q(kind=Kind.RECOVERY)),
         other_total=Sum(
             recovered(F("interest_amount") + F("fee_amount") + F("penalty_amount")), filter=Q(kind=Kind.RECOVERY)
@@ -326,7 +329,7 @@ def entry_totals(periods: dict, scope: Scope) -> dict[object, dict]:
         kind = row["kind"]
         figures = {
             "penalty_waived": row["penalty_total"],
-            "written_off": row["entries_total"] if kind == Kind.WRITE_OFF else 0,
+            "written_off": row["entries_total"] if kind == Kind.WRITE_OFF else -(row["undone_total"] or 0),
             "settlements_discounted": row["discounts_granted"] - row["discounts_taken_back"],
             "settlement_discount": row["entries_total"] if kind == Kind.SETTLEMENT_DISCOUNT else 0,
             "recovered_principal": row["principal_total"],

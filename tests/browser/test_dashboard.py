@@ -81,7 +81,9 @@ def test_a_manager_reads_the_dashboard_exports_a_table_and_downloads_the_monthly
 
     # Headline: 8 active loans on 05-01, 2 of them past 30 days, 5 past due at all.
     headline = {row[0]: row[1:] for row in table_rows(portal, "table#headline")}
-    assert len(headline) == 18  # penalty charged and collected included
+    assert len(headline) == 24  # penalty charged and collected, and the six ledger-entry figures
+    # The ledger-entry figures name their period (the 30 days ending on the snapshot); nothing was waived.
+    assert headline["Penalty waived, 2026-04-02 to 2026-05-01"][0] == "0.00 CNY"
     assert headline["Outstanding balance"][0] == format_money(outstanding)
     assert headline["30+ DPD rate (loans)"][0] == "25.00 %"
     assert headline["1+ DPD rate (loans)"][0] == "62.50 %"

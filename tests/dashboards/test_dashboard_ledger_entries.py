@@ -27,7 +27,7 @@ from lending.adjustments import waiver_post, waiver_reverse
 from lending.models import Installment, LedgerEntry, LedgerEntryLine, PaymentAllocation
 from lending.services import loan_create, payment_post, payment_reverse
 from lending.settlements import settlement_agree
-from lending.write_off import loan_write_off
+from lending.write_off import loan_write_off, loan_write_off_undo
 from tests.factories import BorrowerFactory, ProductFactory, UserFactory
 from tests.lending.test_penalty import accrue_through
 from tests.notices.conftest import pdf_text
@@ -283,3 +283,16 @@ def test_the_monthly_report_lists_them_for_the_month(ledger_book):
     assert f"{recovered(may)[0]:,.2f} CNY" in recovered_line
     assert "Settlements paid with discount" in text
     assert set(ENTRY_KEYS) <= {figure.key for figure in selectors.period_headline(*may, WHOLE_BOOK)}
+
+
+def test_an_undone_write_off_is_taken_back_on_the_day_of_its_undo(team, cn_product):
+    loan = book_loan(cn_product)
+    dunning_run(as_of=CASES_OPEN)
+    written_on = business_today() - datetime.timedelta(days=20)  # within the undo period
+    loan_write_off(loan=loan, on=written_on, reason="charge-off")
+    amount = LedgerEntry.objects.get(kind="write_off").amount
+    today = business_today()
+    assert selectors.entry_totals({"p": (written_on, written_on)}, WHOLE_BOOK)["p"]["written_off"] == amount
+    loan_write_off_undo(loan=loan, reason="wrong loan")
+    totals = selectors.entry_totals({"both": (written_on, today), "undo day": (today, today)}, WHOLE_BOOK)
+    assert (totals["both"]["written_off"], totals["undo day"]["written_off"]) == (0, -amount)

@@ -179,6 +179,14 @@ def test_a_settlement_in_instalments_with_money_received_in_english(overdue_case
     )
     assert line_with(text, en_date(first)).split()[-1] == "2,500.00"
     assert squeezed("or an instalment is not paid by its date, the settlement lapses") in flat
+    # The demand for the total due offers the settlement as the other way to pay, not a second demand.
+    assert (
+        squeezed(
+            f"Or, as agreed with you, pay 5,000.00 CNY by {en_date(deadline)} under the settlement below, which "
+            "settles the loan."
+        )
+        in flat
+    )
     assert "amount=1500.00" in notice.data["payment"]["qr_payload"]  # what the next instalment still needs
 
 
