@@ -93,9 +93,7 @@ def write_file(path: Path, count: int, seed: int) -> None:
 def _oldest_open_amounts(loan_ids) -> dict[int, Decimal]:
     amounts = {}
     for chunk in bulk.chunked(sorted(loan_ids)):
-        unpaid = Installment.objects.filter(loan_id__in=chunk, is_open=True).order_by(
-            "loan_id", "due_date", "sequence"
-        )
+        unpaid = Installment.objects.filter(loan_id__in=chunk, is_open=True).order_by("loan_id", "due_date", "sequence")
         for loan_id, outstanding in unpaid.values_list("loan_id", "outstanding_amount"):
             amounts.setdefault(loan_id, outstanding)
     return amounts

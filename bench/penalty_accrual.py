@@ -1,16 +1,17 @@
-"""Time the nightly penalty accrual (`lending.penalties.penalty_accrue`, the run's first step) on a big book.
+"""Time the nightly penalty accrual (the run's step `penalty_accrued`) on a big book, statement by statement.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/creditops_bench .venv/bin/python bench/penalty_accrual.py
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/creditops_bench .venv/bin/python bench/penalty_accrual.py --repeat 3
 
-Each repeat (--repeat, default 5) takes the charged penalty back to none (bench/dunning_run.py's
-reset_penalty: the seeded book's state) and then, each in its own transaction, committed:
+Each repeat takes the charged penalty back to none (the seeded book's state) and then, each in its own
+transaction, committed: the first day (every overdue installment charged for the first time), the same day
+again (must add nothing) and the next day (the normal night). It times every SQL statement the step runs
+(Django's execute_wrapper) and the COMMIT on its own, and after each phase prints a checksum of the entries,
+the installments and loans they touched, and the pauses — so two versions of the code can be shown to write
+the same rows. `--night` times the delinquency refresh and the accrual together, in the run's order.
 
-1. "first day": AS_OF, every overdue installment is charged for the first time;
-2. "same day": AS_OF again, which must add nothing (each installment was charged for the day);
-3. "next day": AS_OF + 1, the normal night: every overdue installment charged again.
-
-Timed in this process (perf_counter around the call and its COMMIT). Printed: the entries written and the
-duration of each phase, then the medians (min–max) over the repeats.
+The default day is the one after the seed's as-of date (2026-11-28): on the seed's own date, loans with
+money received that day are charged through the per-loan replay (lending/penalties.py), which a reset here
+cannot take back, and which the 01:30 run never meets on a normal night.
 """
 
 import argparse
@@ -19,6 +20,7 @@ import os
 import statistics
 import sys
 import time
+from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,43 +34,141 @@ django.setup()
 
 from django.db import connection, transaction  # noqa: E402
 
-from dunning.services.run_steps import accrue_penalty  # noqa: E402
-from lending.models import Loan  # noqa: E402
-
-sys.path.insert(0, str(ROOT / "bench"))
-from dunning_run import reset_penalty  # noqa: E402
+from dunning.services import run_steps as steps  # noqa: E402
 
 PHASES = ["first day", "same day", "next day"]
 
+CHECKSUM = """
+WITH e AS (SELECT * FROM lending_penaltyentry)
+SELECT 'entries ' || accrued_on, count(*), sum(amount), sum(exact_amount),
+       sum(hashtextextended(concat_ws('|', loan_id, installment_id, accrued_on, kind, revision, days, base_amount,
+                                      daily_rate, exact_amount, amount), 0))
+FROM e GROUP BY accrued_on
+UNION ALL
+SELECT 'installments', count(*), sum(penalty_amount), sum(penalty_exact_amount),
+       sum(hashtextextended(concat_ws('|', id, penalty_amount, penalty_exact_amount, penalty_accrued_on,
+                                      outstanding_amount), 0))
+FROM lending_installment WHERE id IN (SELECT installment_id FROM lending_penaltyentry)
+UNION ALL
+SELECT 'loans', count(*), sum(penalty_accrued_amount), sum(overdue_amount),
+       sum(hashtextextended(concat_ws('|', id, penalty_accrued_amount, overdue_amount, days_past_due, aging_bucket,
+                                      oldest_overdue_due_date), 0))
+FROM lending_loan WHERE id IN (SELECT loan_id FROM lending_penaltyentry)
+UNION ALL
+SELECT 'pauses ' || reason, count(*), NULL, NULL,
+       sum(hashtextextended(concat_ws('|', loan_id, reason, started_on, ended_on), 0))
+FROM lending_penaltypause GROUP BY reason
+ORDER BY 1
+"""
 
-def timed(day: datetime.date) -> tuple[float, dict]:
+
+def reset():
+    """No penalty charged (the seeded book): entries, pauses, installment and loan totals back to zero. The
+    loans' overdue amount loses what the accrual added to it (bench/dunning_run.py's reset leaves it)."""
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE lending_penaltyentry, lending_penaltypause RESTART IDENTITY")
+        cursor.execute(
+            "UPDATE lending_installment SET penalty_amount = 0, penalty_exact_amount = 0, penalty_accrued_on = NULL"
+            " WHERE penalty_accrued_on IS NOT NULL"
+        )
+        cursor.execute(
+            "UPDATE lending_loan SET overdue_amount = overdue_amount - penalty_accrued_amount,"
+            " penalty_accrued_amount = 0 WHERE penalty_accrued_amount <> 0"
+        )
+        cursor.execute("VACUUM ANALYZE lending_installment")
+        cursor.execute("VACUUM ANALYZE lending_loan")
+        cursor.execute("VACUUM ANALYZE lending_penaltyentry")
+
+
+class StatementTimer:
+    def __init__(self):
+        self.seconds = defaultdict(float)
+        self.counts = defaultdict(int)
+
+    def __call__(self, execute, sql, params, many, context):
+        label = " ".join(sql.split())[:70]
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.seconds[label] += time.perf_counter() - started
+            self.counts[label] += 1
+
+
+def night(day, order):
+    results = {}
+    for name in order:
+        if name == "refresh":
+            results[name] = steps.refresh_delinquency(day)
+        else:
+            results[name] = steps.accrue_penalty(day)
+    return results
+
+
+def timed(day, order):
+    timer = StatementTimer()
     started = time.perf_counter()
-    with transaction.atomic():
-        counts = accrue_penalty(day)
-    return time.perf_counter() - started, counts
+    with connection.execute_wrapper(timer):
+        transaction.set_autocommit(False)
+        try:
+            counts = night(day, order)
+            body = time.perf_counter() - started
+            connection.commit()
+        except BaseException:
+            connection.rollback()
+            raise
+        finally:
+            transaction.set_autocommit(True)
+    total = time.perf_counter() - started
+    return total, body, counts, timer
+
+
+def checksum():
+    with connection.cursor() as cursor:
+        cursor.execute(CHECKSUM)
+        return cursor.fetchall()
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--as-of", type=datetime.date.fromisoformat, default=datetime.date(2026, 11, 28))
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--as-of", type=datetime.date.fromisoformat, default=datetime.date(2026, 11, 29))
+    parser.add_argument("--night", action="store_true", help="time the refresh and the accrual together")
+    parser.add_argument("--no-checksum", action="store_true")
     args = parser.parse_args()
+    order = ["refresh", "penalty"] if args.night else ["penalty"]
     days = [args.as_of, args.as_of, args.as_of + datetime.timedelta(days=1)]
-    overdue = Loan.objects.filter(days_past_due__gt=0).count()
-    print(f"database: {connection.vendor} {connection.settings_dict['NAME']}; {Loan.objects.count():,} loans, "
-          f"{overdue:,} with DPD > 0", flush=True)  # fmt: skip
+    print(f"code: {ROOT}; order: {order}", flush=True)
     seconds = {phase: [] for phase in PHASES}
+    statements = {phase: defaultdict(list) for phase in PHASES}
+    commits = {phase: [] for phase in PHASES}
     for repeat in range(1, args.repeat + 1):
         started = time.perf_counter()
-        reset_penalty()
+        reset()
+        if args.night:  # back to the seeded book's delinquency of the first day
+            with transaction.atomic():
+                steps.refresh_delinquency(args.as_of)
         print(f"repeat {repeat}: reset {time.perf_counter() - started:.1f} s", flush=True)
         for phase, day in zip(PHASES, days, strict=True):
-            duration, counts = timed(day)
-            seconds[phase].append(duration)
-            print(f"  {phase:<10} {day}  {duration:6.2f} s  {counts}", flush=True)
+            total, body, counts, timer = timed(day, order)
+            seconds[phase].append(total)
+            commits[phase].append(total - body)
+            for label, value in timer.seconds.items():
+                statements[phase][label].append(value)
+            print(f"  {phase:<10} {day}  {total:6.2f} s (commit {total - body:.2f})  {counts}", flush=True)
+            for label, value in sorted(timer.seconds.items(), key=lambda item: -item[1])[:8]:
+                if value >= 0.05:
+                    print(f"      {value:6.2f} s  x{timer.counts[label]}  {label}", flush=True)
+            if not args.no_checksum:
+                for row in checksum():
+                    print("      #", *row, flush=True)
     print(f"\nMedians of {args.repeat} (min–max), seconds:")
     for phase, values in seconds.items():
-        print(f"  {phase:<10} {statistics.median(values):6.2f} ({min(values):.2f}–{max(values):.2f})")
+        print(f"  {phase:<10} {statistics.median(values):6.2f} ({min(values):.2f}–{max(values):.2f})"
+              f"  commit {statistics.median(commits[phase]):.2f}")  # fmt: skip
+        for label, values in sorted(statements[phase].items(), key=lambda item: -statistics.median(item[1]))[:8]:
+            if statistics.median(values) >= 0.05:
+                print(f"      {statistics.median(values):6.2f}  {label}")
 
 
 if __name__ == "__main__":

@@ -50,8 +50,11 @@ def _chargeable(day: datetime.date):
     )
     paused = PenaltyPause.objects.filter(loan=OuterRef("loan_id"), ended_on__isnull=True)
     # A loan with money received on `day` or later is replayed instead (see below): the day is charged on
-    # the balance at its start, which is not today's.
-    paid_later = Payment.objects.filter(loan=OuterRef("loan_id"), received_on__gte=day, status=Payment.Status.POSTED)
+    # the balance at its start, which is not today's. Read first (at 01:30 the day's money has not come
+    # yet: usually none): a NOT EXISTS re-checked it for each of ~250,000 installments (0.6 s at 1M loans).
+    paid_later = set(
+        Payment.objects.filter(received_on__gte=day, status=Payment.Status.POSTED).values_list("loan_id", flat=True)
+    )
     return (
         Installment.objects.filter(loan__oldest_overdue_due_date__isnull=False, loan__status=Loan.Status.ACTIVE)
         .filter(effective_due_date__lt=day, is_open=True, loan__penalty_daily_rate__gt=0)
@@ -59,7 +62,7 @@ def _chargeable(day: datetime.date):
         .annotate(late_days=late, base=_base_expression())
         .filter(late_days__gt=grace, base__gt=0)
         .exclude(Exists(paused))
-        .exclude(Exists(paid_later))
+        .exclude(loan_id__in=paid_later)
         .annotate(
             days=days,
             exact=Cast(Round(F("base") * F("loan__penalty_daily_rate") * F("days"), 8), EXACT_FIELD),
