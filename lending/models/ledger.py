@@ -483,6 +483,10 @@ class Installment(models.Model):
         ordering = ["loan", "sequence"]
         constraints = [
             models.UniqueConstraint(fields=["loan", "sequence"], name="installment_loan_sequence_uniq"),
+            # Due dates only move forward (off holidays): the penalty's chargeable set relies on it.
+            models.CheckConstraint(
+                condition=Q(effective_due_date__gte=F("due_date")), name="installment_counts_as_due_not_before_due"
+            ),
             *[
                 models.CheckConstraint(
                     condition=Q(
