@@ -109,20 +109,38 @@ PENALTY_TABLES = ["lending_penaltyentry", "lending_penaltypause"]
 
 
 def reset_penalty():
-    """No penalty charged yet (the seeded book's state): entries and pauses gone, totals back to zero."""
+    """No unpaid penalty (the seeded book's state): entries and pauses gone, each installment's penalty back
+    to what was paid or waived of it (none on a freshly seeded book; a run on the seed's own date re-plays
+    loans whose money then pays penalty), loans' totals and overdue amounts less what that took away.
+    Plain SQL that PostgreSQL and SQLite both run."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(f"TRUNCATE {', '.join(PENALTY_TABLES)} RESTART IDENTITY")
         else:
             for table in PENALTY_TABLES:
                 cursor.execute(f"DELETE FROM {table}")  # noqa: S608 - the constants above
+        cursor.execute(RESET_LOAN_PENALTY)
         cursor.execute(
-            "UPDATE lending_installment SET penalty_amount = 0, penalty_exact_amount = 0, penalty_accrued_on = NULL"
+            "UPDATE lending_installment SET penalty_amount = penalty_paid_amount + penalty_adjusted_amount,"
+            " penalty_exact_amount = penalty_paid_amount + penalty_adjusted_amount, penalty_accrued_on = NULL"
             " WHERE penalty_accrued_on IS NOT NULL"
         )
-        cursor.execute("UPDATE lending_loan SET penalty_accrued_amount = 0 WHERE penalty_accrued_amount <> 0")
         if connection.vendor == "postgresql":
-            cursor.execute("VACUUM ANALYZE lending_installment")
+            for table in ("lending_installment", "lending_loan", "lending_penaltyentry"):
+                cursor.execute(f"VACUUM ANALYZE {table}")
+
+
+# What stays of a loan's penalty: what was paid or waived of it. Run before the installments are reset.
+RESET_LOAN_PENALTY = """
+    UPDATE lending_loan
+    SET overdue_amount = overdue_amount - penalty_accrued_amount + (
+            SELECT COALESCE(SUM(i.penalty_paid_amount + i.penalty_adjusted_amount), 0)
+            FROM lending_installment i WHERE i.loan_id = lending_loan.id),
+        penalty_accrued_amount = (
+            SELECT COALESCE(SUM(i.penalty_paid_amount + i.penalty_adjusted_amount), 0)
+            FROM lending_installment i WHERE i.loan_id = lending_loan.id)
+    WHERE penalty_accrued_amount <> 0
+"""
 
 
 class BackendMemory(threading.Thread):

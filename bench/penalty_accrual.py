@@ -33,6 +33,7 @@ import django  # noqa: E402
 django.setup()
 
 from django.db import connection, transaction  # noqa: E402
+from dunning_run import reset_penalty as reset  # noqa: E402 - bench/ is the script's directory
 
 from dunning.services import run_steps as steps  # noqa: E402
 
@@ -60,24 +61,6 @@ SELECT 'pauses ' || reason, count(*), NULL, NULL,
 FROM lending_penaltypause GROUP BY reason
 ORDER BY 1
 """
-
-
-def reset():
-    """No penalty charged (the seeded book): entries, pauses, installment and loan totals back to zero. The
-    loans' overdue amount loses what the accrual added to it (bench/dunning_run.py's reset leaves it)."""
-    with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE lending_penaltyentry, lending_penaltypause RESTART IDENTITY")
-        cursor.execute(
-            "UPDATE lending_installment SET penalty_amount = 0, penalty_exact_amount = 0, penalty_accrued_on = NULL"
-            " WHERE penalty_accrued_on IS NOT NULL"
-        )
-        cursor.execute(
-            "UPDATE lending_loan SET overdue_amount = overdue_amount - penalty_accrued_amount,"
-            " penalty_accrued_amount = 0 WHERE penalty_accrued_amount <> 0"
-        )
-        cursor.execute("VACUUM ANALYZE lending_installment")
-        cursor.execute("VACUUM ANALYZE lending_loan")
-        cursor.execute("VACUUM ANALYZE lending_penaltyentry")
 
 
 class StatementTimer:
