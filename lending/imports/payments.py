@@ -32,7 +32,7 @@ from creditops.core.errors import DomainError
 from creditops.core.money import ZERO
 
 from ..allocation import COMPONENTS, OpenInstallment, allocate, outstanding_parts
-from ..models import Installment, Loan, Payment, PaymentAllocation, PenaltyEntry, Product, Settlement
+from ..models import Installment, LedgerEntry, Loan, Payment, PaymentAllocation, PenaltyEntry, Product, Settlement
 from ..penalty_replay import penalty_replay, replay_since
 from ..services import EXTERNAL_REF_MAX_LENGTH, SOURCE_MAX_LENGTH, payment_date_check, payment_post
 from ..settlements import settlement_check
@@ -429,9 +429,9 @@ def _check_settlements(loan_ids: set[int], actor) -> None:
 
 
 def _replay_late_money(payments: list[Payment], actor) -> None:
-    """Money received before days already charged with penalty, or before a payment posted earlier, re-plays
-    its loan from that date (as payment_post does, lending/penalty_replay.py). Which loans need it is read
-    for a chunk of loans at a time; the replays themselves are per loan."""
+    """Money received before days already charged with penalty, before a payment posted earlier or before a
+    waiver of a later day re-plays its loan from that date (as payment_post does, lending/penalty_replay.py).
+    Which loans need it is read for a chunk of loans at a time; the replays themselves are per loan."""
     first_of_loan: dict[int, Payment] = {}
     for payment in payments:  # in received order
         first_of_loan.setdefault(payment.loan_id, payment)
@@ -452,10 +452,17 @@ def _replay_late_money(payments: list[Payment], actor) -> None:
             .order_by()
             .values_list("loan_id", "last")
         )
+        waived_through = dict(
+            LedgerEntry.objects.filter(one_of("loan_id", loan_ids), kind=LedgerEntry.Kind.WAIVER)
+            .values("loan_id")
+            .annotate(last=Max("effective_on"))
+            .order_by()
+            .values_list("loan_id", "last")
+        )
         for loan_id in loan_ids:
             first = first_of_loan[loan_id]
-            charged, received = charged_through.get(loan_id), received_through.get(loan_id)
-            if (charged and charged > first.received_on) or (received and received > first.received_on):
+            later = (charged_through.get(loan_id), received_through.get(loan_id), waived_through.get(loan_id))
+            if any(day and day > first.received_on for day in later):
                 since = replay_since(loan_id, first.received_on)
                 penalty_replay(loan_id=loan_id, since=since, cause=first, actor=actor)
 

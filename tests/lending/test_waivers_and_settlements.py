@@ -12,11 +12,14 @@ from creditops.core.dates import add_months, business_today
 from creditops.core.errors import DomainError
 from creditops.core.money import to_money
 from lending.adjustments import waiver_post, waiver_reverse
+from lending.imports.files import read_rows
+from lending.imports.payments import COLUMNS, payments_import
 from lending.models import Component, Installment, LedgerEntry, Loan, Settlement
 from lending.selectors import ledger_mismatches
 from lending.services import payment_reverse
 from lending.settlements import loan_owed_amount, settlement_agree, settlements_lapse
 
+from .test_import_files import write_csv
 from .test_penalty import accrue_through
 
 TODAY = business_today()
@@ -178,3 +181,35 @@ def test_a_settlement_on_terms_that_do_not_fit_is_refused(overdue_loan, agreed, 
         settlement_agree(loan=overdue_loan, agreed_amount=agreed, deadline=TODAY + ONE_DAY * deadline_days)
     assert refused.value.code == code
     assert not Settlement.objects.exists()
+
+
+@pytest.mark.parametrize("through", ["payment_post", "bank file"])
+def test_money_received_before_a_waiver_is_allocated_before_it(make_loan, post, tmp_path, through):
+    """No penalty charged yet: interest is waived today, then money received yesterday is posted. The money
+    came first, so it pays the interest and the waiver waives what is left of it, oldest first — as if the
+    two had been posted in the order they happened (a replay found by the property test: with no penalty
+    day between them the payment used to be allocated after the waiver, to principal)."""
+    loan = make_loan(disbursed_on=add_months(TODAY, -1) - ONE_DAY * 2, first_due_date=TODAY - ONE_DAY * 2)
+    first = Installment.objects.get(loan=loan, sequence=1)
+    waiver_post(loan=loan, component="interest", amount=first.interest_amount, reason="goodwill")
+    amount = first.fee_amount + Decimal("1.00")
+    if through == "payment_post":
+        post(loan, amount, received_on=TODAY - ONE_DAY)
+    else:
+        path = write_csv(
+            tmp_path / "bank.csv",
+            [["loan_reference", "external_ref", "amount", "received_on"],
+             [loan.reference, "BANK-W", str(amount), (TODAY - ONE_DAY).isoformat()]],
+        )  # fmt: skip
+        with path.open("rb") as opened:
+            rows = read_rows(opened, name=path.name, columns=COLUMNS)
+        assert payments_import(rows=rows, source="bank_file", actor=None, dry_run=False, file_name=path.name).ok
+    first.refresh_from_db()
+    second = Installment.objects.get(loan=loan, sequence=2)
+    assert (first.fee_paid_amount, first.interest_paid_amount, first.principal_paid_amount) == (
+        first.fee_amount, Decimal("1.00"), Decimal("0.00"),
+    )  # fmt: skip
+    assert (first.interest_adjusted_amount, second.interest_adjusted_amount) == (
+        first.interest_amount - Decimal("1.00"), Decimal("1.00"),
+    )  # fmt: skip
+    assert_reconciled()
