@@ -7,7 +7,10 @@ transaction, committed: the first day (every overdue installment charged for the
 again (must add nothing) and the next day (the normal night). It times every SQL statement the step runs
 (Django's execute_wrapper) and the COMMIT on its own, and after each phase prints a checksum of the entries,
 the installments and loans they touched, and the pauses — so two versions of the code can be shown to write
-the same rows. `--night` times the delinquency refresh and the accrual together, in the run's order.
+the same rows, and the WAL written (full-page images and bytes). `--night` times the delinquency refresh
+and the accrual together, in the run's order. `--checkpoint` issues a CHECKPOINT (untimed) before each
+phase, as a real night meets its pages: written last a day earlier, so each page's first change is logged
+whole (full-page writes), which phases run back to back here would otherwise not pay.
 
 The default day is the one after the seed's as-of date (2026-11-28): on the seed's own date, loans with
 money received that day are charged through the per-loan replay (lending/penalties.py), which a reset here
@@ -106,6 +109,13 @@ def timed(day, order):
     return total, body, counts, timer
 
 
+def wal_written():
+    """(full-page images, bytes) of WAL written so far by the whole server."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT wal_fpi, wal_bytes FROM pg_stat_wal")
+        return cursor.fetchone()
+
+
 def checksum():
     with connection.cursor() as cursor:
         cursor.execute(CHECKSUM)
@@ -118,10 +128,16 @@ def main():
     parser.add_argument("--as-of", type=datetime.date.fromisoformat, default=datetime.date(2026, 11, 29))
     parser.add_argument("--night", action="store_true", help="time the refresh and the accrual together")
     parser.add_argument("--no-checksum", action="store_true")
+    parser.add_argument(
+        "--checkpoint",
+        action="store_true",
+        help="CHECKPOINT (untimed) before each phase: a real night's first write to each page since the last "
+        "checkpoint logs the whole page (full-page writes), which back-to-back phases here would not pay",
+    )
     args = parser.parse_args()
     order = ["refresh", "penalty"] if args.night else ["penalty"]
     days = [args.as_of, args.as_of, args.as_of + datetime.timedelta(days=1)]
-    print(f"code: {ROOT}; order: {order}", flush=True)
+    print(f"code: {ROOT}; order: {order}; checkpoint before each phase: {args.checkpoint}", flush=True)
     seconds = {phase: [] for phase in PHASES}
     statements = {phase: defaultdict(list) for phase in PHASES}
     commits = {phase: [] for phase in PHASES}
@@ -133,12 +149,18 @@ def main():
                 steps.refresh_delinquency(args.as_of)
         print(f"repeat {repeat}: reset {time.perf_counter() - started:.1f} s", flush=True)
         for phase, day in zip(PHASES, days, strict=True):
+            if args.checkpoint:
+                with connection.cursor() as cursor:
+                    cursor.execute("CHECKPOINT")
+            wal_before = wal_written()
             total, body, counts, timer = timed(day, order)
+            pages, wal_bytes = (after - before for after, before in zip(wal_written(), wal_before, strict=True))
             seconds[phase].append(total)
             commits[phase].append(total - body)
             for label, value in timer.seconds.items():
                 statements[phase][label].append(value)
             print(f"  {phase:<10} {day}  {total:6.2f} s (commit {total - body:.2f})  {counts}", flush=True)
+            print(f"      WAL {wal_bytes / 2**20:,.0f} MB, {pages:,} full-page images", flush=True)
             for label, value in sorted(timer.seconds.items(), key=lambda item: -item[1])[:8]:
                 if value >= 0.05:
                     print(f"      {value:6.2f} s  x{timer.counts[label]}  {label}", flush=True)
