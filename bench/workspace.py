@@ -7,13 +7,17 @@ The users come from the demo seed (accounts/demo.py) and the cases from the nigh
 
 - collector — the collector with the most open cases (their own cases only);
 - supervisor — the supervisor whose teams hold the most open cases (their teams' cases);
+- supervisor, nothing to decide — the supervisor whose teams have the fewest pending requests (the
+  inbox's worst case when it was filtered after reading every team's requests);
+- supervisor, empty team — a supervisor of a team with no case, made for the run and rolled back;
 - sees all — the administrator (`--all-user`, default "admin"), who sees every open case and, unlike the
   manager, may also open the team queue and the approvals inbox. The manager's worklist runs the same
   queries (both see every case); pass --all-user manager to time it (team queue and approvals then 403 and
   are skipped).
 
 Per user: /cases/ (worklist), ?bucket=91-180, ?promise_due_today=true, the second page (the first page's
-next_cursor, ?after=…), /team/ and /approvals/ (supervisors and administrators), the workspace of the top
+next_cursor, ?after=…), /team/, /approvals/ (also ?kind=write_off and ?waiting=7) and /reviews/
+(supervisors and administrators), the workspace of the top
 case of the user's worklist, and the workspaces of 20 random open cases in the user's scope (--cases; seeded
 with --seed). Each page is requested once as a warm-up and then --repeat times; the random workspaces are
 requested round-robin, --repeat rounds, so the median is over 20 × repeat requests and the first round (each
@@ -47,17 +51,18 @@ import django
 
 django.setup()
 
-from django.db import connection  # noqa: E402
+from django.contrib.auth.models import Group  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
 from django.db.models import Count  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 from timing import captured_queries, request, timed  # noqa: E402
 
 from accounts.models import Team, User  # noqa: E402
-from accounts.roles import COLLECTOR  # noqa: E402
+from accounts.roles import COLLECTOR, SUPERVISOR  # noqa: E402
 from creditops.core.dates import business_today  # noqa: E402
 from dunning import selectors  # noqa: E402
-from dunning.models import CollectionCase  # noqa: E402
+from dunning.models import ApprovalRequest, CollectionCase  # noqa: E402
 from lending.models import Loan  # noqa: E402
 
 TARGETED = {"worklist", "workspace"}  # the pages the issue's ≤ 150 ms target is about
@@ -101,7 +106,39 @@ def chosen_users(all_username):
     supervisor_row = teams.annotate(n=Count("pk")).order_by("-n", "team__supervisor").first()
     supervisor = User.objects.get(pk=supervisor_row["team__supervisor"])
     sees_all = User.objects.get(username=all_username)
-    return [("collector", collector), ("supervisor", supervisor), ("sees all", sees_all)]
+    return [
+        ("collector", collector),
+        ("supervisor", supervisor),
+        ("supervisor, nothing to decide", supervisor_with_least_waiting()),
+        ("supervisor, empty team", supervisor_of_an_empty_team()),
+        ("sees all", sees_all),
+    ]
+
+
+def supervisor_with_least_waiting():
+    """The supervisor whose teams have the fewest pending requests (then the most open cases): the inbox's
+    worst case before it was read per team (a long walk through other teams' requests, finding none)."""
+    waiting = dict(
+        ApprovalRequest.objects.filter(status=ApprovalRequest.Status.PENDING)
+        .values("case__team")
+        .annotate(n=Count("pk"))
+        .values_list("case__team", "n")
+    )
+    open_cases = CollectionCase.objects.filter(is_open=True).values("team").annotate(n=Count("pk"))
+    cases = dict(open_cases.values_list("team", "n"))
+    per_supervisor = {}
+    for team_id, supervisor_id in Team.objects.filter(supervisor__isnull=False).values_list("pk", "supervisor"):
+        pending, open_cases = per_supervisor.get(supervisor_id, (0, 0))
+        per_supervisor[supervisor_id] = (pending + waiting.get(team_id, 0), open_cases - cases.get(team_id, 0))
+    return User.objects.get(pk=min(per_supervisor, key=lambda pk: (per_supervisor[pk], pk)))
+
+
+def supervisor_of_an_empty_team():
+    """A supervisor of a team with no case (made here; main() rolls it back)."""
+    user = User.objects.create(username="bench_supervisor_empty_team")
+    user.groups.add(Group.objects.get(name=SUPERVISOR))
+    Team.objects.create(name="Bench empty team", supervisor=user)
+    return user
 
 
 def user_block(user_kind, user, args, rng):
@@ -130,7 +167,13 @@ def user_block(user_kind, user, args, rng):
     if cursor:
         pages.append(("worklist", "worklist page 2 (?after=cursor)", f"/cases/?after={cursor}"))
     if abilities["supervises"]:
-        pages += [("team", "team queue /team/", "/team/"), ("approvals", "approvals /approvals/", "/approvals/")]
+        pages += [
+            ("team", "team queue /team/", "/team/"),
+            ("approvals", "approvals /approvals/", "/approvals/"),
+            ("approvals", "approvals ?kind=write_off", "/approvals/?kind=write_off"),
+            ("approvals", "approvals ?waiting=7", "/approvals/?waiting=7"),
+            ("reviews", "reviews /reviews/", "/reviews/"),
+        ]
     if top_case is not None:
         pages.append(("workspace", f"workspace, top case #{top_case}", f"/cases/{top_case}/"))
 
@@ -209,10 +252,12 @@ def main():
         f"load average {os.getloadavg()[0]:.1f}"
     )
     rows = []
-    for user_kind, user in chosen_users(args.all_user):
-        block = user_block(user_kind, user, args, rng)
-        print_rows(block, args.target)
-        rows += block
+    with transaction.atomic():  # rolled back: the empty team's supervisor is the benchmark's own
+        for user_kind, user in chosen_users(args.all_user):
+            block = user_block(user_kind, user, args, rng)
+            print_rows(block, args.target)
+            rows += block
+        transaction.set_rollback(True)
     print(f"\nload average at the end {os.getloadavg()[0]:.1f} (1 min), {os.getloadavg()[1]:.1f} (5 min)")
     if args.explain:
         explain(rows, args.target, args.explain)

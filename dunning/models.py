@@ -964,6 +964,13 @@ class ApprovalRequest(models.Model):
         REJECTED = "rejected", _("Rejected")
 
     case = models.ForeignKey(CollectionCase, verbose_name=_("case"), on_delete=models.PROTECT, related_name="approvals")
+    # The case's team, copied when the request is made and moved with the case while it waits (routing,
+    # reassignment): a supervisor's inbox is read from the team's own index, so a team with nothing
+    # waiting costs nothing however many requests other teams have (dunning/selectors/supervision.py).
+    team = models.ForeignKey(
+        "accounts.Team", verbose_name=_("team"), null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        db_index=False,
+    )  # fmt: skip
     kind = models.CharField(_("kind"), max_length=24, choices=Kind.choices)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
     amount = MoneyField(_("amount"), null=True, blank=True, default=None)
@@ -1009,10 +1016,19 @@ class ApprovalRequest(models.Model):
             models.Index(fields=["kind", "requested_at"], name="approval_pending_idx", condition=Q(status="pending")),
             # The approvals inbox, oldest first: read in order and stop at the page, not sort every request.
             models.Index(fields=["requested_at", "id"], name="approval_inbox_idx", condition=Q(status="pending")),
+            # A team's inbox, oldest first (also the administrator's inbox filtered by team).
+            models.Index(
+                fields=["team", "requested_at", "id"], name="approval_team_inbox_idx", condition=Q(status="pending")
+            ),
         ]
 
     def __str__(self):
         return f"{self.get_kind_display()} · {self.get_status_display()}"
+
+    def save(self, *args, **kwargs):
+        if self._state.adding and self.team_id is None and self.case_id is not None:
+            self.team_id = self.case.team_id  # the nightly run's set-based requests copy it in their INSERT
+        super().save(*args, **kwargs)
 
 
 # The stage actions that need a decision, and the kind of approval each asks for.

@@ -71,14 +71,34 @@ def case_supervisable_by(user, case: CollectionCase) -> bool:
     return cases_supervisable_by(user).filter(pk=case.pk).exists()
 
 
+def approval_scopes(user) -> list[Q]:
+    """Which pending requests the user may decide, as parts each read from one index range: everything
+    for an administrator; for a supervisor, the requests of each team they supervise (a request moves
+    with its case's team, ApprovalRequest.team) and those of the open cases assigned to them in other
+    teams — the cases they see (cases_visible_to). Nothing for anyone else."""
+    roles = user_roles(user)
+    if ADMINISTRATOR in roles:
+        return [Q()]
+    if SUPERVISOR not in roles:
+        return []
+    teams = list(Team.objects.filter(supervisor=user).values_list("pk", flat=True))
+    scopes = [Q(team_id=team) for team in teams]
+    elsewhere = CollectionCase.objects.filter(assigned_to=user, is_open=True).exclude(team_id__in=teams)
+    elsewhere = list(elsewhere.values_list("pk", flat=True))
+    if elsewhere:
+        scopes.append(Q(case_id__in=elsewhere))
+    return scopes
+
+
 def approvals_decidable_by(user) -> QuerySet[ApprovalRequest]:
     """Pending approvals this user may decide: in their scope, and never their own requests."""
-    roles = user_roles(user)
-    if not (roles & {SUPERVISOR, ADMINISTRATOR}):
+    scopes = approval_scopes(user)
+    if not scopes:
         return ApprovalRequest.objects.none()
-    pending = ApprovalRequest.objects.filter(status=ApprovalRequest.Status.PENDING)
-    if ADMINISTRATOR not in roles:
-        pending = pending.filter(case__in=cases_visible_to(user))
+    in_scope = Q()
+    for scope in scopes:
+        in_scope |= scope
+    pending = ApprovalRequest.objects.filter(in_scope, status=ApprovalRequest.Status.PENDING)
     return pending.exclude(requested_by=user).select_related("case__loan", "case__borrower", "plan")
 
 

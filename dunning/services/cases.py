@@ -18,6 +18,7 @@ from lending.models import Borrower
 from lending.selectors import loan_outstanding_amount
 
 from ..models import (
+    ApprovalRequest,
     Callback,
     CaseEvent,
     Channel,
@@ -63,6 +64,13 @@ def case_assign(*, case: CollectionCase, collector: User, actor, reason: str = "
     return CollectionCase.objects.get(pk=case.pk)
 
 
+def pending_approvals_follow(*, case_ids, team_id) -> int:
+    """Requests still waiting on cases that moved to another team move with them: the team's supervisor
+    decides them, and the inbox reads them from the team's index (ApprovalRequest.team)."""
+    pending = ApprovalRequest.objects.filter(case__in=case_ids, status=ApprovalRequest.Status.PENDING)
+    return pending.update(team_id=team_id)
+
+
 @transaction.atomic
 def cases_reassign(*, case_ids: list[int], collector: User, actor, reason: str = "") -> int:
     """Give cases to a collector: all or nothing, in a fixed number of statements however many cases.
@@ -81,8 +89,10 @@ def cases_reassign(*, case_ids: list[int], collector: User, actor, reason: str =
     for case in cases:
         require_open(case)
     staying = [case.pk for case in cases if case.team_id in teams]
+    moving = [pk for pk in ids if pk not in set(staying)]
     CollectionCase.objects.filter(pk__in=staying).update(assigned_to=collector)
-    CollectionCase.objects.filter(pk__in=ids).exclude(pk__in=staying).update(assigned_to=collector, team_id=teams[0])
+    CollectionCase.objects.filter(pk__in=moving).update(assigned_to=collector, team_id=teams[0])
+    pending_approvals_follow(case_ids=moving, team_id=teams[0])
     details = {
         case.pk: {
             "from": case.assigned_to_id,

@@ -51,6 +51,7 @@ from ..models import (
     paused_case_ids,
 )
 from .assignment import assignments_plan
+from .cases import pending_approvals_follow
 from .closing import case_records_wind_down
 
 Event = CaseEvent.Kind
@@ -351,8 +352,10 @@ def _route(cases, as_of) -> int:
     plan = assignments_plan(_routing_rows(cases).order_by("-overdue_amount", "pk").iterator(chunk_size=ASSIGN_CHUNK))
     for (team_id, collector_id), case_ids in plan.items():
         for start in range(0, len(case_ids), ASSIGN_CHUNK):
-            chunk = CollectionCase.objects.filter(pk__in=case_ids[start : start + ASSIGN_CHUNK])
+            chunk_ids = case_ids[start : start + ASSIGN_CHUNK]
+            chunk = CollectionCase.objects.filter(pk__in=chunk_ids)
             moved += chunk.update(team_id=team_id, assigned_to_id=collector_id)
+            pending_approvals_follow(case_ids=chunk_ids, team_id=team_id)
             detail = JSONObject(team=F("team_id"), to=F("assigned_to_id"), rule=Value("assignment_rules"))
             _events_for(chunk, Event.ASSIGNED, as_of, detail)
     return moved
@@ -537,6 +540,7 @@ def _request_approvals(actions) -> int:
     rule = JSONObject(stage=F("stage_id"), start_dpd=F("stage__start_dpd"), dpd=F("case__days_past_due"))
     rows = actions.exclude(Exists(ApprovalRequest.objects.filter(action=OuterRef("pk")))).values_list(
         "case_id",
+        "case__team_id",
         kind,
         Value(ApprovalRequest.Status.PENDING),
         Value(timezone.now()),
@@ -547,7 +551,8 @@ def _request_approvals(actions) -> int:
         JSONObject(),
     )
     columns = [
-        "case", "kind", "status", "requested_at", "action", "request_reason", "decision_reason", "rule", "terms",
+        "case", "team", "kind", "status", "requested_at", "action", "request_reason", "decision_reason", "rule",
+        "terms",
     ]  # fmt: skip
     return insert_from_select(ApprovalRequest, columns, rows)
 

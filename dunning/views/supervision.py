@@ -52,7 +52,6 @@ def approvals(request):
     time; tick several and approve or reject them with one reason."""
     require_supervisor(request.user)
     filters = InboxFilterForm(request.GET or None, teams=supervision_reads.teams_supervised_by(request.user))
-    pending = supervision_reads.approvals_inbox(request.user, **filters.criteria())
     decision = DecisionForm(request.POST or None, decidable=selectors.approvals_decidable_by(request.user))
     if request.method == "POST" and decision.is_valid():
         try:
@@ -60,7 +59,9 @@ def approvals(request):
             return redirect(request.get_full_path())
         except DomainError as error:
             decision.add_error(None, error.message)
-    rows, next_cursor = supervision_reads.inbox_page(pending, after=request.GET.get("after", ""))
+    rows, next_cursor = supervision_reads.approvals_inbox_page(
+        request.user, after=request.GET.get("after", ""), **filters.criteria()
+    )
     query = request.GET.copy()
     query.pop("after", None)
     context = {

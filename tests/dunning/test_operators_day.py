@@ -4,20 +4,24 @@ case"; the plan's instalments shown before it is requested."""
 
 import datetime
 from decimal import Decimal
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts import roles
 from accounts.models import AuditEvent, Team
 from creditops.core.dates import business_today
+from dunning import selectors
 from dunning.models import ActionKind, ApprovalRequest, Callback, CaseEvent, ContactAttempt, DunningAction
 from dunning.selectors import supervision as supervision_reads
 from dunning.selectors import worklist as worklist_reads
 from dunning.services.approvals import approval_request
-from dunning.services.cases import contact_attempt_log
+from dunning.services.cases import cases_reassign, contact_attempt_log
 from dunning.services.guardrails import ContactBlockedError
 from tests.dunning.conftest import staff
 from tests.factories import ASLEEP_HOURS, AWAKE_HOURS, BorrowerFactory, time_zone_where_local_hour_is
@@ -55,7 +59,7 @@ def test_the_inbox_is_paged_oldest_first_and_the_pages_join_up(client, overdue_c
         seen += [approval.pk for approval in response.context["pending"]]
         if not response.context["next_cursor"]:
             break
-        url = reverse("cases:approvals") + "?" + f"after={response.context['next_cursor']}"
+        url = reverse("cases:approvals") + "?" + urlencode({"after": response.context["next_cursor"]})
     expected = list(ApprovalRequest.objects.order_by("requested_at", "id").values_list("pk", flat=True))
     assert seen == expected and len(seen) == 7  # 3 + 3 + 1, no repeats, none lost
 
@@ -86,6 +90,79 @@ def test_the_inbox_filters_by_kind_team_and_waiting_time(client, overdue_cases, 
     assert shown(team=team.pk, kind="write_off") == [old.pk]
     assert shown(waiting="7") == [old.pk]
     assert shown(waiting="14") == []
+
+
+def inbox_pages(client, user) -> list[list[int]]:
+    """Every page of the user's inbox, following the cursors."""
+    client.force_login(user)
+    pages, url = [], reverse("cases:approvals")
+    for _page in range(20):
+        response = client.get(url)
+        pages.append([approval.pk for approval in response.context["pending"]])
+        if not response.context["next_cursor"]:
+            return pages
+        url = reverse("cases:approvals") + "?" + urlencode({"after": response.context["next_cursor"]})
+    raise AssertionError(f"the inbox's cursor never ends: {pages}")
+
+
+def test_a_supervisor_of_two_teams_and_a_case_elsewhere_reads_one_inbox_in_time_order(
+    client, overdue_cases, supervisor, team, other_supervisor, monkeypatch
+):
+    """The inbox is read per team (and for the supervisor's own cases in other teams) and merged: the pages
+    follow the requests' time across all of them, no repeats, none lost, nothing of other teams."""
+    monkeypatch.setattr(supervision_reads, "INBOX_PAGE_SIZE", 2)
+    second_team = Team.objects.create(name="Team C", supervisor=supervisor)
+    cases = overdue_cases(6)
+    cases[1].team = cases[3].team = second_team
+    cases[4].team, cases[4].assigned_to = Team.objects.get(supervisor=other_supervisor), supervisor
+    cases[5].team = Team.objects.get(supervisor=other_supervisor)  # another supervisor's: never shown
+    for case in cases:
+        case.save(update_fields=["team", "assigned_to"])
+    requests = [request_write_off(case) for case in cases[:4]]
+    # The supervisor's own case in Team B: the nightly run asks (a supervisor never decides their own request).
+    requests += [approval_request(case=case, kind="write_off", reason="", actor=None) for case in cases[4:]]
+    start = timezone.now() - datetime.timedelta(days=1)
+    for minutes, request in zip([5, 1, 4, 2, 3, 0], requests, strict=True):  # interleaved across the sources
+        ApprovalRequest.objects.filter(pk=request.pk).update(requested_at=start + datetime.timedelta(minutes=minutes))
+    expected = [requests[i].pk for i in (1, 3, 4, 2, 0)]
+    assert inbox_pages(client, supervisor) == [expected[:2], expected[2:4], expected[4:]]
+    decidable = selectors.approvals_decidable_by(supervisor).order_by("requested_at", "id")
+    assert list(decidable.values_list("pk", flat=True)) == expected
+    assert inbox_pages(client, other_supervisor) == [[requests[5].pk, requests[4].pk]]
+
+
+def test_a_request_moves_with_its_reassigned_case_to_the_other_teams_inbox(
+    client, overdue_case, supervisor, team, other_supervisor
+):
+    case = overdue_case()
+    waiting = request_write_off(case)
+    other_team = Team.objects.get(supervisor=other_supervisor)
+    other_team.members.add(staff("col_b", roles.COLLECTOR))
+    assert (waiting.team, inbox_pages(client, supervisor), inbox_pages(client, other_supervisor)) == (
+        team, [[waiting.pk]], [[]],
+    )  # fmt: skip
+    cases_reassign(case_ids=[case.pk], collector=other_team.members.get(), actor=None, reason="换组")
+    waiting.refresh_from_db()
+    assert waiting.team == other_team
+    assert (inbox_pages(client, supervisor), inbox_pages(client, other_supervisor)) == ([[]], [[waiting.pk]])
+
+
+def test_a_supervisor_whose_team_has_nothing_waiting_reads_an_empty_inbox_in_a_fixed_number_of_queries(
+    client, overdue_cases, supervisor, other_supervisor, django_assert_max_num_queries
+):
+    """Other teams' requests are not read at all: the empty team's inbox is one index range, whatever
+    the rest of the book holds."""
+    for case in overdue_cases(4):
+        request_write_off(case)
+    client.force_login(other_supervisor)
+    client.get(reverse("cases:approvals"))  # session, roles
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(reverse("cases:approvals"))
+    assert list(response.context["pending"]) == [] and response.context["next_cursor"] == ""
+    inbox_reads = [q["sql"] for q in captured if 'FROM "dunning_approvalrequest"' in q["sql"]]
+    team_id = Team.objects.get(supervisor=other_supervisor).pk
+    assert any(f'"dunning_approvalrequest"."team_id" = {team_id}' in sql for sql in inbox_reads)
+    assert not any("requested_by_id" in sql and "team_id" not in sql for sql in inbox_reads)
 
 
 def test_several_requests_are_approved_with_one_reason_and_each_is_audited(client, overdue_cases, supervisor):

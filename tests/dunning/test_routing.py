@@ -7,7 +7,9 @@ import pytest
 
 from accounts import roles
 from accounts.models import Team
+from dunning import selectors
 from dunning.models import AssignmentRule, CaseEvent, CollectionCase
+from dunning.services.approvals import approval_request
 from dunning.services.run import dunning_run
 from lending.models import Loan
 from lending.services import loan_create
@@ -74,3 +76,18 @@ def test_a_case_no_rule_matches_stays_unassigned_for_a_supervisor(db, cn_product
     dunning_run(as_of=_day(3))
     case = CollectionCase.objects.get(loan=loan)
     assert (case.team, case.assigned_to) == (None, None)
+
+
+def test_a_request_waiting_on_a_rolling_case_moves_to_the_late_teams_supervisor(early_and_late_teams, cn_product):
+    early, late = early_and_late_teams
+    loan = _loan(cn_product)
+    dunning_run(as_of=_day(30))
+    case = CollectionCase.objects.get(loan=loan)
+    waiting = approval_request(case=case, kind="waiver", amount="10.00", reason="hardship", actor=case.assigned_to)
+    assert waiting.team == early
+    assert list(selectors.approvals_decidable_by(early.supervisor)) == [waiting]
+    dunning_run(as_of=_day(31))
+    waiting.refresh_from_db()
+    assert waiting.team == late
+    assert list(selectors.approvals_decidable_by(late.supervisor)) == [waiting]
+    assert not selectors.approvals_decidable_by(early.supervisor).exists()
