@@ -89,7 +89,7 @@ def cases_reassign(*, case_ids: list[int], collector: User, actor, reason: str =
     for case in cases:
         require_open(case)
     staying = [case.pk for case in cases if case.team_id in teams]
-    moving = [pk for pk in ids if pk not in set(staying)]
+    moving = [case.pk for case in cases if case.team_id not in teams]
     CollectionCase.objects.filter(pk__in=staying).update(assigned_to=collector)
     CollectionCase.objects.filter(pk__in=moving).update(assigned_to=collector, team_id=teams[0])
     pending_approvals_follow(case_ids=moving, team_id=teams[0])
