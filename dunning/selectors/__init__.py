@@ -39,12 +39,21 @@ def cases_visible_to(user) -> QuerySet[CollectionCase]:
     if roles & SEES_EVERY_CASE:
         return cases
     if SUPERVISOR in roles:
-        # The cases of the teams they supervise; a member's cases in another team stay that team's.
-        supervised = Team.objects.filter(supervisor=user).values("pk")
-        return cases.filter(Q(team_id__in=supervised) | Q(assigned_to=user))
+        # The cases of the teams they supervise; a member's cases in another team stay that team's. The
+        # team ids go in as values, not a subquery: the planner then sees how big the scope is and reads a
+        # small one from the team and assignee indexes instead of walking the whole book in priority order.
+        return cases.filter(Q(team_id__in=supervised_team_ids(user)) | Q(assigned_to=user))
     if COLLECTOR in roles:
         return cases.filter(assigned_to=user)
     return cases.none()
+
+
+def supervised_team_ids(user) -> list[int]:
+    """The teams the user supervises, read once per user object (a request's user), as the roles are."""
+    if not hasattr(user, "_supervised_teams_cache"):
+        teams = Team.objects.filter(supervisor=user).order_by("pk").values_list("pk", flat=True)
+        user._supervised_teams_cache = tuple(teams)
+    return list(user._supervised_teams_cache)
 
 
 def case_workable_by(user, case: CollectionCase) -> bool:
@@ -81,7 +90,7 @@ def approval_scopes(user) -> list[Q]:
         return [Q()]
     if SUPERVISOR not in roles:
         return []
-    teams = list(Team.objects.filter(supervisor=user).values_list("pk", flat=True))
+    teams = supervised_team_ids(user)
     scopes = [Q(team_id=team) for team in teams]
     elsewhere = CollectionCase.objects.filter(assigned_to=user, is_open=True).exclude(team_id__in=teams)
     elsewhere = list(elsewhere.values_list("pk", flat=True))

@@ -4,9 +4,9 @@ fewest open cases takes it. Used by the nightly run for the cases it opens, and 
 import heapq
 from collections import defaultdict
 
-from django.db.models import Count, Q
+from django.db.models import Count
 
-from accounts.models import Team, User
+from accounts.models import User
 from accounts.roles import COLLECTOR
 
 from ..models import AssignmentRule, CollectionCase
@@ -85,7 +85,3 @@ def assignments_plan(cases) -> dict[tuple[int | None, int | None], list[int]]:
             continue
         plan[(team_id, collectors.take(team_id))].append(row["pk"])
     return plan
-
-
-def supervised_team_ids(user) -> list[int]:
-    return list(Team.objects.filter(Q(supervisor=user)).values_list("pk", flat=True))
