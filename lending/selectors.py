@@ -219,7 +219,7 @@ def loan_penalty(loan: Loan, *, schedule=None, limit: int = PENALTY_ENTRIES_LIMI
     """A loan's penalty interest as the case shows it: what was charged (net of removals), removed and
     paid, the pauses, and the latest entries (bounded: a long-overdue loan has one entry per installment
     a day). `schedule`, the loan's installments if the caller has them, saves a query."""
-    totals = loan.penalty_entries.values("kind").annotate(total=Sum("amount")).order_by()
+    totals = PenaltyEntry.by_loan(loan.pk).values("kind").annotate(total=Sum("amount")).order_by()
     by_kind = {row["kind"]: to_money(row["total"]) for row in totals}
     schedule = schedule if schedule is not None else list(loan.installments.all())
     pauses = list(loan.penalty_pauses.order_by("-started_on", "-id"))
@@ -230,7 +230,7 @@ def loan_penalty(loan: Loan, *, schedule=None, limit: int = PENALTY_ENTRIES_LIMI
         "pauses": pauses,
         "open_pause": next((pause for pause in pauses if pause.ended_on is None), None),
         "entries": list(
-            PenaltyEntry.objects.filter(loan=loan).select_related("installment").order_by("-accrued_on", "-id")[:limit]
+            PenaltyEntry.by_loan(loan.pk).select_related("installment").order_by("-accrued_on", "-id")[:limit]
         ),
     }
 

@@ -2,6 +2,7 @@
 arrived earlier than it was posted does to days already charged."""
 
 import datetime
+from collections import Counter
 from decimal import Decimal
 
 import pytest
@@ -12,7 +13,7 @@ from lending.imports.files import read_rows
 from lending.imports.payments import COLUMNS, payments_import
 from lending.models import GraceRule, Installment, Loan, PenaltyBase, PenaltyEntry, PenaltyPause
 from lending.penalties import penalty_accrue
-from lending.selectors import ledger_mismatches
+from lending.selectors import ledger_mismatches, loan_penalty
 from lending.services import payment_post, payment_reverse
 from lending.write_off import loan_write_off
 from tests.factories import ProductFactory
@@ -205,6 +206,10 @@ def test_a_late_posted_payment_takes_back_the_days_after_it_arrived(one_month_lo
     assert all(entry.cause_payment_id == payment.pk for entry in removals)
     assert entries_total(installment=item) == item.penalty_amount
     assert Loan.objects.get(pk=one_month_loan.pk).status == Loan.Status.SETTLED
+    # What the case shows reads the loan's accruals and its removals (two indexes, PenaltyEntry.by_loan).
+    shown = loan_penalty(one_month_loan)
+    assert (shown["charged"], shown["removed"]) == (Decimal("1.98"), Decimal("2.97"))
+    assert Counter(entry.kind for entry in shown["entries"]) == {"accrual": 10, "removal": 6}
     assert not any(ledger_mismatches().values())
 
 
