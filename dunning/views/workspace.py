@@ -94,6 +94,7 @@ def _next_case_url(request, case) -> str:
 
 def _render_workspace(request, case, *, bound_form=None, plan_preview=None, status=200):
     workable = selectors.case_workable_by(request.user, case)
+    supervisable = selectors.case_supervisable_by(request.user, case)
     forms = {name: form_class(case=case) for name, form_class in CASE_FORMS.items()} if workable else {}
     refusal = request.session.pop(REFUSAL_KEY, None)
     if refusal and refusal["form"] in forms:
@@ -110,7 +111,7 @@ def _render_workspace(request, case, *, bound_form=None, plan_preview=None, stat
         "masked_phone": mask_phone(case.borrower.phone),
         "postal_address": postal_address(case.borrower),
         "workable": workable and case.is_open,
-        "reviewable": workable and case.is_open and selectors.case_supervisable_by(request.user, case)
+        "reviewable": workable and case.is_open and supervisable
         and any(action.kind == ActionKind.SUPERVISOR_REVIEW and action.status == "pending"
                 for action in reads["open_actions"]),
         "forms": forms,
@@ -126,8 +127,7 @@ def _render_workspace(request, case, *, bound_form=None, plan_preview=None, stat
         "worklist_query": came_from,
         "next_case_url": _next_case_url(request, case),
         "settlement_kind": ApprovalRequest.Kind.SETTLEMENT_DISCOUNT,
-        "decides": request.user.has_perm("dunning.decide_approvalrequest")
-        and selectors.case_supervisable_by(request.user, case),
+        "decides": supervisable and request.user.has_perm("dunning.decide_approvalrequest"),
         **reads,
     }  # fmt: skip
     return render(request, "cases/workspace.html", context, status=status)
