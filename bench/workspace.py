@@ -17,7 +17,8 @@ The users come from the demo seed (accounts/demo.py) and the cases from the nigh
 
 Per user: /cases/ (worklist), ?bucket=91-180, ?promise_due_today=true, the second page (the first page's
 next_cursor, ?after=…), /team/, /approvals/ (also ?kind=write_off and ?waiting=7) and /reviews/
-(supervisors and administrators), the workspace of the top
+(supervisors and administrators), the audit trail and the blocked contacts, whole and narrowed to a rare
+category, a user with no events and a rare channel (those who may read the audit), the workspace of the top
 case of the user's worklist, and the workspaces of 20 random open cases in the user's scope (--cases; seeded
 with --seed). Each page is requested once as a warm-up and then --repeat times; the random workspaces are
 requested round-robin, --repeat rounds, so the median is over 20 × repeat requests and the first round (each
@@ -31,7 +32,8 @@ the rest of the wall time is PostgreSQL and waiting for a core.
 Settings as admin_pages.py: creditops.settings.dev with DEBUG off unless the environment says otherwise.
 Figures are server time in-process (middleware, view, SQL, template), without a network or a WSGI server.
 `--explain K` prints EXPLAIN (ANALYZE, BUFFERS) of the K slowest SELECTs of every page whose median is over
---target ms (default 150, the issue's target for the worklist and the workspace). `--json PATH` writes the
+--target ms (default 100, the target for every staff page; each page's Python CPU is held to --cpu-target,
+default 40 ms). `--json PATH` writes the
 rows, so several runs can be combined.
 """
 
@@ -58,14 +60,12 @@ from django.test import Client  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 from timing import captured_queries, request, timed  # noqa: E402
 
-from accounts.models import Team, User  # noqa: E402
+from accounts.models import AuditEvent, Team, User  # noqa: E402
 from accounts.roles import COLLECTOR, SUPERVISOR  # noqa: E402
 from creditops.core.dates import business_today  # noqa: E402
 from dunning import selectors  # noqa: E402
 from dunning.models import ApprovalRequest, CollectionCase  # noqa: E402
 from lending.models import Loan  # noqa: E402
-
-TARGETED = {"worklist", "workspace"}  # the pages the issue's ≤ 150 ms target is about
 
 
 def timed_round_robin(client, urls, repeat):
@@ -141,6 +141,18 @@ def supervisor_of_an_empty_team():
     return user
 
 
+def audit_pages():
+    """The audit screens, unfiltered and narrowed to little: a rare category, a user who did nothing."""
+    quiet = User.objects.filter(is_active=True).exclude(pk__in=AuditEvent.objects.values("actor_id")).first()
+    return [
+        ("audit", "audit trail /accounts/audit/", "/accounts/audit/"),
+        ("audit", "audit ?category=reveals", "/accounts/audit/?category=reveals"),
+        ("audit", "audit ?actor=(a user with no events)", f"/accounts/audit/?actor={quiet.username}"),
+        ("audit", "blocked contacts", "/accounts/audit/blocked-contacts/"),
+        ("audit", "blocked contacts ?channel=visit", "/accounts/audit/blocked-contacts/?channel=visit"),
+    ]
+
+
 def user_block(user_kind, user, args, rng):
     client = Client()
     client.force_login(user)
@@ -174,6 +186,8 @@ def user_block(user_kind, user, args, rng):
             ("approvals", "approvals ?waiting=7", "/approvals/?waiting=7"),
             ("reviews", "reviews /reviews/", "/reviews/"),
         ]
+    if abilities["audits"]:
+        pages += audit_pages()
     if top_case is not None:
         pages.append(("workspace", f"workspace, top case #{top_case}", f"/cases/{top_case}/"))
 
@@ -200,14 +214,14 @@ def user_block(user_kind, user, args, rng):
     return rows
 
 
-def print_rows(rows, target):
+def print_rows(rows, target, cpu_target):
     header = f"{'page':<40}{'median ms':>10}{'min–max ms':>18}{'queries':>9}{'× healthz':>11}{'Python CPU ms':>15}"
     print(f"{header}  target")
     for row in rows:
         spread = f"{row['min_ms']:.1f}–{row['max_ms']:.1f}"
         verdict = ""
-        if row["kind"] in TARGETED:
-            verdict = "PASS" if row["median_ms"] <= target else "MISS"
+        if row["kind"] != "baseline":
+            verdict = "PASS" if row["median_ms"] <= target and row["cpu_ms"] <= cpu_target else "MISS"
         print(
             f"{row['page']:<40}{row['median_ms']:>10.1f}{spread:>18}{row['queries']!s:>9}{row['x_healthz']:>11.1f}"
             f"{row['cpu_ms']:>15.1f}  {verdict}"
@@ -237,7 +251,8 @@ def main():
     parser.add_argument("--cases", type=int, default=20, help="random open cases per user for the workspace")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--all-user", default="admin", help="username of the user who sees every case")
-    parser.add_argument("--target", type=float, default=150.0, help="ms, for worklist and workspace pages")
+    parser.add_argument("--target", type=float, default=100.0, help="ms, the median of every staff page")
+    parser.add_argument("--cpu-target", type=float, default=40.0, help="ms of Python CPU, every staff page")
     parser.add_argument("--explain", type=int, default=0, metavar="K", help="EXPLAIN the K slowest queries")
     parser.add_argument("--json", help="write the rows (without the captured SQL) to this file")
     args = parser.parse_args()
@@ -255,7 +270,7 @@ def main():
     with transaction.atomic():  # rolled back: the empty team's supervisor is the benchmark's own
         for user_kind, user in chosen_users(args.all_user):
             block = user_block(user_kind, user, args, rng)
-            print_rows(block, args.target)
+            print_rows(block, args.target, args.cpu_target)
             rows += block
         transaction.set_rollback(True)
     print(f"\nload average at the end {os.getloadavg()[0]:.1f} (1 min), {os.getloadavg()[1]:.1f} (5 min)")
