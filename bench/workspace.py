@@ -143,7 +143,8 @@ def supervisor_of_an_empty_team():
 
 def audit_pages():
     """The audit screens, unfiltered and narrowed to little: a rare category, a user who did nothing."""
-    quiet = User.objects.filter(is_active=True).exclude(pk__in=AuditEvent.objects.values("actor_id")).first()
+    actors = AuditEvent.objects.filter(actor__isnull=False).values("actor_id")
+    quiet = User.objects.filter(is_active=True).exclude(pk__in=actors).first()
     return [
         ("audit", "audit trail /accounts/audit/", "/accounts/audit/"),
         ("audit", "audit ?category=reveals", "/accounts/audit/?category=reveals"),

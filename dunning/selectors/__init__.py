@@ -75,6 +75,18 @@ def cases_supervisable_by(user) -> QuerySet[CollectionCase]:
     return cases_visible_to(user) if SUPERVISOR in roles else CollectionCase.objects.none()
 
 
+def abilities_on_a_visible_case(user) -> dict[str, bool]:
+    """What the user may do on a case they were shown through cases_visible_to: seeing it already proves
+    the scope, so this is the roles alone, with no query — supervisors and collectors see exactly the
+    cases they may work, supervisors exactly those they may supervise (case_workable_by and
+    case_supervisable_by answer the same for any case)."""
+    roles = user_roles(user)
+    return {
+        "works": bool(roles & {ADMINISTRATOR, SUPERVISOR, COLLECTOR}),
+        "supervises": bool(roles & {ADMINISTRATOR, SUPERVISOR}),
+    }
+
+
 def case_supervisable_by(user, case: CollectionCase) -> bool:
     """May this user reassign the case or decide its approvals?"""
     if ADMINISTRATOR in user_roles(user):

@@ -93,8 +93,9 @@ def _next_case_url(request, case) -> str:
 
 
 def _render_workspace(request, case, *, bound_form=None, plan_preview=None, status=200):
-    workable = selectors.case_workable_by(request.user, case)
-    supervisable = selectors.case_supervisable_by(request.user, case)
+    # The case was read through cases_visible_to (_visible_case): the roles say the rest.
+    abilities = selectors.abilities_on_a_visible_case(request.user)
+    workable, supervisable = abilities["works"], abilities["supervises"]
     forms = {name: form_class(case=case) for name, form_class in CASE_FORMS.items()} if workable else {}
     refusal = request.session.pop(REFUSAL_KEY, None)
     if refusal and refusal["form"] in forms:

@@ -10,6 +10,7 @@ from django.urls import reverse
 from accounts import roles
 from accounts.models import AuditEvent, Team
 from creditops.core.dates import business_today
+from dunning import selectors
 from dunning.forms import CASE_FORMS
 from dunning.models import ApprovalRequest, CaseEvent
 from dunning.services.approvals import plan_installments_even, plan_request
@@ -246,3 +247,17 @@ def test_a_malformed_reveal_answers_404_even_to_the_owner(client, world, collect
     client.force_login(collector)
     assert client.post(reverse("cases:reveal", args=[world.case.pk, field])).status_code == 404
     assert not AuditEvent.objects.filter(event="personal_data.revealed").exists()
+
+
+@pytest.mark.parametrize("holder", ["collector", "supervisor", "manager", "compliance", "administrator"])
+def test_what_the_roles_allow_on_a_visible_case_is_what_the_scope_checks_answer(world, request, holder):
+    """The workspace reads a user's abilities on a case it showed them from their roles alone: that must
+    equal the scope checks' answers (collector and supervisor work it, the supervisor and the
+    administrator supervise it, managers and compliance only read)."""
+    user = staff("root", roles.ADMINISTRATOR) if holder == "administrator" else request.getfixturevalue(holder)
+    assert selectors.cases_visible_to(user).filter(pk=world.case.pk).exists()
+    checked = {
+        "works": selectors.case_workable_by(user, world.case),
+        "supervises": selectors.case_supervisable_by(user, world.case),
+    }
+    assert selectors.abilities_on_a_visible_case(user) == checked
