@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from creditops.core.errors import DomainError
@@ -83,13 +84,20 @@ def _came_from(request) -> str:
     return request.GET.get(FROM_WORKLIST, "")
 
 
-def _next_case_url(request, case) -> str:
+@login_required
+@require_GET
+def next_case(request, pk):
+    """The "next case" button: the case after this one in the worklist it was opened from, filters and all
+    — found when the button is pressed, not on every workspace shown; after the last, the list again."""
+    require_case_reader(request.user)
+    case = _visible_case(request.user, pk)
     came_from = _came_from(request)
     cases = WorklistFilter(QueryDict(came_from) or None, queryset=worklist_reads.worklist_cases(request.user)).qs
     following = worklist_reads.worklist_next(cases, case)
     if following is None:
-        return ""
-    return reverse("cases:detail", args=[following]) + "?" + urlencode({FROM_WORKLIST: came_from})
+        messages.info(request, _("That was the last case of this list."))
+        return redirect(reverse("cases:worklist") + (f"?{came_from}" if came_from else ""))
+    return redirect(reverse("cases:detail", args=[following]) + "?" + urlencode({FROM_WORKLIST: came_from}))
 
 
 def _render_workspace(request, case, *, bound_form=None, plan_preview=None, status=200):
@@ -126,7 +134,6 @@ def _render_workspace(request, case, *, bound_form=None, plan_preview=None, stat
         "notice_kinds": ISSUED_BY_HAND,
         "from_query": urlencode({FROM_WORKLIST: came_from}) if came_from else "",
         "worklist_query": came_from,
-        "next_case_url": _next_case_url(request, case),
         "settlement_kind": ApprovalRequest.Kind.SETTLEMENT_DISCOUNT,
         "decides": supervisable and request.user.has_perm("dunning.decide_approvalrequest"),
         **reads,

@@ -67,10 +67,14 @@ def test_a_collector_calls_back_walks_the_worklist_and_previews_a_plan(portal, o
     listed = [link.text for link in portal.find_all("table#worklist tbody td.ref a")]
     portal.submit(portal.find("table#worklist tbody tr:first-child td.ref a"))
     walked = [portal.visible("h1").text.split(" · ")[0]]
-    while portal.find_all("a[rel=next].button"):
+    for _following in listed[1:]:
         portal.submit(portal.find("a[rel=next].button"))
         walked.append(portal.visible("h1").text.split(" · ")[0])
     assert walked == listed
+    portal.submit(portal.find("a[rel=next].button"))  # after the last case: the list again, saying so
+    assert portal.find_all("table#worklist") and portal.visible("ul.messages li.info").text
+    portal.submit(portal.find("table#worklist tbody tr:last-child td.ref a"))
+    assert portal.visible("h1").text.split(" · ")[0] == listed[-1]
 
     # The plan form shows the instalments as the terms are typed (htmx), before anything is requested.
     portal.find("details#plan > summary").click()

@@ -378,12 +378,14 @@ def test_next_case_walks_the_filtered_worklist_in_its_order(client, overdue_case
     client.force_login(collector)
     listed = [case.pk for case in client.get(reverse("cases:worklist"), {"bucket": "1-30"}).context["cases"]]
     assert sorted(listed) == sorted(case.pk for case in cases)
-    walked, url = [], reverse("cases:detail", args=[listed[0]]) + "?from=bucket%3D1-30"
-    while url:
-        response = client.get(url)
+    walked, response = [], client.get(reverse("cases:detail", args=[listed[0]]) + "?from=bucket%3D1-30")
+    while "case" in response.context:
         walked.append(response.context["case"].pk)
-        url = response.context["next_case_url"]
+        response = client.get(reverse("cases:next", args=[walked[-1]]), {"from": "bucket=1-30"}, follow=True)
     assert walked == listed
+    # After the last case, the list it came from, saying so.
+    assert response.redirect_chain[-1][0] == reverse("cases:worklist") + "?bucket=1-30"
+    assert "That was the last case of this list." in response.content.decode()
 
 
 def test_a_note_redirects_back_keeping_the_worklist_it_came_from(client, awake):
