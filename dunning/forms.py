@@ -46,7 +46,10 @@ AMOUNT_FIELD = {"max_digits": 18, "decimal_places": 2, "min_value": 0.01}
 
 
 class CaseForm(forms.Form):
-    """A form about one case; `submit(actor)` performs it and returns the message to show."""
+    """A form about one case; `submit(actor)` performs it and returns the message to show. `button` is
+    the label of its submit button."""
+
+    button = ""
 
     def __init__(self, *args, case: CollectionCase, **kwargs):
         super().__init__(*args, **kwargs)
@@ -63,6 +66,7 @@ class PromiseFields(forms.Form):
 
 class ContactForm(PromiseFields, CaseForm):
     prefix = "contact"
+    button = _("Log contact")
     field_order = ["channel", "target", "outcome", "promise_amount", "promised_for", "call_back_at", "note"]
     channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices, initial=Channel.CALL)
     target = forms.ChoiceField(label=_("Who"))
@@ -118,6 +122,7 @@ class ContactForm(PromiseFields, CaseForm):
 
 class PromiseForm(PromiseFields, CaseForm):
     prefix = "promise"
+    button = _("Record promise")
 
     def clean(self):
         data = super().clean()
@@ -136,6 +141,7 @@ class PromiseForm(PromiseFields, CaseForm):
 
 class NoteForm(CaseForm):
     prefix = "note"
+    button = _("Add note")
     text = forms.CharField(label=_("Note"), max_length=NOTE_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 3}))
 
     def submit(self, actor) -> str:
@@ -145,6 +151,7 @@ class NoteForm(CaseForm):
 
 class DisputeForm(CaseForm):
     prefix = "dispute"
+    button = _("Raise dispute")
     reason = forms.CharField(label=_("What the borrower disputes"), widget=forms.Textarea(attrs={"rows": 3}))
 
     def submit(self, actor) -> str:
@@ -154,6 +161,7 @@ class DisputeForm(CaseForm):
 
 class DisputeResolveForm(CaseForm):
     prefix = "resolve"
+    button = _("Resolve")
     dispute = forms.ModelChoiceField(label=_("Dispute"), queryset=Dispute.objects.none())
     resolution = forms.CharField(label=_("Resolution"), widget=forms.Textarea(attrs={"rows": 3}))
 
@@ -168,6 +176,7 @@ class DisputeResolveForm(CaseForm):
 
 class PlanForm(CaseForm):
     prefix = "plan"
+    button = _("Request plan")
     installments = forms.IntegerField(label=_("Instalments"), min_value=1, max_value=MAX_PLAN_INSTALLMENTS, initial=3)
     first_due = forms.DateField(label=_("First instalment due"), widget=DATE_INPUT)
     frequency = forms.ChoiceField(
@@ -211,6 +220,7 @@ class EscalationForm(CaseForm):
     """Legal referral, credit-bureau report, write-off (of all the loan owes) or its undo."""
 
     prefix = "escalate"
+    button = _("Send for approval")
     kind = forms.ChoiceField(label=_("Request"), choices=[(kind.value, kind.label) for kind in ESCALATION_KINDS])
     reason = forms.CharField(label=_("Why"), widget=forms.Textarea(attrs={"rows": 2}))
 
@@ -226,6 +236,7 @@ class EscalationForm(CaseForm):
 
 class WaiverForm(CaseForm):
     prefix = "waiver"
+    button = _("Request waiver")
     component = forms.ChoiceField(label=_("Waive"), choices=Component.choices, initial=Component.PENALTY)
     amount = forms.DecimalField(label=_("Amount"), **AMOUNT_FIELD)
     reason = forms.CharField(label=_("Why"), widget=forms.Textarea(attrs={"rows": 2}))
@@ -242,6 +253,7 @@ class SettlementForm(CaseForm):
     """A settlement: the agreed amount by a deadline, in one payment or in even instalments before it."""
 
     prefix = "settlement"
+    button = _("Request settlement")
     amount = forms.DecimalField(label=_("Agreed amount"), **AMOUNT_FIELD)
     deadline = forms.DateField(label=_("Paid by"), widget=DATE_INPUT)
     instalments = forms.IntegerField(
@@ -275,6 +287,7 @@ class SettlementForm(CaseForm):
 
 class SettlementWithdrawForm(CaseForm):
     prefix = "withdraw"
+    button = _("Withdraw")
     reason = forms.CharField(label=_("Why"), widget=forms.Textarea(attrs={"rows": 2}))
 
     def submit(self, actor) -> str:
@@ -284,6 +297,7 @@ class SettlementWithdrawForm(CaseForm):
 
 class RestructureForm(CaseForm):
     prefix = "restructure"
+    button = _("Request restructuring")
     method = forms.ChoiceField(label=_("Arrears"), choices=Restructuring.Method.choices)
     term_months = forms.IntegerField(label=_("New term (months)"), min_value=1, max_value=360, initial=12)
     first_due_date = forms.DateField(label=_("First new due date"), widget=DATE_INPUT)
@@ -299,6 +313,7 @@ class RestructureForm(CaseForm):
 
 class NoticeIssueForm(CaseForm):
     prefix = "notice"
+    button = _("Issue notice")
     kind = forms.ChoiceField(label=_("Notice"), choices=[(kind.value, kind.label) for kind in ISSUED_BY_HAND])
 
     def submit(self, actor) -> str:
@@ -310,6 +325,7 @@ class ReviewForm(CaseForm):
     """Completes the case's pending supervisor review (the form shows only while one is pending)."""
 
     prefix = "review"
+    button = _("Complete review")
     outcome = forms.ChoiceField(label=_("What happens next"), choices=ReviewOutcome.choices)
     note = forms.CharField(
         label=_("What the review found"), max_length=NOTE_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 2})

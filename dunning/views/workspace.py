@@ -36,6 +36,10 @@ from .access import require_case_reader
 # The worklist a case was opened from travels with it (?from=<the worklist's query>), so "next case"
 # walks that list, filters and all.
 FROM_WORKLIST = "from"
+# The work forms shown filled in at once; the others are fetched when their section is opened, or shown
+# by ?open=<form> (their link, without JavaScript).
+FORMS_OPEN_AT_ONCE = ("contact", "review")
+OPEN_FORM = "open"
 REFUSAL_KEY = "workspace_refusal"
 
 
@@ -79,6 +83,12 @@ def _visible_case(user, pk):
     )
 
 
+def _from_query(request) -> str:
+    """The "from=…" query that keeps the worklist a case was opened from ("" when it was not)."""
+    came_from = _came_from(request)
+    return urlencode({FROM_WORKLIST: came_from}) if came_from else ""
+
+
 def _came_from(request) -> str:
     """The worklist query the case was opened from ("" when it was not opened from the worklist)."""
     return request.GET.get(FROM_WORKLIST, "")
@@ -104,10 +114,9 @@ def _render_workspace(request, case, *, bound_form=None, plan_preview=None, stat
     # The case was read through cases_visible_to (_visible_case): the roles say the rest.
     abilities = selectors.abilities_on_a_visible_case(request.user)
     workable, supervisable = abilities["works"], abilities["supervises"]
-    forms = {name: form_class(case=case) for name, form_class in CASE_FORMS.items()} if workable else {}
     refusal = request.session.pop(REFUSAL_KEY, None)
-    if refusal and refusal["form"] in forms:
-        forms[refusal["form"]] = CASE_FORMS[refusal["form"]](case=case, initial=refusal["typed"])
+    asked_for = request.GET.get(OPEN_FORM, "")
+    forms = _forms_built_at_once(case, asked_for, refusal) if workable else {}
     if bound_form is not None:
         forms[bound_form.prefix] = bound_form
     reads = workspace_reads.case_workspace(case)
@@ -124,7 +133,7 @@ def _render_workspace(request, case, *, bound_form=None, plan_preview=None, stat
         and any(action.kind == ActionKind.SUPERVISOR_REVIEW and action.status == "pending"
                 for action in reads["open_actions"]),
         "forms": forms,
-        "open_form": bound_form.prefix if bound_form is not None else "",
+        "open_form": bound_form.prefix if bound_form is not None else asked_for,
         "refusal": refusal,
         "plan_preview": plan_preview,
         "notices": notices_visible_to(request.user)
@@ -132,13 +141,23 @@ def _render_workspace(request, case, *, bound_form=None, plan_preview=None, stat
         .prefetch_related("deliveries")
         .order_by("-issued_at")[:20],
         "notice_kinds": ISSUED_BY_HAND,
-        "from_query": urlencode({FROM_WORKLIST: came_from}) if came_from else "",
+        "from_query": _from_query(request),
         "worklist_query": came_from,
         "settlement_kind": ApprovalRequest.Kind.SETTLEMENT_DISCOUNT,
         "decides": supervisable and request.user.has_perm("dunning.decide_approvalrequest"),
         **reads,
     }  # fmt: skip
     return render(request, "cases/workspace.html", context, status=status)
+
+
+def _forms_built_at_once(case, asked_for: str, refusal: dict | None) -> dict:
+    """The work forms the page shows filled in: those open at once, the one asked for (?open=) and the one
+    a refusal sent back with what was typed. The others are fetched when opened (_work_form.html): the
+    thirteen forms were a third of the page's CPU."""
+    forms = {name: CASE_FORMS[name](case=case) for name in (*FORMS_OPEN_AT_ONCE, asked_for) if name in CASE_FORMS}
+    if refusal and refusal["form"] in CASE_FORMS:
+        forms[refusal["form"]] = CASE_FORMS[refusal["form"]](case=case, initial=refusal["typed"])
+    return forms
 
 
 @login_required
@@ -151,19 +170,23 @@ def case_detail(request, pk):
 @login_required
 @require_http_methods(["GET", "POST"])
 def case_action(request, pk, form_name):
-    """One of the workspace's forms (a GET — a reload of a page that showed a form's errors, a language
-    switch — goes back to the workspace). Success, or a guardrail refusal (recorded as blocked): back to the
-    workspace by redirect, with a message or the refusal in plain words. An invalid field or a rule that
-    recorded nothing: the workspace again, the form still holding what was typed."""
+    """One of the workspace's forms. A GET from htmx is the form itself, fetched when its section is first
+    opened; any other GET (a reload of a page that showed a form's errors, a language switch) goes back to
+    the workspace. Success, or a guardrail refusal (recorded as blocked): back to the workspace by
+    redirect, with a message or the refusal in plain words. An invalid field or a rule that recorded
+    nothing: the workspace again, the form still holding what was typed."""
     require_case_reader(request.user)
     case = _visible_case(request.user, pk)
-    if request.method == "GET":
+    if request.method == "GET" and not request.htmx:
         return _back_to_workspace(request, case, form_name)
     form_class = CASE_FORMS.get(form_name)
     if form_class is None:
         raise Http404("No such form.")
     if not selectors.case_workable_by(request.user, case):
         raise PermissionDenied
+    if request.method == "GET":
+        context = {"case": case, "name": form_name, "form": form_class(case=case), "from_query": _from_query(request)}
+        return render(request, "cases/_work_form_body.html", context)
     form = form_class(request.POST, case=case)
     if form.is_valid():
         try:

@@ -6,10 +6,12 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from accounts import roles
 from accounts.models import AuditEvent
 from creditops.core.dates import business_today
 from dunning.models import CaseEvent, ContactAttempt, PromiseToPay
 from notices.models import Notice
+from tests.dunning.conftest import staff
 from tests.factories import ASLEEP_HOURS, AWAKE_HOURS, BorrowerFactory, time_zone_where_local_hour_is
 
 pytestmark = pytest.mark.django_db
@@ -200,3 +202,40 @@ def test_another_collectors_case_answers_404_everywhere(client, awake_case, coll
         assert client.post(reverse("cases:action", args=[awake_case.pk, name]), {}).status_code == 404
     assert client.post(reverse("cases:reveal", args=[awake_case.pk, "phone"])).status_code == 404
     assert not AuditEvent.objects.filter(event="personal_data.revealed").exists()
+
+
+# The work forms: those open at once are on the page; the others come when their section is opened
+
+
+def test_the_workspace_fills_in_the_forms_open_at_once_and_fetches_the_others_when_opened(client, awake_case):
+    _as_assignee(client, awake_case)
+    page = client.get(reverse("cases:detail", args=[awake_case.pk]) + "?from=bucket%3D1-30").content.decode()
+    assert 'name="contact-outcome"' in page
+    assert 'name="waiver-amount"' not in page
+    waiver_url = reverse("cases:action", args=[awake_case.pk, "waiver"])
+    assert f'hx-get="{waiver_url}?from=bucket%3D1-30"' in page  # the worklist travels with the form
+
+    fetched = client.get(waiver_url, {"from": "bucket=1-30"}, HTTP_HX_REQUEST="true")
+    form = fetched.content.decode()
+    assert fetched.status_code == 200
+    assert form.lstrip().startswith("<form") and "<html" not in form
+    assert 'name="waiver-amount"' in form and 'name="csrfmiddlewaretoken"' in form
+    assert f'action="{waiver_url}?from=bucket%3D1-30"' in form
+
+
+def test_without_javascript_a_forms_link_shows_the_page_with_it_open(client, awake_case):
+    _as_assignee(client, awake_case)
+    page = client.get(reverse("cases:detail", args=[awake_case.pk]), {"open": "waiver"}).content.decode()
+    assert 'name="waiver-amount"' in page
+    assert '<details class="work" id="waiver" open' in page
+    # A plain GET of the action URL (a reload) still goes back to the workspace.
+    back = client.get(reverse("cases:action", args=[awake_case.pk, "waiver"]))
+    assert back.status_code == 302 and back["Location"].startswith(reverse("cases:detail", args=[awake_case.pk]))
+
+
+def test_a_reader_cannot_fetch_a_work_form(client, awake_case):
+    client.force_login(staff("boss", roles.MANAGER))
+    fetched = client.get(reverse("cases:action", args=[awake_case.pk, "waiver"]), HTTP_HX_REQUEST="true")
+    assert fetched.status_code == 403
+    unknown = client.get(reverse("cases:action", args=[awake_case.pk, "nosuch"]), HTTP_HX_REQUEST="true")
+    assert unknown.status_code == 404
