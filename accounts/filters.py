@@ -12,6 +12,7 @@ from django.utils.translation import pgettext_lazy
 from creditops.core.parsing import parse_id
 from dunning.models import Channel
 
+from .models import User
 from .selectors import APPROVAL_EVENTS, BLOCKED_CONTACT_EVENTS, EXPORT_EVENTS, REVEAL_EVENTS
 
 CATEGORY_CHOICES = [
@@ -35,7 +36,13 @@ class _DatedFilter(django_filters.FilterSet):
         label=pgettext_lazy("date range", "From"), method="filter_from", widget=DATE_INPUT
     )
     date_to = django_filters.DateFilter(label=pgettext_lazy("date range", "To"), method="filter_to", widget=DATE_INPUT)
-    actor = django_filters.CharFilter(label=_("Staff user"), field_name="actor__username")
+    actor = django_filters.CharFilter(label=_("Staff user"), method="filter_actor")
+
+    def filter_actor(self, queryset, name, value):
+        """By the user's id, looked up first: a join on the username hides from the planner how many rows
+        the user has, and for a user with few it walked the whole trail newest first (575 ms at 5M)."""
+        actor_id = User.objects.filter(username=value.strip()).values_list("pk", flat=True).first()
+        return queryset.filter(actor_id=actor_id) if actor_id is not None else queryset.none()
 
     def filter_from(self, queryset, name, value):
         return queryset.filter(**{f"{self.time_field}__gte": _day_start(value)})

@@ -66,8 +66,8 @@ def blocked_contacts(request):
 def _render_page(request, template, filters):
     rows = filters.qs
     before = parse_id(request.GET.get("before"))
-    if before is not None:  # the next page: rows older than the last one shown (ids grow with time)
-        rows = rows.filter(pk__lt=before)
+    if before is not None:  # the next page: rows older than the last one shown, by (time, id)
+        rows = selectors.older_than(rows, filters.time_field, before)
     rows = list(rows[: AUDIT_PAGE_SIZE + 1])
     query = request.GET.copy()
     query.pop("before", None)

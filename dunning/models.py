@@ -755,6 +755,10 @@ class ContactAttempt(models.Model):
             models.Index(fields=["loan", "attempted_at"], name="contact_loan_time_idx"),
             models.Index(fields=["case", "-attempted_at"], name="contact_case_time_idx"),
             models.Index(fields=["rule", "-attempted_at"], name="contact_blocked_idx", condition=Q(decision="blocked")),
+            # The blocked-contacts screen's order: a walk over the refused attempts only, whatever it filters.
+            models.Index(
+                fields=["-attempted_at", "-id"], name="contact_blocked_time_idx", condition=Q(decision="blocked")
+            ),
             models.Index(fields=["attempted_at"], name="contact_time_idx"),
             models.Index(
                 fields=["phone_number", "attempted_at"],

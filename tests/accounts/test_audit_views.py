@@ -322,3 +322,29 @@ def test_details_read_in_words_whatever_app_wrote_them():
         chinese = detail_words(detail)
     assert "贷款编号" not in chinese  # a notice's reference is not a loan number
     assert not re.search(r"[a-z]{4,}", chinese.replace("CN-2026-000038", ""))
+
+
+def test_the_trail_is_newest_first_by_time_and_pages_walk_ties_and_late_ids_exactly_once(
+    compliance_client, monkeypatch
+):
+    """An event can get its id after a younger one (its transaction was slower): the list is by time,
+    then id, and the older link follows that order, same-time events included."""
+    monkeypatch.setattr("accounts.views.AUDIT_PAGE_SIZE", 2)
+    moment = datetime.datetime(2026, 3, 9, 10, 0, tzinfo=datetime.UTC)
+
+    def recorded_at(minutes, event):
+        with monkeypatch.context() as clock:
+            clock.setattr(timezone, "now", lambda: moment + datetime.timedelta(minutes=minutes))
+            return audit_record(actor=None, event=event)
+
+    newest, tie_a, tie_b, late_id = (
+        recorded_at(5, "a"), recorded_at(3, "b"), recorded_at(3, "c"), recorded_at(1, "d")
+    )  # fmt: skip
+    oldest_but_last_id = recorded_at(0, "e")
+    expected = [newest.pk, tie_b.pk, tie_a.pk, late_id.pk, oldest_but_last_id.pk]
+    seen, link = [], "date_to=2026-03-09"
+    while link is not None:
+        response = compliance_client.get(f"{AUDIT_URL}?{link}")
+        seen += listed(response)
+        link = next_link(response.content.decode())
+    assert seen == expected

@@ -1,0 +1,147 @@
+"""Time the audit screens on a big trail: the book's own trail is a nightly run's few thousand events, so
+this script adds months of staff activity for the run and rolls it back at the end.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/creditops_bench .venv/bin/python bench/audit_trail.py
+
+Inside one transaction (PostgreSQL only), it inserts --events (5,000,000) audit events spread over the 180
+days before today — mostly `payment.posted` by the administrator (a bank file a day) and `case.*` work by
+the collectors, with the rare kinds the audit screens are filtered to at their real rarity: one event in
+500 a personal-data reveal, one in 20,000 an export — and --attempts (1,000,000) contact attempts on the
+open cases, 3 % refused by a guardrail, one in 1,000 a visit. It ANALYZEs both tables (statistics are
+transactional too), then times, as the administrator through Django's test client: the trail whole, each
+category (reveals, exports, approvals, blocked), a staff user with no events (the quietest filter),
+a record id, a date range, the second page, and the blocked contacts whole, by a rare channel, by a
+rule and by a case. Each page: one warm-up, then --repeat requests; medians. Then everything is rolled
+back: the book is left as it was (the id sequences advance).
+"""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "creditops.settings.dev")
+os.environ.setdefault("DEBUG", "false")
+
+import django
+
+django.setup()
+
+from django.db import connection, transaction  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import setup_test_environment  # noqa: E402
+from timing import timed  # noqa: E402
+from workspace import summary  # noqa: E402
+
+from accounts.models import User  # noqa: E402
+from accounts.roles import COLLECTOR, SUPERVISOR  # noqa: E402
+from dunning.models import CollectionCase, ContactAttempt  # noqa: E402
+
+EVENTS_SQL = """
+INSERT INTO accounts_auditevent (actor_id, event, subject_type, subject_id, detail, created_at)
+SELECT CASE WHEN n %% 3 = 0 THEN %(poster)s ELSE (%(collectors)s::bigint[])[1 + n %% %(collector_count)s] END,
+       CASE WHEN n %% 20000 = 7 THEN 'admin.exported'
+            WHEN n %% 500 = 3 THEN 'personal_data.revealed'
+            WHEN n %% 250 = 1 THEN 'approval.requested'
+            WHEN n %% 3 = 0 THEN 'payment.posted'
+            ELSE 'case.note_added' END,
+       CASE WHEN n %% 3 = 0 THEN 'lending.payment' ELSE 'dunning.collectioncase' END,
+       (1000000 + n)::text, '{}'::jsonb,
+       now() - interval '180 days' + (n::float8 / %(events)s) * interval '180 days'
+FROM generate_series(1, %(events)s) AS n
+"""
+
+ATTEMPTS_SQL = """
+INSERT INTO dunning_contactattempt (case_id, borrower_id, loan_id, channel, phone_number, outcome, decision, rule,
+                                    profile, note, is_automatic, actor_id, attempted_at)
+SELECT c.id, c.borrower_id, c.loan_id,
+       CASE WHEN n %% 1000 = 5 THEN 'visit' WHEN n %% 2 = 0 THEN 'call' ELSE 'sms' END, '',
+       CASE WHEN n %% 33 = 0 THEN '' ELSE 'no_answer' END,
+       CASE WHEN n %% 33 = 0 THEN 'blocked' ELSE 'allowed' END,
+       CASE WHEN n %% 33 = 0 THEN (ARRAY['contact.quiet_hours', 'contact.daily_cap', 'contact.weekly_cap'])[1 + n %% 3]
+            ELSE '' END,
+       'cn', '', n %% 2 = 1, c.assigned_to_id,
+       now() - interval '180 days' + (n::float8 / %(attempts)s) * interval '180 days'
+FROM generate_series(1, %(attempts)s) AS n
+JOIN (SELECT id, borrower_id, loan_id, assigned_to_id, row_number() OVER (ORDER BY id) - 1 AS k
+      FROM dunning_collectioncase WHERE is_open) AS c ON c.k = (n::bigint * 7919) %% %(open_cases)s
+"""
+
+
+class UndoError(Exception):
+    """Raised to roll the synthetic trail back."""
+
+
+def seed(events: int, attempts: int) -> dict:
+    admin = User.objects.get(username="admin")
+    collectors = list(User.objects.filter(groups__name=COLLECTOR).order_by("pk").values_list("pk", flat=True))
+    open_cases = CollectionCase.objects.filter(is_open=True).count()
+    figures = {}
+    with connection.cursor() as cursor:
+        started = time.perf_counter()
+        cursor.execute(EVENTS_SQL, {
+            "poster": admin.pk, "collectors": collectors, "collector_count": len(collectors), "events": events,
+        })  # fmt: skip
+        figures["events"] = time.perf_counter() - started
+        started = time.perf_counter()
+        cursor.execute(ATTEMPTS_SQL, {"attempts": attempts, "open_cases": open_cases})
+        figures["attempts"] = time.perf_counter() - started
+        cursor.execute("ANALYZE accounts_auditevent")
+        cursor.execute("ANALYZE dunning_contactattempt")
+    return figures
+
+
+def pages() -> list[tuple[str, str]]:
+    """The screens, whole and narrowed: a category each, a staff user with no event (a supervisor: the
+    synthetic trail's actors are the administrator and the collectors), one record, one day, page 2."""
+    quiet = User.objects.filter(groups__name=SUPERVISOR).order_by("username").first()
+    blocked_case = ContactAttempt.objects.filter(decision="blocked").values_list("case_id", flat=True).first()
+    audit, blocked = "/accounts/audit/", "/accounts/audit/blocked-contacts/"
+    return [
+        ("audit trail", audit),
+        ("audit ?category=reveals", f"{audit}?category=reveals"),
+        ("audit ?category=exports", f"{audit}?category=exports"),
+        ("audit ?category=approvals", f"{audit}?category=approvals"),
+        ("audit ?category=blocked", f"{audit}?category=blocked"),
+        (f"audit ?actor={quiet.username} (quiet)", f"{audit}?actor={quiet.username}"),
+        ("audit ?subject_id=1000003", f"{audit}?subject_id=1000003"),
+        ("audit ?date_from=…&date_to=… (one day)", f"{audit}?date_from=2026-09-01&date_to=2026-09-01"),
+        ("audit, page 2 (?before=)", f"{audit}?before={{before}}"),
+        ("blocked contacts", blocked),
+        ("blocked contacts ?channel=visit", f"{blocked}?channel=visit"),
+        ("blocked contacts ?rule=contact.daily_cap", f"{blocked}?rule=contact.daily_cap"),
+        (f"blocked contacts ?case={blocked_case}", f"{blocked}?case={blocked_case}"),
+    ]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=5_000_000)
+    parser.add_argument("--attempts", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+    setup_test_environment()
+    try:
+        with transaction.atomic():
+            figures = seed(args.events, args.attempts)
+            print(f"seeded {args.events:,} audit events in {figures['events']:.1f} s and {args.attempts:,} contact "
+                  f"attempts in {figures['attempts']:.1f} s (rolled back at the end)")  # fmt: skip
+            client = Client()
+            client.force_login(User.objects.get(username="admin"))
+            first = client.get("/accounts/audit/").context["next_before"]
+            print(f"{'page':<48}{'median ms':>10}{'min–max ms':>18}{'queries':>9}{'Python CPU ms':>15}")
+            for label, url in pages():
+                samples, queries = timed(client, url.replace("{before}", str(first)), args.repeat)
+                row = summary(samples)
+                spread = f"{row['min_ms']:.1f}–{row['max_ms']:.1f}"
+                print(f"{label:<48}{row['median_ms']:>10.1f}{spread:>18}{len(queries):>9}{row['cpu_ms']:>15.1f}")
+            raise UndoError
+    except UndoError:
+        pass
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
