@@ -1,5 +1,5 @@
-"""Time the audit screens on a big trail: the book's own trail is a nightly run's few thousand events, so
-this script adds months of staff activity for the run and rolls it back at the end.
+"""Time the audit screens and the worklist's callbacks on a big trail: the book's own trail is a nightly
+run's few thousand events, so this script adds months of staff activity for the run and rolls it back.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/creditops_bench .venv/bin/python bench/audit_trail.py
 
@@ -11,8 +11,11 @@ open cases, 3 % refused by a guardrail, one in 1,000 a visit. It ANALYZEs both t
 transactional too), then times, as the administrator through Django's test client: the trail whole, each
 category (reveals, exports, approvals, blocked), a staff user with no events (the quietest filter),
 a record id, a date range, the second page, and the blocked contacts whole, by a rare channel, by a
-rule and by a case. Each page: one warm-up, then --repeat requests; medians. Then everything is rolled
-back: the book is left as it was (the id sequences advance).
+rule and by a case. One attempt in ten of the calls on the busiest collector's team becomes a pending
+callback (due within a day either side of now), and the worklists of that collector and of the busiest
+collector of another team (as many cases, no callback: the callbacks list's worst case) are timed too.
+Each page: one warm-up, then --repeat requests; medians. Then everything is rolled back: the book is
+left as it was (the id sequences advance).
 """
 
 import argparse
@@ -30,6 +33,7 @@ import django
 django.setup()
 
 from django.db import connection, transaction  # noqa: E402
+from django.db.models import Count  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 from timing import timed  # noqa: E402
@@ -70,14 +74,24 @@ JOIN (SELECT id, borrower_id, loan_id, assigned_to_id, row_number() OVER (ORDER 
 """
 
 
+CALLBACKS_SQL = """
+INSERT INTO dunning_callback (due_at, status, asked_in_id, case_id, created_by_id)
+SELECT now() + ((a.id %% 48) - 12) * interval '1 hour', 'pending', a.id, a.case_id, a.actor_id
+FROM dunning_contactattempt a JOIN dunning_collectioncase c ON c.id = a.case_id
+WHERE a.id > %(after)s AND a.decision = 'allowed' AND a.channel = 'call' AND c.team_id = %(team)s
+  AND a.id %% %(every)s = 0
+"""
+
+
 class UndoError(Exception):
     """Raised to roll the synthetic trail back."""
 
 
-def seed(events: int, attempts: int) -> dict:
+def seed(events: int, attempts: int, callback_team: int) -> dict:
     admin = User.objects.get(username="admin")
     collectors = list(User.objects.filter(groups__name=COLLECTOR).order_by("pk").values_list("pk", flat=True))
     open_cases = CollectionCase.objects.filter(is_open=True).count()
+    first_attempt = ContactAttempt.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
     figures = {}
     with connection.cursor() as cursor:
         started = time.perf_counter()
@@ -88,9 +102,28 @@ def seed(events: int, attempts: int) -> dict:
         started = time.perf_counter()
         cursor.execute(ATTEMPTS_SQL, {"attempts": attempts, "open_cases": open_cases})
         figures["attempts"] = time.perf_counter() - started
-        cursor.execute("ANALYZE accounts_auditevent")
-        cursor.execute("ANALYZE dunning_contactattempt")
+        # Callbacks asked for on one team's cases only: the other team's collectors have none of them.
+        cursor.execute(CALLBACKS_SQL, {"after": first_attempt, "team": callback_team, "every": 10})
+        figures["callbacks"] = cursor.rowcount
+        for table in ("accounts_auditevent", "dunning_contactattempt", "dunning_callback"):
+            cursor.execute(f"ANALYZE {table}")
     return figures
+
+
+def busiest_collectors() -> tuple[User, User]:
+    """The collectors with the most open cases in the two biggest teams: the first gets callbacks on their
+    team's cases, the second (as many cases, in the other team) none: the callbacks list's worst case."""
+    per_team = {}
+    busiest = (
+        CollectionCase.objects.filter(is_open=True, assigned_to__groups__name=COLLECTOR)
+        .values("team_id", "assigned_to")
+        .annotate(n=Count("pk"))
+        .order_by("-n")
+    )
+    for row in busiest:
+        per_team.setdefault(row["team_id"], row["assigned_to"])
+    first, second = list(per_team.values())[:2]
+    return User.objects.get(pk=first), User.objects.get(pk=second)
 
 
 def pages() -> list[tuple[str, str]]:
@@ -125,9 +158,12 @@ def main():
     setup_test_environment()
     try:
         with transaction.atomic():
-            figures = seed(args.events, args.attempts)
-            print(f"seeded {args.events:,} audit events in {figures['events']:.1f} s and {args.attempts:,} contact "
-                  f"attempts in {figures['attempts']:.1f} s (rolled back at the end)")  # fmt: skip
+            with_callbacks, without = busiest_collectors()
+            figures = seed(args.events, args.attempts, CollectionCase.objects.filter(assigned_to=with_callbacks)
+                           .values_list("team_id", flat=True).first())  # fmt: skip
+            print(f"seeded {args.events:,} audit events in {figures['events']:.1f} s, {args.attempts:,} contact "
+                  f"attempts in {figures['attempts']:.1f} s and {figures['callbacks']:,} pending callbacks on "
+                  f"{with_callbacks.username}'s team (rolled back at the end)")  # fmt: skip
             client = Client()
             client.force_login(User.objects.get(username="admin"))
             first = client.get("/accounts/audit/").context["next_before"]
@@ -137,6 +173,14 @@ def main():
                 row = summary(samples)
                 spread = f"{row['min_ms']:.1f}–{row['max_ms']:.1f}"
                 print(f"{label:<48}{row['median_ms']:>10.1f}{spread:>18}{len(queries):>9}{row['cpu_ms']:>15.1f}")
+            for user in (with_callbacks, without):
+                client = Client()
+                client.force_login(user)
+                samples, queries = timed(client, "/cases/", args.repeat)
+                row = summary(samples)
+                shown = len(client.get("/cases/").context["callbacks"])
+                label = f"worklist of {user.username} ({shown} callbacks shown)"
+                print(f"{label:<48}{row['median_ms']:>10.1f}{'':>18}{len(queries):>9}{row['cpu_ms']:>15.1f}")
             raise UndoError
     except UndoError:
         pass
