@@ -177,11 +177,11 @@ def case_action(request, pk, form_name):
     nothing: the workspace again, the form still holding what was typed."""
     require_case_reader(request.user)
     case = _visible_case(request.user, pk)
-    if request.method == "GET" and not request.htmx:
-        return _back_to_workspace(request, case, form_name)
     form_class = CASE_FORMS.get(form_name)
     if form_class is None:
         raise Http404("No such form.")
+    if request.method == "GET" and not request.htmx:
+        return _back_to_workspace(request, case, form_name)
     if not selectors.case_workable_by(request.user, case):
         raise PermissionDenied
     if request.method == "GET":

@@ -2,6 +2,7 @@
 
 import datetime
 from decimal import Decimal
+from urllib.parse import urlencode
 
 import pytest
 from django.urls import reverse
@@ -239,3 +240,19 @@ def test_a_reader_cannot_fetch_a_work_form(client, awake_case):
     assert fetched.status_code == 403
     unknown = client.get(reverse("cases:action", args=[awake_case.pk, "nosuch"]), HTTP_HX_REQUEST="true")
     assert unknown.status_code == 404
+
+
+def test_a_form_asked_for_after_the_session_ended_sends_the_whole_window_to_sign_in(client, awake_case):
+    """htmx would put the sign-in page inside the section; it is told to redirect the window instead."""
+    url = reverse("cases:action", args=[awake_case.pk, "dispute"])
+    fetched = client.get(url, HTTP_HX_REQUEST="true")
+    sign_in = reverse("accounts:login") + "?" + urlencode({"next": url}, safe="/")
+    assert (fetched.status_code, fetched["HX-Redirect"]) == (200, sign_in)
+    assert fetched.content == b""
+    plain = client.get(url)  # without htmx: the ordinary redirect
+    assert (plain.status_code, plain["Location"]) == (302, sign_in)
+
+
+def test_a_plain_get_of_a_form_that_does_not_exist_is_not_found(client, awake_case):
+    _as_assignee(client, awake_case)
+    assert client.get(reverse("cases:action", args=[awake_case.pk, "nosuch"])).status_code == 404
