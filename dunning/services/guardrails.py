@@ -5,10 +5,12 @@ version in force. Holds come first and apply under every profile; then the profi
 hours are judged in the borrower's time zone, whatever the server's is."""
 
 import datetime
+import operator
 from dataclasses import dataclass, field
+from functools import reduce
 from zoneinfo import ZoneInfo
 
-from django.db.models import Q
+from django.db.models import Count, Max, Q
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -20,6 +22,7 @@ from ..models import (
     Channel,
     CollectionCase,
     ContactAttempt,
+    Dispute,
     GuardrailProfile,
     GuardrailRule,
     PaymentPlan,
@@ -109,16 +112,36 @@ def contact_decide(
     """May this contact happen at `at`? About a case, or (a pre-due reminder) about a loan with no case.
     `passes_holds` names holds this contact is the exception to (the letter announcing a legal referral
     goes out under the legal hold it starts). Pure read: records nothing (contact_attempt_log records)."""
+    return _decide(
+        channel=channel, at=at, case=case, loan=loan, target_contact=target_contact, profile=profile,
+        passes_holds=passes_holds, facts=_LiveFacts(),
+    )  # fmt: skip
+
+
+def calls_decide(cases: list[CollectionCase], *, at: datetime.datetime) -> list[Decision]:
+    """contact_decide(case=…, channel=CALL, at=at) for each case — the same decisions, read together: the
+    decisions run once noting what they ask about past calls (answering "none"), one query answers all of
+    it, the cases' dispute and plan holds are two queries and each profile is read once; then the
+    decisions run again on those answers (a question the first run did not reach is asked on its own)."""
+    profiles = _ProfilesInForce()
+    asking = _QuestionsNoted(profiles)
+    for case in cases:
+        _decide(channel=Channel.CALL, at=at, case=case, facts=asking)
+    answered = _Answered(asking.answers(), [case.pk for case in cases], profiles)
+    return [_decide(channel=Channel.CALL, at=at, case=case, facts=answered) for case in cases]
+
+
+def _decide(*, channel, at, case=None, loan=None, target_contact=None, profile=None, passes_holds=(), facts):
     loan = case.loan if case is not None else loan
     borrower = case.borrower if case is not None else loan.borrower
     local = at.astimezone(ZoneInfo(borrower.time_zone))
-    profile = profile or profile_in_force(loan.product.guardrail_profile, local.date())
+    profile = profile or facts.profile(loan.product.guardrail_profile, local.date())
     label = str(profile)
     if target_contact is not None and target_contact.borrower_id != loan.borrower_id:
         return Decision(
             False, "contact.third_party_unknown", _("That person is not a contact of this borrower."), label
         )
-    hold = _hold(case, borrower, channel, target_contact, passes_holds)
+    hold = _hold(case, borrower, channel, target_contact, passes_holds, facts)
     if hold is not None:
         return Decision(False, hold[0], hold[1], label)
     requirements = []
@@ -126,7 +149,10 @@ def contact_decide(
         if not rule.applies_to(channel):
             continue
         check = _CHECKS[rule.kind]
-        refusal = check(rule, loan=loan, channel=channel, local=local, target_contact=target_contact)
+        refusal = check(
+            rule, loan=loan, borrower=borrower, channel=channel, local=local, target_contact=target_contact,
+            facts=facts,
+        )  # fmt: skip
         if isinstance(refusal, tuple):
             return Decision(False, refusal[0], refusal[1], label)
         if isinstance(refusal, str):
@@ -134,13 +160,112 @@ def contact_decide(
     return Decision(True, "", "", label, tuple(requirements))
 
 
-def _hold(case, borrower, channel, target_contact, passes_holds=()):
+class _LiveFacts:
+    """What the rules read — the profile in force, the case's holds, counts and dates of past allowed
+    calls — asked of the database when a rule asks."""
+
+    def profile(self, code: str, on: datetime.date) -> GuardrailProfile:
+        return profile_in_force(code, on)
+
+    def open_dispute(self, case) -> bool:
+        return case.disputes.filter(status="open").exists()
+
+    def performing_plan(self, case) -> bool:
+        return case.plans.filter(status=PaymentPlan.Status.ACTIVE).exists()
+
+    def calls(self, where: Q) -> int:
+        return _allowed_calls().filter(where).count()
+
+    def last_call(self, where: Q):
+        return _allowed_calls().filter(where).aggregate(last=Max("attempted_at"))["last"]
+
+
+class _ProfilesInForce(_LiveFacts):
+    """Each profile in force read once per code and day."""
+
+    def __init__(self):
+        self.read = {}
+
+    def profile(self, code, on):
+        if (code, on) not in self.read:
+            self.read[(code, on)] = profile_in_force(code, on)
+        return self.read[(code, on)]
+
+
+class _QuestionsNoted(_LiveFacts):
+    """The first run of a batch: no hold, no past call — and every question about past calls noted."""
+
+    def __init__(self, profiles: _ProfilesInForce):
+        self.profiles, self.asked = profiles, {}
+
+    def profile(self, code, on):
+        return self.profiles.profile(code, on)
+
+    def open_dispute(self, case):
+        return False
+
+    def performing_plan(self, case):
+        return False
+
+    def calls(self, where):
+        self.asked[("calls", where)] = None
+        return 0
+
+    def last_call(self, where):
+        self.asked[("last_call", where)] = None
+        return None
+
+    def answers(self) -> dict:
+        """Every noted question answered by one query: each a filtered count or latest time."""
+        questions = list(self.asked)
+        if not questions:
+            return {}
+        everything = reduce(operator.or_, (where for _kind, where in questions))
+        reads = {
+            f"q{number}": Count("pk", filter=where) if kind == "calls" else Max("attempted_at", filter=where)
+            for number, (kind, where) in enumerate(questions)
+        }
+        values = _allowed_calls().filter(everything).aggregate(**reads)
+        return {question: values[f"q{number}"] for number, question in enumerate(questions)}
+
+
+class _Answered(_LiveFacts):
+    """The second run of a batch: the answers read together; anything else asked live."""
+
+    def __init__(self, answers: dict, case_ids: list[int], profiles: _ProfilesInForce):
+        self.answers_read, self.profiles = answers, profiles
+        self.disputed = set(
+            Dispute.objects.filter(case_id__in=case_ids, status="open").values_list("case_id", flat=True)
+        )
+        performing = PaymentPlan.objects.filter(case_id__in=case_ids, status=PaymentPlan.Status.ACTIVE)
+        self.in_plan = set(performing.values_list("case_id", flat=True))
+
+    def profile(self, code, on):
+        return self.profiles.profile(code, on)
+
+    def open_dispute(self, case):
+        return case.pk in self.disputed
+
+    def performing_plan(self, case):
+        return case.pk in self.in_plan
+
+    def calls(self, where):
+        answer = self.answers_read.get(("calls", where))
+        return super().calls(where) if answer is None else answer
+
+    def last_call(self, where):
+        if ("last_call", where) not in self.answers_read:
+            return super().last_call(where)
+        return self.answers_read[("last_call", where)]
+
+
+def _hold(case, borrower, channel, target_contact, passes_holds, facts):
     """(code, message) of the first hold that stops all contact with the borrower (and on the case), or
     None. The case's holds are read from the facts (an open dispute, a performing plan), not its status."""
     has_case = case is not None
     holds = [
         (
-            borrower.has_open_dispute or (has_case and case.disputes.filter(status="open").exists()),
+            borrower.has_open_dispute or (has_case and facts.open_dispute(case)),
             "contact.hold_dispute",
             _("The debt is disputed: no contact or notice until the dispute is resolved."),
         ),
@@ -157,7 +282,7 @@ def _hold(case, borrower, channel, target_contact, passes_holds=()):
         ),
         (borrower.do_not_contact, "contact.hold_do_not_contact", _("The borrower is marked do-not-contact.")),
         (
-            has_case and case.plans.filter(status=PaymentPlan.Status.ACTIVE).exists(),
+            has_case and facts.performing_plan(case),
             "contact.hold_payment_plan",
             _("A payment plan is performing: the ladder and collection contact are paused."),
         ),
@@ -202,11 +327,11 @@ def _local_day_range(local: datetime.datetime, days: int = 1):
     return end - datetime.timedelta(days=days), end
 
 
-def _allowed_calls(**filters):
-    return ContactAttempt.objects.filter(channel=Channel.CALL, decision=ContactAttempt.Decision.ALLOWED, **filters)
+def _allowed_calls():
+    return ContactAttempt.objects.filter(channel=Channel.CALL, decision=ContactAttempt.Decision.ALLOWED)
 
 
-def _connected_calls_per_day(rule, *, loan, local, target_contact, **_kwargs):
+def _connected_calls_per_day(rule, *, loan, local, target_contact, facts, **_kwargs):
     """Calls that reached the borrower (on any of their own numbers, by any collector) count; calls to a
     relative or a wrong number do not use up the borrower's day, and calling a third party is not limited
     by it (the per-number cap and the third-party rule apply there)."""
@@ -214,14 +339,15 @@ def _connected_calls_per_day(rule, *, loan, local, target_contact, **_kwargs):
         return None
     limit = int(rule.parameters.get("limit", 3))
     start, end = _local_day_range(local)
-    connected = (
-        _allowed_calls(
-            borrower_id=loan.borrower_id, outcome__in=CONVERSATION_OUTCOMES, attempted_at__gte=start,
+    connected = facts.calls(
+        Q(
+            borrower_id=loan.borrower_id,
+            outcome__in=CONVERSATION_OUTCOMES,
+            attempted_at__gte=start,
             attempted_at__lt=end,
         )
-        .filter(_to_borrower())
-        .count()
-    )  # fmt: skip
+        & _to_borrower()
+    )
     if connected < limit:
         return None
     return (
@@ -231,12 +357,12 @@ def _connected_calls_per_day(rule, *, loan, local, target_contact, **_kwargs):
     )  # fmt: skip
 
 
-def _calls_per_number_per_day(rule, *, loan, local, target_contact, **_kwargs):
+def _calls_per_number_per_day(rule, *, borrower, local, target_contact, facts, **_kwargs):
     """Call attempts, answered or not, to the number about to be dialled, today in the borrower's time."""
     limit = int(rule.parameters.get("limit", 6))
-    number = dialled_number(loan.borrower, target_contact)
+    number = dialled_number(borrower, target_contact)
     start, end = _local_day_range(local)
-    attempts = _allowed_calls(phone_number=number, attempted_at__gte=start, attempted_at__lt=end).count()
+    attempts = facts.calls(Q(phone_number=number, attempted_at__gte=start, attempted_at__lt=end))
     if attempts < limit:
         return None
     return (
@@ -251,10 +377,10 @@ def dialled_number(borrower, target_contact) -> str:
     return target_contact.phone if target_contact is not None else borrower.phone
 
 
-def _call_attempts_per_window(rule, *, loan, local, **_kwargs):
+def _call_attempts_per_window(rule, *, loan, local, facts, **_kwargs):
     limit, days = int(rule.parameters.get("limit", 7)), int(rule.parameters.get("days", 7))
     start, end = _local_day_range(local, days)
-    attempts = _allowed_calls(loan_id=loan.pk, attempted_at__gte=start, attempted_at__lt=end).count()
+    attempts = facts.calls(Q(loan_id=loan.pk, attempted_at__gte=start, attempted_at__lt=end))
     if attempts < limit:
         return None
     return (
@@ -264,38 +390,32 @@ def _call_attempts_per_window(rule, *, loan, local, **_kwargs):
     )
 
 
-def _call_after_conversation(rule, *, loan, local, **_kwargs):
+def _call_after_conversation(rule, *, loan, local, facts, **_kwargs):
     days = int(rule.parameters.get("days", 7))
     start, end = _local_day_range(local, days)
-    last = (
-        _allowed_calls(
-            loan_id=loan.pk, outcome__in=CONVERSATION_OUTCOMES, attempted_at__gte=start, attempted_at__lt=end
-        )
-        .filter(_to_borrower())
-        .order_by("-attempted_at")
-        .first()
+    last = facts.last_call(
+        Q(loan_id=loan.pk, outcome__in=CONVERSATION_OUTCOMES, attempted_at__gte=start, attempted_at__lt=end)
+        & _to_borrower()
     )
     if last is None:
         return None
     return (
         "contact.after_conversation",
         _("The borrower was spoken to about this loan on %(date)s; no call within %(days)d days of a conversation.")
-        % {"date": last.attempted_at.astimezone(local.tzinfo).date(), "days": days},
+        % {"date": last.astimezone(local.tzinfo).date(), "days": days},
     )
 
 
-def _third_party(rule, *, loan, local, target_contact, **_kwargs):
+def _third_party(rule, *, loan, local, target_contact, facts, **_kwargs):
     if not _is_third_party(target_contact):
         return None
     if not target_contact.consent_to_contact:
         return "contact.third_party_no_consent", _("This contact has not consented to be contacted.")
     days, needed = int(rule.parameters.get("days", 7)), int(rule.parameters.get("failed_attempts", 3))
     start, end = _local_day_range(local, days)
-    borrower_calls = _allowed_calls(borrower_id=loan.borrower_id, attempted_at__gte=start, attempted_at__lt=end).filter(
-        _to_borrower()
-    )
-    reached = borrower_calls.exclude(outcome__in=UNREACHED_OUTCOMES).exists()
-    failed = borrower_calls.filter(outcome__in=UNREACHED_OUTCOMES).count()
+    borrower_calls = Q(borrower_id=loan.borrower_id, attempted_at__gte=start, attempted_at__lt=end) & _to_borrower()
+    reached = facts.calls(borrower_calls & ~Q(outcome__in=UNREACHED_OUTCOMES)) > 0
+    failed = facts.calls(borrower_calls & Q(outcome__in=UNREACHED_OUTCOMES))
     if reached or failed < needed:
         return (
             "contact.borrower_reachable",

@@ -27,10 +27,10 @@ from notices.services.issue import ISSUED_BY_HAND
 from .. import selectors
 from ..filters import WorklistFilter
 from ..forms import CASE_FORMS, PlanPreviewForm
-from ..models import ActionKind, ApprovalRequest, Channel
+from ..models import ActionKind, ApprovalRequest
 from ..selectors import worklist as worklist_reads
 from ..selectors import workspace as workspace_reads
-from ..services.guardrails import ContactBlockedError, contact_decide
+from ..services.guardrails import ContactBlockedError, calls_decide
 from .access import require_case_reader
 
 # The worklist a case was opened from travels with it (?from=<the worklist's query>), so "next case"
@@ -68,8 +68,9 @@ def worklist(request):
 def _with_guardrail_now(callbacks):
     """Each due callback with what the guardrail says about calling now (quiet hours, a cap reached)."""
     now = timezone.now()
-    for callback in callbacks:
-        callback.decision_now = contact_decide(case=callback.case, channel=Channel.CALL, at=now)
+    decisions = calls_decide([callback.case for callback in callbacks], at=now)
+    for callback, decision in zip(callbacks, decisions, strict=True):
+        callback.decision_now = decision
         callback.is_late = callback.due_at < now
     return callbacks
 

@@ -31,7 +31,7 @@ from dunning.models import (
 )
 from dunning.services.cases import contact_attempt_log, dispute_raise
 from dunning.services.dispatch import reminders_dispatch
-from dunning.services.guardrails import ContactBlockedError, contact_decide, profile_in_force
+from dunning.services.guardrails import ContactBlockedError, calls_decide, contact_decide, profile_in_force
 from lending.models import BorrowerContact
 from tests.factories import BorrowerFactory
 
@@ -634,3 +634,53 @@ def test_reminders_dispatch_defers_a_cn_sms_in_the_borrowers_quiet_hours(
     assert sms_reminder(case).status == DunningAction.Status.PENDING
     attempt = ContactAttempt.objects.get(case=case)
     assert (attempt.decision, attempt.rule, attempt.is_automatic) == ("blocked", "contact.quiet_hours", True)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Many decisions at once (the worklist's callbacks)
+
+
+def test_calls_decided_together_are_the_decisions_made_one_by_one(
+    overdue_case, us_product, collector, django_assert_max_num_queries
+):
+    """calls_decide reads what many decisions share at once; each answer must be contact_decide's."""
+    london_borrower = BorrowerFactory(time_zone=LONDON)
+    capped = overdue_case(days_past_due=10, borrower=london_borrower)
+    for hhmm in ("09:00", "10:00", "11:00"):
+        log(capped, london(CN_DAY, hhmm), outcome=Outcome.REACHED)
+    free = overdue_case(days_past_due=12, borrower=BorrowerFactory(time_zone=LONDON))
+    disputed = overdue_case(days_past_due=13, borrower=BorrowerFactory(time_zone=LONDON))
+    dispute_raise(case=disputed, reason="Repaid in cash.", actor=collector)
+    planned = overdue_case(days_past_due=14, borrower=BorrowerFactory(time_zone=URUMQI))
+    PaymentPlan.objects.create(
+        case=planned, status=PaymentPlan.Status.ACTIVE, total_amount=planned.overdue_amount, starts_on=CN_DAY,
+        reason="Lost job",
+    )  # fmt: skip
+    us_borrower = {"time_zone": NEW_YORK, "preferred_language": "en"}
+    spoken_to = overdue_case(days_past_due=15, product=us_product, borrower=BorrowerFactory(**us_borrower))
+    log(spoken_to, new_york(CN_DAY - datetime.timedelta(days=2), "10:00"), outcome=Outcome.REACHED)
+    busy = overdue_case(days_past_due=16, product=us_product, borrower=BorrowerFactory(**us_borrower))
+    for days_back, hhmm in [(6, "10:00"), (5, "10:00"), (4, "10:00"), (3, "10:00"), (2, "10:00"), (1, "10:00"),
+                            (1, "11:00")]:  # fmt: skip
+        log(busy, new_york(CN_DAY - datetime.timedelta(days=days_back), hhmm))
+    cases = list(
+        CollectionCase.objects.filter(pk__in=[c.pk for c in (capped, free, disputed, planned, spoken_to, busy)])
+        .select_related("loan__product", "borrower")
+        .order_by("pk")
+    )
+    noon_in_london = london(CN_DAY, "12:00")  # 08:00 in New York, 20:00 in Ürümqi
+    for at in (noon_in_london, london(CN_DAY, "23:30")):
+        one_by_one = [contact_decide(case=case, channel=Channel.CALL, at=at) for case in cases]
+        # Each profile in force and its rules (CN and US; at 23:30 in London it is already the next day in
+        # Ürümqi: a third), the calls, the disputes, the plans.
+        with django_assert_max_num_queries(9):
+            together = calls_decide(cases, at=at)
+        assert together == one_by_one
+    rules = {
+        case.pk: decision.rule for case, decision in zip(cases, calls_decide(cases, at=noon_in_london), strict=True)
+    }
+    assert rules == {
+        capped.pk: "contact.daily_connected_cap", free.pk: "", disputed.pk: "contact.hold_dispute",
+        planned.pk: "contact.hold_payment_plan", spoken_to.pk: "contact.after_conversation",
+        busy.pk: "contact.attempt_cap",
+    }  # fmt: skip

@@ -453,3 +453,24 @@ def test_the_plan_preview_says_why_the_terms_do_not_fit(client, awake):
     query = {"plan-installments": "30", "plan-first_due": business_today().isoformat(), "plan-frequency": "weekly"}
     fragment = client.get(reverse("cases:plan_preview", args=[awake.pk]), query, HTTP_HX_REQUEST="true")
     assert "Instalments: Ensure this value is less than or equal to" in fragment.content.decode()
+
+
+def test_the_worklist_asks_the_guardrail_about_all_its_callbacks_at_once(client, overdue_cases, collector):
+    """What the guardrail says about calling now, for every callback shown, costs the same few queries
+    whether one callback is due or three."""
+    mine = [case for case in overdue_cases(6, borrowers=[awake_borrower() for _ in range(6)])
+            if case.assigned_to == collector]  # fmt: skip
+    assert len(mine) >= 3
+    client.force_login(collector)
+    counts = []
+    for case in mine[:3]:
+        contact_attempt_log(case=case, channel="call", outcome="call_back", actor=collector,
+                            call_back_at=timezone.now() + datetime.timedelta(minutes=30))  # fmt: skip
+        Callback.objects.update(due_at=timezone.now() - datetime.timedelta(minutes=1))
+        client.get(reverse("cases:worklist"))  # the session and caches as on every later page
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(reverse("cases:worklist"))
+        assert all(callback.decision_now.allowed for callback in response.context["callbacks"])
+        counts.append((len(response.context["callbacks"]), len(captured.captured_queries)))
+    assert [shown for shown, _queries in counts] == [1, 2, 3]
+    assert len({queries for _shown, queries in counts}) == 1, counts
