@@ -19,10 +19,13 @@ left as it was (the id sequences advance).
 """
 
 import argparse
+import datetime
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "creditops.settings.dev")
@@ -35,13 +38,16 @@ django.setup()
 from django.db import connection, transaction  # noqa: E402
 from django.db.models import Count  # noqa: E402
 from django.test import Client  # noqa: E402
-from django.test.utils import setup_test_environment  # noqa: E402
+from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
+from django.utils import timezone  # noqa: E402
 from timing import timed  # noqa: E402
 from workspace import summary  # noqa: E402
 
 from accounts.models import User  # noqa: E402
 from accounts.roles import COLLECTOR, SUPERVISOR  # noqa: E402
 from dunning.models import CollectionCase, ContactAttempt  # noqa: E402
+from dunning.selectors.worklist import callbacks_due  # noqa: E402
+from dunning.services.guardrails import calls_decide, contact_decide  # noqa: E402
 
 EVENTS_SQL = """
 INSERT INTO accounts_auditevent (actor_id, event, subject_type, subject_id, detail, created_at)
@@ -126,6 +132,28 @@ def busiest_collectors() -> tuple[User, User]:
     return User.objects.get(pk=first), User.objects.get(pk=second)
 
 
+def time_guardrail_by_day(collector, repeat):
+    """The worklist's guardrail read in the borrowers' working hours (the run may fall in their night, when
+    the contact-hours rule answers before any call is counted): the 20 callbacks' cases at 10:00 Beijing
+    time, decided together (calls_decide) and one by one (contact_decide), medians of `repeat`."""
+    cases = [callback.case for callback in callbacks_due(collector, now=timezone.now() + datetime.timedelta(days=1))]
+    morning = datetime.datetime.combine(timezone.localdate(), datetime.time(10), tzinfo=ZoneInfo("Asia/Shanghai"))
+    for label, decide in [
+        ("together (calls_decide)", lambda: calls_decide(cases, at=morning)),
+        ("one by one (contact_decide)", lambda: [contact_decide(case=c, channel="call", at=morning) for c in cases]),
+    ]:
+        walls = []
+        for _ in range(repeat):
+            with CaptureQueriesContext(connection) as captured:
+                started = time.perf_counter()
+                decisions = decide()
+                walls.append(time.perf_counter() - started)
+        allowed = sum(decision.allowed for decision in decisions)
+        median_ms = statistics.median(walls) * 1000
+        print(f"guardrail for {len(cases)} callbacks at 10:00 Beijing, {label}: {median_ms:.1f} ms, "
+              f"{len(captured.captured_queries)} queries, {allowed} allowed")  # fmt: skip
+
+
 def pages() -> list[tuple[str, str]]:
     """The screens, whole and narrowed: a category each, a staff user with no event (a supervisor: the
     synthetic trail's actors are the administrator and the collectors), one record, one day, page 2."""
@@ -181,6 +209,7 @@ def main():
                 shown = len(client.get("/cases/").context["callbacks"])
                 label = f"worklist of {user.username} ({shown} callbacks shown)"
                 print(f"{label:<48}{row['median_ms']:>10.1f}{'':>18}{len(queries):>9}{row['cpu_ms']:>15.1f}")
+            time_guardrail_by_day(with_callbacks, args.repeat)
             raise UndoError
     except UndoError:
         pass
