@@ -115,12 +115,21 @@ def _render_workspace(request, case, *, bound_form=None, plan_preview=None, stat
     # The case was read through cases_visible_to (_visible_case): the roles say the rest.
     abilities = selectors.abilities_on_a_visible_case(request.user)
     workable, supervisable = abilities["works"], abilities["supervises"]
+    reads = workspace_reads.case_workspace(case)
+    reviewable = (
+        workable
+        and case.is_open
+        and supervisable
+        and any(
+            action.kind == ActionKind.SUPERVISOR_REVIEW and action.status == "pending"
+            for action in reads["open_actions"]
+        )
+    )
     refusal = request.session.pop(REFUSAL_KEY, None)
     asked_for = request.GET.get(OPEN_FORM, "")
-    forms = _forms_built_at_once(case, asked_for, refusal) if workable else {}
+    forms = _forms_built_at_once(case, asked_for, refusal, reviewable=reviewable) if workable else {}
     if bound_form is not None:
         forms[bound_form.prefix] = bound_form
-    reads = workspace_reads.case_workspace(case)
     came_from = _came_from(request)
     context = {
         "case": case,
@@ -130,9 +139,7 @@ def _render_workspace(request, case, *, bound_form=None, plan_preview=None, stat
         "masked_phone": mask_phone(case.borrower.phone),
         "postal_address": postal_address(case.borrower),
         "workable": workable and case.is_open,
-        "reviewable": workable and case.is_open and supervisable
-        and any(action.kind == ActionKind.SUPERVISOR_REVIEW and action.status == "pending"
-                for action in reads["open_actions"]),
+        "reviewable": reviewable,
         "forms": forms,
         "open_form": bound_form.prefix if bound_form is not None else asked_for,
         "refusal": refusal,
@@ -151,11 +158,12 @@ def _render_workspace(request, case, *, bound_form=None, plan_preview=None, stat
     return render(request, "cases/workspace.html", context, status=status)
 
 
-def _forms_built_at_once(case, asked_for: str, refusal: dict | None) -> dict:
-    """The work forms the page shows filled in: those open at once, the one asked for (?open=) and the one
-    a refusal sent back with what was typed. The others are fetched when opened (_work_form.html): the
-    thirteen forms were a third of the page's CPU."""
-    forms = {name: CASE_FORMS[name](case=case) for name in (*FORMS_OPEN_AT_ONCE, asked_for) if name in CASE_FORMS}
+def _forms_built_at_once(case, asked_for: str, refusal: dict | None, *, reviewable: bool) -> dict:
+    """The work forms the page shows filled in: those open at once (the review's only while one waits),
+    the one asked for (?open=) and the one a refusal sent back with what was typed. The others are fetched
+    when opened (_work_form.html): the thirteen forms were a third of the page's CPU."""
+    shown = [name for name in (*FORMS_OPEN_AT_ONCE, asked_for) if name != "review" or reviewable]
+    forms = {name: CASE_FORMS[name](case=case) for name in shown if name in CASE_FORMS}
     if refusal and refusal["form"] in CASE_FORMS:
         forms[refusal["form"]] = CASE_FORMS[refusal["form"]](case=case, initial=refusal["typed"])
     return forms
@@ -213,7 +221,8 @@ def _refusal(form, blocked: ContactBlockedError) -> dict:
 
 
 def _back_to_workspace(request, case, form_name):
-    query = f"?{urlencode({FROM_WORKLIST: _came_from(request)})}" if _came_from(request) else ""
+    from_query = _from_query(request)
+    query = f"?{from_query}" if from_query else ""
     return redirect(reverse("cases:detail", args=[case.pk]) + query + f"#{form_name}")
 
 

@@ -79,6 +79,8 @@ def test_a_collector_calls_back_walks_the_worklist_and_previews_a_plan(portal, o
     # The plan form shows the instalments as the terms are typed (htmx), before anything is requested.
     portal.find("details#plan > summary").click()
     plan = portal.visible("details#plan form")
+    # The form came by htmx when the section opened; its own hx-trigger is wired when the swap settles.
+    portal.wait().until(lambda driver: not driver.find_elements(By.CSS_SELECTOR, ".htmx-settling, .htmx-request"))
     portal.fill(portal.find("[name=plan-installments]", plan), "3")
     first_due = business_today() + datetime.timedelta(days=7)
     portal.set_value(portal.find("[name=plan-first_due]", plan), first_due.isoformat())
