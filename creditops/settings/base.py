@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "lending",
     "dunning",
     "notices",
+    "risk",
     "creditops.api",
 ]
 
@@ -157,6 +158,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+# Public training data (risk/datasets.py), downloaded by `make setup`.
+DATASET_DIR = env.path("DATASET_DIR", default=BASE_DIR / ".cache" / "datasets")
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
