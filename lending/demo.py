@@ -25,6 +25,7 @@ from creditops.core.money import ZERO, to_money
 from creditops.core.references import format_reference, reference_allocate_block
 
 from .allocation import COMPONENTS, OpenInstallment, allocate
+from .demo_behaviour import behaviour_weights, risk_shift
 from .models import Borrower, BorrowerContact, Installment, Loan, Payment, PaymentAllocation, Product
 from .schedules import build_schedule, counts_as_due
 from .services import LOAN_REFERENCE_PREFIX
@@ -200,7 +201,7 @@ class LedgerSeeder:
             for _number in range(self._loan_count(borrower["kind"])):
                 if loans_left is not None and len(plans) >= loans_left:
                     break
-                plans.append(self._loan_plan(borrower_id + offset, borrower["kind"]))
+                plans.append(self._loan_plan(borrower_id + offset, borrower))
         self._assign_references(plans)
         loan_id = _reserve_ids(Loan, len(plans))
         installment_id = _reserve_ids(Installment, sum(len(plan["schedule"]) for plan in plans))
@@ -236,7 +237,13 @@ class LedgerSeeder:
             rnd.random() < 0.01, rnd.random() < 0.002, rnd.random() < 0.001, rnd.random() < 0.003,
             rnd.random() < 0.002, self.now,
         )  # fmt: skip
-        return {"row": row, "kind": kind, "contacts": self._contacts(borrower_id, kind)}
+        # What the lender knows of the borrower at booking (lending/demo_behaviour.py draws behaviour from it).
+        traits = {
+            "kind": kind, "limit": float(limit), "has_email": bool(row[8]),
+            "birth": datetime.date.fromisoformat(f"{id_number[6:10]}-{id_number[10:12]}-{id_number[12:14]}")
+            if kind == "individual" else None,
+        }  # fmt: skip
+        return {"row": row, "kind": kind, "traits": traits, "contacts": self._contacts(borrower_id, kind)}
 
     def _contacts(self, borrower_id: int, kind: str) -> list:
         rnd = self.random
@@ -277,8 +284,9 @@ class LedgerSeeder:
 
     # -- one loan --------------------------------------------------------------------------------
 
-    def _loan_plan(self, borrower_id: int, kind: str) -> dict:
+    def _loan_plan(self, borrower_id: int, borrower: dict) -> dict:
         rnd = self.random
+        kind = borrower["kind"]
         code = rnd.choice(INDIVIDUAL_PRODUCTS if kind == "individual" else ENTERPRISE_PRODUCTS)
         product = self.products[code]
         if kind == "individual":
@@ -302,16 +310,17 @@ class LedgerSeeder:
             "borrower_id": borrower_id, "product": product, "principal": principal, "term": term,
             "disbursed_on": disbursed_on, "schedule": schedule,
         }  # fmt: skip
-        history = self._payment_history(schedule)
+        shift = risk_shift(**borrower["traits"], disbursed_on=disbursed_on, principal=float(principal), term=term)
+        history = self._payment_history(schedule, behaviour_weights(BEHAVIOURS, shift))
         cut = self.history_from or self.as_of
         plan["payments"] = [payment for payment in history if payment[0] <= cut]
         plan["later_payments"] = [payment for payment in history if payment[0] > cut]
         return plan
 
-    def _payment_history(self, schedule) -> list[tuple[datetime.date, Decimal]]:
-        """(date, amount) of each payment the borrower made up to as_of, by behaviour."""
+    def _payment_history(self, schedule, weights: list[float]) -> list[tuple[datetime.date, Decimal]]:
+        """(date, amount) of each payment the borrower made up to as_of, by a behaviour drawn with `weights`."""
         rnd = self.random
-        behaviour = rnd.choices([name for name, _w in BEHAVIOURS], weights=[w for _n, w in BEHAVIOURS])[0]
+        behaviour = rnd.choices([name for name, _w in BEHAVIOURS], weights=weights)[0]
         due = [item for item in schedule if item.due_date <= self.as_of]
         stop_at = len(due)
         if behaviour == "defaulted" and due:

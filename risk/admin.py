@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import services
-from .datasets import GERMAN_CREDIT_LABELS
+from .datasets import FEATURE_LABELS
 from .models import RiskModel
 from .scorecard import points_table
 
@@ -53,7 +53,7 @@ class RiskModelAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("features"))
     def features_display(self, obj):
-        return ", ".join(str(GERMAN_CREDIT_LABELS.get(name, name)) for name in obj.features)
+        return ", ".join(str(FEATURE_LABELS.get(name, name)) for name in obj.features)
 
     @admin.display(description=_("points"))
     def points_display(self, obj):
@@ -61,7 +61,7 @@ class RiskModelAdmin(admin.ModelAdmin):
         rows = format_html_join(
             "",
             "<tr><td>{}</td><td>{}</td><td style='text-align:right'>{}</td></tr>",
-            ((GERMAN_CREDIT_LABELS.get(row.Variable, row.Variable), row.Bin, f"{row.Points:.2f}")
+            ((FEATURE_LABELS.get(row.Variable, row.Variable), row.Bin, f"{row.Points:.2f}")
              for row in table.itertuples()),
         )  # fmt: skip
         header = format_html("<tr><th>{}</th><th>{}</th><th>{}</th></tr>", _("feature"), _("bin"), _("points"))

@@ -13,6 +13,7 @@ class RiskModel(models.Model):
         APPLICATION = "application", _("Application scorecard")
 
     class Dataset(models.TextChoices):
+        BOOK = "book", _("The book's own loans")
         GERMAN_CREDIT = "german_credit", _("German credit data (Statlog, 1,000 applications)")
 
     class Status(models.TextChoices):

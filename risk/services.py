@@ -12,18 +12,32 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.services import audit_record
+from creditops.core.dates import business_today
 
-from .datasets import german_credit
+from .datasets import DatasetError, book_applications, german_credit
 from .models import RiskModel
 from .scorecard import scorecard_train
 
-DATASETS = {RiskModel.Dataset.GERMAN_CREDIT: german_credit}
+# Fewer goods or bads than this and the held-out share cannot measure anything.
+MIN_OF_EACH_OUTCOME = 30
+# Each dataset as (features, outcome, window of dates or None) as of a business date.
+DATASETS = {
+    RiskModel.Dataset.BOOK: book_applications,
+    RiskModel.Dataset.GERMAN_CREDIT: lambda as_of: (*german_credit(), None),
+}
 
 
 @transaction.atomic
-def risk_model_train(*, kind: str, dataset: str, seed: int = 42, actor=None) -> RiskModel:
-    """Train a new version on `dataset` and store it waiting for approval."""
-    frame, outcome = DATASETS[dataset]()
+def risk_model_train(*, kind: str, dataset: str, seed: int = 42, as_of=None, actor=None) -> RiskModel:
+    """Train a new version on `dataset` (the book: as of `as_of`, by default today) and store it waiting
+    for approval."""
+    frame, outcome, window = DATASETS[dataset](as_of or business_today())
+    bads = int(outcome.sum())
+    if min(bads, len(outcome) - bads) < MIN_OF_EACH_OUTCOME:
+        raise DatasetError(
+            f"{bads} bad and {len(outcome) - bads} good of {len(outcome)}: a scorecard needs at least "
+            f"{MIN_OF_EACH_OUTCOME} of each."
+        )
     trained = scorecard_train(frame, outcome, seed=seed)
     artifact = pickle.dumps(trained.scorecard, protocol=pickle.HIGHEST_PROTOCOL)
     last = RiskModel.objects.select_for_update().filter(kind=kind).aggregate(last=Max("version"))["last"] or 0
@@ -31,6 +45,7 @@ def risk_model_train(*, kind: str, dataset: str, seed: int = 42, actor=None) -> 
         kind=kind, version=last + 1, dataset=dataset, seed=seed, features=[str(name) for name in trained.features],
         metrics=trained.metrics, data_sha256=trained.data_sha256, table_sha256=trained.table_sha256,
         artifact_sha256=hashlib.sha256(artifact).hexdigest(), trained_by=_user(actor),
+        window_from=window[0] if window else None, window_to=window[1] if window else None,
     )  # fmt: skip
     model.artifact.save(f"{kind}-v{model.version}.pickle", ContentFile(artifact), save=False)
     model.save()

@@ -1,3 +1,5 @@
+import datetime
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
@@ -16,21 +18,25 @@ class Command(BaseCommand):
         parser.add_argument("--model", required=True, choices=RiskModel.Kind.values)
         parser.add_argument("--dataset", default=RiskModel.Dataset.GERMAN_CREDIT, choices=RiskModel.Dataset.values)
         parser.add_argument("--seed", type=int, default=42, help="draws the held-out 30 %% (default 42)")
+        parser.add_argument(
+            "--as-of", type=datetime.date.fromisoformat, help="the book's business date (default: today)"
+        )
         parser.add_argument("--as", dest="username", help="the staff user who trains it (recorded; cannot approve it)")
 
-    def handle(self, *args, model, dataset, seed, username, **options):
+    def handle(self, *args, model, dataset, seed, as_of, username, **options):
         actor = None
         if username:
             actor = get_user_model().objects.filter(username=username).first()
             if actor is None:
                 raise CommandError(f"No user {username!r}.")
         try:
-            trained = risk_model_train(kind=model, dataset=dataset, seed=seed, actor=actor)
+            trained = risk_model_train(kind=model, dataset=dataset, seed=seed, as_of=as_of, actor=actor)
         except DatasetError as error:
             raise CommandError(str(error)) from error
         holdout = trained.metrics["holdout"]
+        window = f" booked {trained.window_from} to {trained.window_to}" if trained.window_from else ""
         self.stdout.write(
-            f"{trained} on {trained.get_dataset_display()}: {len(trained.features)} features; held-out "
+            f"{trained} on {trained.get_dataset_display()}{window}: {len(trained.features)} features; held-out "
             f"{trained.metrics['rows']['holdout']} rows: AUC {holdout['auc']:.4f}, Gini {holdout['gini']:.4f}, "
             f"KS {holdout['ks']:.4f}. Waiting for approval."
         )
