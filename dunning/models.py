@@ -809,7 +809,13 @@ class Callback(models.Model):
         verbose_name = _("callback")
         verbose_name_plural = _("callbacks")
         ordering = ["due_at", "id"]
-        indexes = [models.Index(fields=["case", "due_at"], name="callback_pending_idx", condition=Q(status="pending"))]
+        indexes = [
+            models.Index(fields=["case", "due_at"], name="callback_pending_idx", condition=Q(status="pending")),
+            # The worklist's callbacks due, earliest first: walked in due order, each case checked by its key,
+            # until 20 are found (without it: every pending callback read, hashed and sorted, 32 ms for a
+            # collector among 24,000 pending callbacks, against 10 ms).
+            models.Index(fields=["due_at", "id"], name="callback_pending_due_idx", condition=Q(status="pending")),
+        ]
 
     def __str__(self):
         return f"{self.case_id} {self.due_at:%Y-%m-%d %H:%M}"
