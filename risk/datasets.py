@@ -62,8 +62,10 @@ BOOK_LABELS = {
     "limit_used": _("share of the credit limit the loan uses"),
 }
 FEATURE_LABELS = {**GERMAN_CREDIT_LABELS, **BOOK_LABELS}
-# A loan is bad when it reached 60 days past due (or was written off); it is judged only once it has been
-# on the book long enough to show it, and only loans booked in the three years before that are used.
+# A loan is bad when, on the business date, it is 60 or more days past due or written off; it is judged
+# only once it has been on the book long enough to show it, and only loans booked in the three years
+# before that are used. A loan that was 60+ once and has since cured or settled counts as good: the label
+# reads today's state, not the month-end history (a known limit, see README "Risk models").
 BAD_DAYS_PAST_DUE = 60
 MONTHS_ON_BOOK = 6
 WINDOW_MONTHS = 36
