@@ -40,7 +40,8 @@ def risk_model_train(*, kind: str, dataset: str, seed: int = 42, as_of=None, act
         )
     trained = scorecard_train(frame, outcome, seed=seed)
     artifact = pickle.dumps(trained.scorecard, protocol=pickle.HIGHEST_PROTOCOL)
-    last = RiskModel.objects.select_for_update().filter(kind=kind).aggregate(last=Max("version"))["last"] or 0
+    # No lock: a concurrent training that picks the same number is refused by risk_model_version_uniq.
+    last = RiskModel.objects.filter(kind=kind).aggregate(last=Max("version"))["last"] or 0
     model = RiskModel(
         kind=kind, version=last + 1, dataset=dataset, seed=seed, features=[str(name) for name in trained.features],
         metrics=trained.metrics, data_sha256=trained.data_sha256, table_sha256=trained.table_sha256,
