@@ -4,10 +4,14 @@ through Selenium. Chromium and chromedriver are required: without them these tes
 Screenshots go to $SCREENSHOT_DIR when it is set (e.g. docs/screenshots), otherwise to the test's tmp_path."""
 
 import os
+import threading
 import urllib.request
 from pathlib import Path
 
 import pytest
+from django.core.servers.basehttp import ThreadedWSGIServer
+from django.db import connection
+from django.test.testcases import LiveServerThread
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.options import Options
@@ -163,6 +167,40 @@ class Portal:
         request = urllib.request.Request(url, headers={"Cookie": cookies})  # noqa: S310
         with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
             return response.status, response.headers.get("Content-Type", ""), response.read()
+
+
+class OneRequestAtATimeServer(ThreadedWSGIServer):
+    """The live server, answering one request at a time. On the in-memory SQLite test database every request
+    thread shares the test's one connection (pytest-django passes it over), so two requests at once — an
+    htmx request the browser abandons and the next one — interleave their savepoints on it ("no such
+    savepoint", a 500 in a browser test now and then). Connections are still accepted by threads, so an
+    idle connection the browser opens ahead does not block the others; only the application is serial."""
+
+    _application_lock = threading.Lock()
+
+    def set_app(self, application):
+        def one_at_a_time(environ, start_response):
+            with self._application_lock:
+                result = application(environ, start_response)
+                try:
+                    return list(result)
+                finally:
+                    if hasattr(result, "close"):
+                        result.close()  # request_finished, inside the lock like the rest
+
+        super().set_app(one_at_a_time)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def live_server_one_request_at_a_time_on_sqlite():
+    """Before pytest-django starts its live server (session-scoped too; autouse fixtures come first)."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    threaded = LiveServerThread.server_class
+    LiveServerThread.server_class = OneRequestAtATimeServer
+    yield
+    LiveServerThread.server_class = threaded
 
 
 @pytest.fixture
